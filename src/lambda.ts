@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import awsLambdaFastify from '@fastify/aws-lambda'
+import type { Context } from 'aws-lambda'
+import { buildApp } from './app.ts'
+import { loadConfig } from './config.ts'
+import { isApiGatewayEvent, isBinaryResponse, withGatewayRequestId } from './lambda-events.ts'
+
+// Built once per container, during init: every invocation reuses the app, its clients and its compiled schemas.
+const config = loadConfig(process.env, 'lambda')
+// The bundle ships swagger-ui's files beside itself (scripts/build.mjs).
+const bundledDocs = fileURLToPath(new URL('./static', import.meta.url))
+const app = await buildApp(config, { docsStaticDir: existsSync(bundledDocs) ? bundledDocs : undefined })
+const proxy = awsLambdaFastify(app, {
+  enforceBase64: isBinaryResponse,
+  callbackWaitsForEmptyEventLoop: false
+})
+await app.ready()
+
+export async function handler (event: unknown, context: Context): Promise<unknown> {
+  if (isApiGatewayEvent(event)) {
+    return await proxy(withGatewayRequestId(event) as Parameters<typeof proxy>[0], context)
+  }
+  app.log.error({ event: Object.keys(event as object) }, 'unsupported event')
+  throw new Error('Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events')
+}

@@ -1,0 +1,35 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.ts'
+
+export interface OpenApiOptions {
+  config: Config
+  /** Where swagger-ui's static files are, when not in node_modules (the Lambda bundle copies them). */
+  uiStaticDir?: string
+}
+
+export const TAGS = [
+  { name: 'data', description: 'Versioned storage of client-side-encrypted datasets' },
+  { name: 'health', description: 'Liveness and dependency checks' }
+]
+
+/** The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it. */
+export default fp<OpenApiOptions>(async (app, { config, uiStaticDir }) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Atlas API',
+        version: config.version,
+        description: 'Datasets, users, assets, sync and project change feeds over DynamoDB and S3.'
+      },
+      tags: TAGS
+    }
+  })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    baseDir: uiStaticDir,
+    uiConfig: { docExpansion: 'list', deepLinking: true }
+  })
+}, { name: 'openapi' })

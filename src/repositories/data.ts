@@ -1,0 +1,327 @@
+/**
+ * Versioned, client-side-encrypted datasets (/data).
+ *
+ * Items, all under the dataset's `keyId`:
+ *   HEAD        the current version: version, generation, updatedAt, meta, and
+ *               the payload inline or, when large, `payloadKey` in S3.
+ *   V#<version> a copy of an earlier version, same fields, for the last ten.
+ *
+ * Protocol, single-item conditional writes only:
+ *   1. Read HEAD (consistent). Missing: 404. If-Match not satisfied: 412.
+ *   2. Copy what was read into V#<version>. The content of a version never
+ *      changes, so every writer that copies it writes the same item.
+ *   3. Replace HEAD with version + 1, on condition that HEAD still holds the
+ *      version and generation read in 1. That write is the only point where a
+ *      version is decided: of many writers that read version N, one wins; the
+ *      others go back to 1 (and with an If-Match that no longer holds, get 412).
+ *   4. Best effort: delete V#<version - 9> (and its S3 object), which has left
+ *      the window. Reads never show a version outside the window, so a missed
+ *      prune is invisible and DELETE clears it.
+ *
+ * `generation` is a fresh id per create: a delete followed by a create of the
+ * same keyId starts a new generation, and copies a slow writer of the old one
+ * lands late are ignored because their generation differs.
+ */
+import { randomUUID } from 'node:crypto'
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand
+} from '@aws-sdk/lib-dynamodb'
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { conflict, notFound, preconditionFailed, tooLarge } from '../errors.ts'
+
+export interface DatasetMeta {
+  enc: 'AES-GCM'
+  kdf: 'PBKDF2-SHA256'
+  iterations: number
+  salt: string
+  iv: string
+  schemaVersion: number
+}
+
+export interface DatasetInput {
+  payload: string
+  meta: DatasetMeta
+}
+
+export interface VersionStamp {
+  keyId: string
+  version: number
+  updatedAt: string
+}
+
+export interface Dataset extends VersionStamp, DatasetInput {}
+
+/** What the caller's If-Match allows: any existing version, or one of these. */
+export type VersionCondition = '*' | number[]
+
+/** A stored version whose payload may still sit in S3; see `payloadOf`. */
+export interface StoredVersion extends VersionStamp {
+  meta: DatasetMeta
+  generation: string
+  payload?: string
+  payloadKey?: string
+}
+
+interface Item extends StoredVersion {
+  sk: string
+}
+
+export const HISTORY_DEPTH = 10
+export const MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
+/** Above this a payload goes to S3: a DynamoDB item holds 400 KB at most, meta and names included. */
+export const INLINE_PAYLOAD_BYTES = 300 * 1024
+const MAX_WRITE_ATTEMPTS = 60
+const HEAD = 'HEAD'
+
+const versionKey = (version: number): string => `V#${String(version).padStart(10, '0')}`
+
+export interface DataRepositoryOptions {
+  dynamodb: DynamoDBClient
+  s3: S3Client
+  table: string
+  bucket: string
+  /** Overridable so tests can move payloads to S3 without sending megabytes. */
+  inlinePayloadBytes?: number
+}
+
+export class DataRepository {
+  private readonly db: DynamoDBDocumentClient
+  private readonly s3: S3Client
+  private readonly table: string
+  private readonly bucket: string
+  private readonly inlinePayloadBytes: number
+
+  constructor (options: DataRepositoryOptions) {
+    this.db = DynamoDBDocumentClient.from(options.dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    this.s3 = options.s3
+    this.table = options.table
+    this.bucket = options.bucket
+    this.inlinePayloadBytes = options.inlinePayloadBytes ?? INLINE_PAYLOAD_BYTES
+  }
+
+  async create (input: DatasetInput, keyId: string = randomUUID()): Promise<VersionStamp> {
+    const generation = randomUUID()
+    const updatedAt = new Date().toISOString()
+    const stored = await this.storePayload(keyId, generation, input.payload)
+    const item: Item = { keyId, sk: HEAD, version: 1, generation, updatedAt, meta: input.meta, ...stored }
+    try {
+      await this.db.send(new PutCommand({
+        TableName: this.table,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(keyId)'
+      }))
+    } catch (err) {
+      await this.discardPayload(stored.payloadKey)
+      if (err instanceof ConditionalCheckFailedException) {
+        throw conflict('DATASET_EXISTS', `Dataset ${keyId} already exists`)
+      }
+      throw err
+    }
+    return { keyId, version: 1, updatedAt }
+  }
+
+  /** The current version, or undefined. Its payload may be in S3: resolve it with `payloadOf`. */
+  async latest (keyId: string): Promise<StoredVersion | undefined> {
+    const { Item } = await this.db.send(new GetCommand({
+      TableName: this.table,
+      Key: { keyId, sk: HEAD },
+      ConsistentRead: true
+    }))
+    return Item === undefined ? undefined : toStored(Item as Item)
+  }
+
+  async payloadOf (stored: StoredVersion): Promise<string> {
+    if (stored.payload !== undefined) return stored.payload
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: stored.payloadKey }))
+    return await object.Body!.transformToString('utf-8')
+  }
+
+  async get (keyId: string): Promise<Dataset | undefined> {
+    const stored = await this.latest(keyId)
+    return stored === undefined ? undefined : await this.withPayload(stored)
+  }
+
+  /**
+   * Writes a new version. Without a condition the last writer wins, as the
+   * seed specifies; with one, the check and the write are one conditional put.
+   */
+  async update (keyId: string, input: DatasetInput, ifMatch?: VersionCondition): Promise<VersionStamp> {
+    let stored: Pick<StoredVersion, 'payload' | 'payloadKey'> | undefined
+    let generation: string | undefined
+    try {
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const head = await this.latest(keyId)
+        if (head === undefined) throw notFound('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
+        if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(head.version)) {
+          throw preconditionFailed('VERSION_MISMATCH', `Dataset ${keyId} is at version ${head.version}, not the version in If-Match`)
+        }
+        if (stored === undefined || generation !== head.generation) {
+          await this.discardPayload(stored?.payloadKey)
+          generation = head.generation
+          stored = await this.storePayload(keyId, generation, input.payload)
+        }
+        await this.db.send(new PutCommand({
+          TableName: this.table,
+          Item: { ...head, sk: versionKey(head.version) } satisfies Item
+        }))
+        const version = head.version + 1
+        const updatedAt = new Date().toISOString()
+        try {
+          await this.db.send(new PutCommand({
+            TableName: this.table,
+            Item: { keyId, sk: HEAD, version, generation, updatedAt, meta: input.meta, ...stored } satisfies Item,
+            ConditionExpression: 'version = :read AND generation = :generation',
+            ExpressionAttributeValues: { ':read': head.version, ':generation': head.generation }
+          }))
+        } catch (err) {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err
+          // Another writer took this version: read again and retry, with jitter so the losers spread out.
+          await sleep(Math.random() * Math.min(50, 2 + attempt * 4))
+          continue
+        }
+        stored = undefined
+        await this.prune(keyId, version - HISTORY_DEPTH)
+        return { keyId, version, updatedAt }
+      }
+      throw conflict('WRITE_CONTENTION', `Dataset ${keyId} is being written too often to take this write; retry`)
+    } finally {
+      // Still set only when this write did not land: its S3 object is nobody's.
+      await this.discardPayload(stored?.payloadKey)
+    }
+  }
+
+  async delete (keyId: string): Promise<void> {
+    let head: Item
+    try {
+      const { Attributes } = await this.db.send(new DeleteCommand({
+        TableName: this.table,
+        Key: { keyId, sk: HEAD },
+        ConditionExpression: 'attribute_exists(keyId)',
+        ReturnValues: 'ALL_OLD'
+      }))
+      head = Attributes as Item
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) throw notFound('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
+      throw err
+    }
+    // The dataset is gone once HEAD is. What follows clears its history; a
+    // new HEAD created meanwhile has another generation and is left alone.
+    const history = await this.historyItems(keyId, head.generation)
+    await this.deleteItems(keyId, history.map(item => item.sk))
+    const objects = new Set([head, ...history].map(item => item.payloadKey).filter(key => key !== undefined))
+    await Promise.all([...objects].map(key => this.discardPayload(key)))
+  }
+
+  /** The readable versions, newest first. Undefined when the dataset does not exist. */
+  async versions (keyId: string): Promise<VersionStamp[] | undefined> {
+    const head = await this.latest(keyId)
+    if (head === undefined) return undefined
+    const lowest = Math.max(1, head.version - HISTORY_DEPTH + 1)
+    const history = head.version === 1
+      ? []
+      : await this.queryHistory(keyId, head.generation, lowest, head.version - 1)
+    return [head, ...history].map(({ version, updatedAt }) => ({ keyId, version, updatedAt }))
+  }
+
+  /** One version from the window of the last ten; undefined when missing or out of it. */
+  async version (keyId: string, version: number): Promise<Dataset | undefined> {
+    const head = await this.latest(keyId)
+    if (head === undefined) return undefined
+    if (version === head.version) return await this.withPayload(head)
+    if (version > head.version || version <= head.version - HISTORY_DEPTH) return undefined
+    const { Item } = await this.db.send(new GetCommand({
+      TableName: this.table,
+      Key: { keyId, sk: versionKey(version) },
+      ConsistentRead: true
+    }))
+    if (Item === undefined || Item.generation !== head.generation) return undefined
+    return await this.withPayload(toStored(Item as Item))
+  }
+
+  private async withPayload (stored: StoredVersion): Promise<Dataset> {
+    return {
+      keyId: stored.keyId,
+      version: stored.version,
+      updatedAt: stored.updatedAt,
+      meta: stored.meta,
+      payload: await this.payloadOf(stored)
+    }
+  }
+
+  private async storePayload (keyId: string, generation: string, payload: string): Promise<Pick<StoredVersion, 'payload' | 'payloadKey'>> {
+    const bytes = Buffer.byteLength(payload, 'utf8')
+    if (bytes > MAX_PAYLOAD_BYTES) {
+      throw tooLarge('PAYLOAD_TOO_LARGE', `payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`)
+    }
+    if (bytes <= this.inlinePayloadBytes) return { payload }
+    // A fresh key per write: writers racing for one version never overwrite each other's object.
+    const payloadKey = `data/${keyId}/${generation}/${randomUUID()}`
+    await this.s3.send(new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: payloadKey,
+      Body: payload,
+      ContentType: 'text/plain; charset=utf-8'
+    }))
+    return { payloadKey }
+  }
+
+  private async discardPayload (payloadKey: string | undefined): Promise<void> {
+    if (payloadKey === undefined) return
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: payloadKey }))
+  }
+
+  private async prune (keyId: string, version: number): Promise<void> {
+    if (version < 1) return
+    try {
+      const { Attributes } = await this.db.send(new DeleteCommand({
+        TableName: this.table,
+        Key: { keyId, sk: versionKey(version) },
+        ReturnValues: 'ALL_OLD'
+      }))
+      await this.discardPayload((Attributes as Item | undefined)?.payloadKey)
+    } catch {
+      // The write has landed; an unpruned copy is outside the window and invisible.
+    }
+  }
+
+  private async queryHistory (keyId: string, generation: string, from: number, to: number): Promise<Item[]> {
+    const items: Item[] = []
+    let startKey: Record<string, unknown> | undefined
+    do {
+      const page = await this.db.send(new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'keyId = :keyId AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':keyId': keyId, ':from': versionKey(from), ':to': versionKey(to) },
+        ConsistentRead: true,
+        ScanIndexForward: false,
+        ExclusiveStartKey: startKey
+      }))
+      items.push(...(page.Items as Item[]))
+      startKey = page.LastEvaluatedKey
+    } while (startKey !== undefined)
+    return items.filter(item => item.generation === generation)
+  }
+
+  private async historyItems (keyId: string, generation: string): Promise<Item[]> {
+    return await this.queryHistory(keyId, generation, 0, 9_999_999_999)
+  }
+
+  private async deleteItems (keyId: string, sortKeys: string[]): Promise<void> {
+    for (let i = 0; i < sortKeys.length; i += 25) {
+      let requests = sortKeys.slice(i, i + 25).map(sk => ({ DeleteRequest: { Key: { keyId, sk } } }))
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt))
+        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }))
+        requests = (UnprocessedItems?.[this.table] ?? []) as typeof requests
+        if (attempt > 8 && requests.length > 0) throw new Error(`could not delete ${requests.length} history items of ${keyId}`)
+      }
+    }
+  }
+}
+
+function toStored (item: Item): StoredVersion {
+  const { keyId, version, generation, updatedAt, meta, payload, payloadKey } = item
+  return { keyId, version, generation, updatedAt, meta, payload, payloadKey }
+}

@@ -1,0 +1,30 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+const errorProperties = {
+  statusCode: Type.Integer({ examples: [404] }),
+  error: Type.String({ description: 'HTTP reason phrase', examples: ['Not Found'] }),
+  message: Type.String({ description: 'What went wrong, for a person', examples: ['Dataset 0b4c… not found'] }),
+  code: Type.String({ description: 'Stable machine-readable code', examples: ['DATASET_NOT_FOUND'] })
+}
+
+export const ErrorResponse = Type.Object(errorProperties, { title: 'Error', additionalProperties: false })
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input: the message names the field. Nothing was stored.',
+  401: 'Missing or invalid credentials',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Conflicts with the current state',
+  412: 'If-Match does not name the current version. Nothing was written.',
+  413: 'Body or payload too large',
+  415: 'Unsupported Content-Type',
+  429: 'Too many requests; see Retry-After',
+  500: 'Unexpected server error',
+  503: 'A dependency is unavailable or throttling; retry after Retry-After seconds'
+}
+
+/** Response schemas for the error statuses a route can answer, plus the 500 and 503 every route can. */
+export function errorResponses (...statuses: number[]): Record<number, TSchema> {
+  const all = [...new Set([...statuses, 500, 503])]
+  return Object.fromEntries(all.map(status => [status, Type.Object(errorProperties, { title: 'Error', additionalProperties: false, description: ERROR_DESCRIPTIONS[status] })]))
+}

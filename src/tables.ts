@@ -1,0 +1,65 @@
+import type { AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement } from '@aws-sdk/client-dynamodb'
+
+/**
+ * Every DynamoDB table and S3 bucket the app uses, defined once. The local
+ * bootstrap creates them from here, and test/template.test.ts fails when
+ * template.yaml disagrees.
+ */
+export interface TableDefinition {
+  /** Resource name in template.yaml. */
+  logicalId: string
+  /** Environment variable holding the deployed name. */
+  envVar: string
+  defaultName: string
+  keySchema: KeySchemaElement[]
+  attributeDefinitions: AttributeDefinition[]
+  globalSecondaryIndexes?: Array<Pick<GlobalSecondaryIndex, 'IndexName' | 'KeySchema' | 'Projection'>>
+  ttlAttribute?: string
+}
+
+export interface BucketDefinition {
+  logicalId: string
+  envVar: string
+  defaultName: string
+}
+
+export const tables = {
+  /**
+   * /data: per dataset one `HEAD` item (the current version) and up to nine
+   * history items `V#<version, zero-padded>`, all under the dataset's keyId.
+   */
+  data: {
+    logicalId: 'DataTable',
+    envVar: 'DATA_TABLE',
+    defaultName: 'atlas-data',
+    keySchema: [
+      { AttributeName: 'keyId', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' }
+    ],
+    attributeDefinitions: [
+      { AttributeName: 'keyId', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' }
+    ]
+  }
+} satisfies Record<string, TableDefinition>
+
+export const buckets = {
+  /** Bodies too large for a DynamoDB item: /data payloads over the inline limit. */
+  payloads: {
+    logicalId: 'PayloadBucket',
+    envVar: 'PAYLOAD_BUCKET',
+    defaultName: 'atlas-payloads'
+  }
+} satisfies Record<string, BucketDefinition>
+
+export type TableNames = { [K in keyof typeof tables]: string }
+export type BucketNames = { [K in keyof typeof buckets]: string }
+
+function namesFrom<T extends Record<string, { envVar: string, defaultName: string }>> (defs: T, env: NodeJS.ProcessEnv): { [K in keyof T]: string } {
+  return Object.fromEntries(
+    Object.entries(defs).map(([key, def]) => [key, env[def.envVar] || def.defaultName])
+  ) as { [K in keyof T]: string }
+}
+
+export const tableNames = (env: NodeJS.ProcessEnv): TableNames => namesFrom(tables, env)
+export const bucketNames = (env: NodeJS.ProcessEnv): BucketNames => namesFrom(buckets, env)

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import tap from 'tap'
+import { buildApp, type BuildOptions } from '../src/app.ts'
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../src/aws-clients.ts'
+import { loadConfig, type Config } from '../src/config.ts'
+import { bootstrapStorage } from '../src/local/bootstrap.ts'
+import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
+import { buckets, tables } from '../src/tables.ts'
+
+interface Engine { dynamodb: string, s3: string }
+
+let engine: Promise<Engine> | undefined
+
+/**
+ * The storage engine for this test process: the endpoints in
+ * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3 when set (the emulator pass),
+ * otherwise an embedded stack started once and stopped when the file's tests end.
+ */
+export async function testEngine (): Promise<Engine> {
+  engine ??= (async () => {
+    const dynamodb = process.env.AWS_ENDPOINT_URL_DYNAMODB
+    const s3 = process.env.AWS_ENDPOINT_URL_S3
+    if (dynamodb && s3) return { dynamodb, s3 }
+    const stack = await startEmbeddedStack()
+    tap.teardown(() => stack.close())
+    return { dynamodb: stack.dynamodbEndpoint, s3: stack.s3Endpoint }
+  })()
+  return await engine
+}
+
+/** A config on the test engine with tables and buckets of its own, so tests never see each other's data. */
+export async function testConfig (env: NodeJS.ProcessEnv = {}): Promise<Config> {
+  const { dynamodb, s3 } = await testEngine()
+  const suffix = randomUUID().slice(0, 8)
+  const names: NodeJS.ProcessEnv = {}
+  for (const def of Object.values(tables)) names[def.envVar] = `test-${def.defaultName}-${suffix}`
+  for (const def of Object.values(buckets)) names[def.envVar] = `test-${def.defaultName}-${suffix}`
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodb,
+    AWS_ENDPOINT_URL_S3: s3,
+    ...names,
+    ...env
+  })
+  const clients = createAwsClients(config)
+  try {
+    await bootstrapStorage(clients, config)
+  } finally {
+    destroyAwsClients(clients)
+  }
+  return config
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  clients: AwsClients
+}
+
+type TapTest = { teardown: (fn: () => unknown) => void }
+
+/** A fresh app on fresh tables, closed when the test ends. `clients` reach the same tables and buckets. */
+export async function buildTestApp (t: TapTest, options: BuildOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
+  const { env, ...buildOptions } = options
+  const config = await testConfig(env)
+  const app = await buildApp(config, buildOptions)
+  const clients = createAwsClients(config)
+  t.teardown(async () => {
+    await app.close()
+    destroyAwsClients(clients)
+  })
+  return { app, config, clients }
+}
+
+/** A valid /data body; override any part. */
+export function datasetBody (overrides: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    payload: 'ciphertext-' + randomUUID(),
+    meta: {
+      enc: 'AES-GCM',
+      kdf: 'PBKDF2-SHA256',
+      iterations: 250000,
+      salt: 'c2FsdHNhbHRzYWx0c2FsdA==',
+      iv: 'AAECAwQFBgcICQoL',
+      schemaVersion: 7,
+      ...meta
+    },
+    ...overrides
+  }
+}
