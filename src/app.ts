@@ -33,6 +33,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     bodyLimit: 1024 * 1024
   })
   app.setValidatorCompiler(validatorCompiler)
+  // JSON in and out: any other body is 415, not a string the schema then rejects.
+  app.removeContentTypeParser('text/plain')
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })

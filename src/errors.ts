@@ -38,11 +38,10 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 /** True for AWS throttling, AWS-side failures and network errors: the dependency, not the request, is at fault. */
 export function isDependencyUnavailable (err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
-  const e = err as { name?: string, code?: string, $metadata?: { httpStatusCode?: number }, $retryable?: unknown, cause?: unknown }
+  const e = err as { name?: string, code?: string, $metadata?: { httpStatusCode?: number }, cause?: unknown }
   if (e.name !== undefined && UNAVAILABLE_NAMES.has(e.name)) return true
   if (e.code !== undefined && UNAVAILABLE_CODES.has(e.code)) return true
   const status = e.$metadata?.httpStatusCode
   if (status !== undefined && status >= 500) return true
-  if (e.$retryable !== undefined && e.$metadata !== undefined && status === undefined) return true
   return e.cause !== undefined && e.cause !== err && isDependencyUnavailable(e.cause)
 }

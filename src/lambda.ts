@@ -17,6 +17,11 @@ const proxy = awsLambdaFastify(app, {
 })
 await app.ready()
 
+/** Closes the app and its clients; for tests that load the handler in-process. */
+export async function closeForTests (): Promise<void> {
+  await app.close()
+}
+
 export async function handler (event: unknown, context: Context): Promise<unknown> {
   if (isApiGatewayEvent(event)) {
     return await proxy(withGatewayRequestId(event) as Parameters<typeof proxy>[0], context)

@@ -26,7 +26,8 @@ export interface BucketDefinition {
 export const tables = {
   /**
    * /data: per dataset one `HEAD` item (the current version) and up to nine
-   * history items `V#<version, zero-padded>`, all under the dataset's keyId.
+   * history items `V#<generation>#<version, zero-padded>`, all under the
+   * dataset's keyId. See src/repositories/data.ts.
    */
   data: {
     logicalId: 'DataTable',

@@ -17,7 +17,7 @@ const { values } = parseArgs({
     // sam local runs the function in Docker; it reaches the host through this name.
     'endpoint-host': { type: 'string', default: process.env.STACK_ENDPOINT_HOST ?? 'host.docker.internal' },
     host: { type: 'string', default: process.env.STACK_HOST ?? '0.0.0.0' },
-    'env-file': { type: 'string', default: process.env.STACK_ENV_FILE }
+    'env-out': { type: 'string', default: process.env.STACK_ENV_FILE }
   }
 })
 
@@ -38,7 +38,7 @@ const parameters: Record<string, string> = {
 for (const [key, def] of Object.entries(tables)) parameters[def.envVar] = config.tables[key as keyof typeof config.tables]
 for (const [key, def] of Object.entries(buckets)) parameters[def.envVar] = config.buckets[key as keyof typeof config.buckets]
 
-const envFile = resolve(values['env-file'] ?? `${config.dataDir}/stack-env.json`)
+const envFile = resolve(values['env-out'] ?? `${config.dataDir}/stack-env.json`)
 await mkdir(dirname(envFile), { recursive: true })
 await writeFile(envFile, JSON.stringify({ Parameters: parameters }, null, 2) + '\n')
 

@@ -2,25 +2,27 @@
  * Versioned, client-side-encrypted datasets (/data).
  *
  * Items, all under the dataset's `keyId`:
- *   HEAD        the current version: version, generation, updatedAt, meta, and
- *               the payload inline or, when large, `payloadKey` in S3.
- *   V#<version> a copy of an earlier version, same fields, for the last ten.
+ *   HEAD                     the current version: version, generation, updatedAt,
+ *                            meta, and the payload inline or, when large,
+ *                            `payloadKey` in S3.
+ *   V#<generation>#<version> a copy of an earlier version, same fields, for the
+ *                            last ten.
  *
  * Protocol, single-item conditional writes only:
  *   1. Read HEAD (consistent). Missing: 404. If-Match not satisfied: 412.
- *   2. Copy what was read into V#<version>. The content of a version never
+ *   2. Copy what was read into its V# item. The content of a version never
  *      changes, so every writer that copies it writes the same item.
  *   3. Replace HEAD with version + 1, on condition that HEAD still holds the
  *      version and generation read in 1. That write is the only point where a
  *      version is decided: of many writers that read version N, one wins; the
  *      others go back to 1 (and with an If-Match that no longer holds, get 412).
- *   4. Best effort: delete V#<version - 9> (and its S3 object), which has left
+ *   4. Best effort: delete the copy of version - 9 (and its S3 object), which has left
  *      the window. Reads never show a version outside the window, so a missed
  *      prune is invisible and DELETE clears it.
  *
- * `generation` is a fresh id per create: a delete followed by a create of the
- * same keyId starts a new generation, and copies a slow writer of the old one
- * lands late are ignored because their generation differs.
+ * `generation` is a fresh id per create and part of every copy's key: after a
+ * delete and a create of the same keyId, a slow writer of the old generation
+ * can only land its copy under the old generation's keys, which nothing reads.
  */
 import { randomUUID } from 'node:crypto'
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -75,7 +77,7 @@ export const INLINE_PAYLOAD_BYTES = 300 * 1024
 const MAX_WRITE_ATTEMPTS = 60
 const HEAD = 'HEAD'
 
-const versionKey = (version: number): string => `V#${String(version).padStart(10, '0')}`
+const versionKey = (generation: string, version: number): string => `V#${generation}#${String(version).padStart(10, '0')}`
 
 export interface DataRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -164,7 +166,7 @@ export class DataRepository {
         }
         await this.db.send(new PutCommand({
           TableName: this.table,
-          Item: { ...head, sk: versionKey(head.version) } satisfies Item
+          Item: { ...head, sk: versionKey(head.generation, head.version) } satisfies Item
         }))
         const version = head.version + 1
         const updatedAt = new Date().toISOString()
@@ -182,7 +184,7 @@ export class DataRepository {
           continue
         }
         stored = undefined
-        await this.prune(keyId, version - HISTORY_DEPTH)
+        await this.prune(keyId, generation, version - HISTORY_DEPTH)
         return { keyId, version, updatedAt }
       }
       throw conflict('WRITE_CONTENTION', `Dataset ${keyId} is being written too often to take this write; retry`)
@@ -208,7 +210,7 @@ export class DataRepository {
     }
     // The dataset is gone once HEAD is. What follows clears its history; a
     // new HEAD created meanwhile has another generation and is left alone.
-    const history = await this.historyItems(keyId, head.generation)
+    const history = await this.queryHistory(keyId, head.generation, 0, 9_999_999_999)
     await this.deleteItems(keyId, history.map(item => item.sk))
     const objects = new Set([head, ...history].map(item => item.payloadKey).filter(key => key !== undefined))
     await Promise.all([...objects].map(key => this.discardPayload(key)))
@@ -233,10 +235,10 @@ export class DataRepository {
     if (version > head.version || version <= head.version - HISTORY_DEPTH) return undefined
     const { Item } = await this.db.send(new GetCommand({
       TableName: this.table,
-      Key: { keyId, sk: versionKey(version) },
+      Key: { keyId, sk: versionKey(head.generation, version) },
       ConsistentRead: true
     }))
-    if (Item === undefined || Item.generation !== head.generation) return undefined
+    if (Item === undefined) return undefined
     return await this.withPayload(toStored(Item as Item))
   }
 
@@ -272,12 +274,12 @@ export class DataRepository {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: payloadKey }))
   }
 
-  private async prune (keyId: string, version: number): Promise<void> {
+  private async prune (keyId: string, generation: string, version: number): Promise<void> {
     if (version < 1) return
     try {
       const { Attributes } = await this.db.send(new DeleteCommand({
         TableName: this.table,
-        Key: { keyId, sk: versionKey(version) },
+        Key: { keyId, sk: versionKey(generation, version) },
         ReturnValues: 'ALL_OLD'
       }))
       await this.discardPayload((Attributes as Item | undefined)?.payloadKey)
@@ -293,7 +295,7 @@ export class DataRepository {
       const page = await this.db.send(new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'keyId = :keyId AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':keyId': keyId, ':from': versionKey(from), ':to': versionKey(to) },
+        ExpressionAttributeValues: { ':keyId': keyId, ':from': versionKey(generation, from), ':to': versionKey(generation, to) },
         ConsistentRead: true,
         ScanIndexForward: false,
         ExclusiveStartKey: startKey
@@ -301,11 +303,7 @@ export class DataRepository {
       items.push(...(page.Items as Item[]))
       startKey = page.LastEvaluatedKey
     } while (startKey !== undefined)
-    return items.filter(item => item.generation === generation)
-  }
-
-  private async historyItems (keyId: string, generation: string): Promise<Item[]> {
-    return await this.queryHistory(keyId, generation, 0, 9_999_999_999)
+    return items
   }
 
   private async deleteItems (keyId: string, sortKeys: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Config } from '../config.ts'
 import { RETRY_AFTER_SECONDS } from '../plugins/errors.ts'
+import { errorResponses } from '../schemas/common.ts'
 import { HealthQuery, HealthResponse } from '../schemas/health.ts'
 
 const startedAt = Date.now()
@@ -13,6 +14,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, 
       querystring: HealthQuery,
       response: {
         200: HealthResponse,
+        ...errorResponses(),
         503: { ...HealthResponse, description: 'A dependency is unreachable (deep check only)' }
       }
     }

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import t from 'tap'
+import { datasetBody, testConfig } from './helper.ts'
+import { httpApiEvent, lambdaContext, restApiEvent } from './fixtures/api-gateway-events.ts'
+
+interface LambdaResult {
+  statusCode: number
+  headers: Record<string, string>
+  body: string
+  isBase64Encoded?: boolean
+}
+
+// The handler reads its configuration from the environment when its module loads, as on Lambda.
+const config = await testConfig()
+Object.assign(process.env, {
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'silent',
+  AWS_REGION: config.region,
+  AWS_ENDPOINT_URL_DYNAMODB: config.endpoints.dynamodb,
+  AWS_ENDPOINT_URL_S3: config.endpoints.s3,
+  DATA_TABLE: config.tables.data,
+  PAYLOAD_BUCKET: config.buckets.payloads,
+  ALLOWED_ORIGINS: 'https://app.example'
+})
+const { handler } = await import('../src/lambda.ts')
+const invoke = async (event: unknown): Promise<LambdaResult> => await handler(event, lambdaContext) as LambdaResult
+t.teardown(async () => {
+  const { closeForTests } = await import('../src/lambda.ts')
+  await closeForTests()
+})
+
+const json = { 'content-type': 'application/json' }
+
+for (const [format, makeEvent] of [['HTTP API 2.0', httpApiEvent], ['REST API 1.0', restApiEvent]] as const) {
+  t.test(`${format}: create, read, 404 and 400`, async t => {
+    const body = datasetBody()
+    const created = await invoke(makeEvent({ method: 'POST', path: '/data', headers: json, body: JSON.stringify(body) }))
+    t.equal(created.statusCode, 201)
+    const { keyId, version } = JSON.parse(created.body)
+    t.equal(version, 1)
+    t.equal(created.headers.location, `/data/${keyId}`)
+
+    const read = await invoke(makeEvent({ method: 'GET', path: `/data/${keyId}` }))
+    t.equal(read.statusCode, 200)
+    t.equal(read.headers.etag, '"1"')
+    t.equal(read.isBase64Encoded, false, 'JSON goes back as text')
+    t.same(JSON.parse(read.body).payload, body.payload)
+
+    const missing = await invoke(makeEvent({ method: 'GET', path: '/data/6f1c1d5e-8f0a-4b43-9d8e-0c5b2a7e9f11' }))
+    t.equal(missing.statusCode, 404)
+    t.equal(JSON.parse(missing.body).code, 'DATASET_NOT_FOUND')
+
+    const invalid = await invoke(makeEvent({ method: 'POST', path: '/data', headers: json, body: JSON.stringify(datasetBody({}, { enc: 'none' })) }))
+    t.equal(invalid.statusCode, 400)
+    t.match(JSON.parse(invalid.body), { code: 'VALIDATION_FAILED', message: /enc/ })
+
+    const health = await invoke(makeEvent({ method: 'GET', path: '/health', query: { deep: '1' } }))
+    t.equal(health.statusCode, 200)
+    t.same(JSON.parse(health.body).checks, { dynamodb: 'ok', s3: 'ok' }, 'the query string reaches the route')
+  })
+
+  t.test(`${format}: a base64-encoded request body round-trips byte for byte`, async t => {
+    // API Gateway base64-encodes bodies it treats as binary; multi-byte text must survive the decoding.
+    const body = datasetBody({ payload: 'ünïcødé ✓ 🔐 ' + '\u0000\u0001'.repeat(3) })
+    const created = await invoke(makeEvent({
+      method: 'POST',
+      path: '/data',
+      headers: json,
+      body: Buffer.from(JSON.stringify(body), 'utf8').toString('base64'),
+      isBase64Encoded: true
+    }))
+    t.equal(created.statusCode, 201)
+    const read = await invoke(makeEvent({ method: 'GET', path: `/data/${JSON.parse(created.body).keyId}` }))
+    t.equal(JSON.parse(read.body).payload, body.payload)
+  })
+
+  t.test(`${format}: a binary response goes back base64-encoded`, async t => {
+    const res = await invoke(makeEvent({ method: 'GET', path: '/docs/static/favicon-32x32.png' }))
+    t.equal(res.statusCode, 200)
+    t.equal(res.headers['content-type'], 'image/png')
+    t.equal(res.isBase64Encoded, true)
+    const require = createRequire(import.meta.url)
+    const staticDir = join(dirname(require.resolve('@fastify/swagger-ui')), 'static')
+    t.ok(Buffer.from(res.body, 'base64').equals(await readFile(join(staticDir, 'favicon-32x32.png'))), 'same bytes as the file')
+  })
+
+  t.test(`${format}: the request id is API Gateway's, not the client's`, async t => {
+    const event = makeEvent({ method: 'GET', path: '/health', headers: { 'X-Request-Id': 'chosen-by-client' } })
+    const res = await invoke(event)
+    t.equal(res.headers['x-request-id'], event.requestContext.requestId)
+  })
+}
+
+t.test('HTTP API 2.0: CORS headers for a configured origin', async t => {
+  const res = await invoke(httpApiEvent({ method: 'GET', path: '/health', headers: { origin: 'https://app.example' } }))
+  t.equal(res.headers['access-control-allow-origin'], 'https://app.example')
+  t.match(res.headers['access-control-expose-headers'], /ETag/)
+})
+
+t.test('an event that is not from API Gateway is refused, not served', async t => {
+  await t.rejects(handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, lambdaContext), /Unsupported event/)
+})
