@@ -17,6 +17,13 @@ export default tseslint.config(
     }
   },
   {
+    // Plain Node ESM build, smoke and bench scripts.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: {
+      globals: { performance: 'readonly', URLSearchParams: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' }
+    }
+  },
+  {
     files: ['src/routes/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench:cold [-- --runs 9] [-- --json]`: how long a fresh Node process
+ * takes to load the Lambda bundle and answer its first request, against a
+ * minimal Fastify + @fastify/aws-lambda handler (bench/minimal-handler.ts)
+ * bundled the same way. A benchmark, not a test: it reports, it does not judge.
+ *
+ * Each run is a new `node` process that records performance.now() at start,
+ * imports the bundle (init: config, app, clients, schemas), invokes `handler`
+ * with an HTTP API 2.0 `GET /health` event, and prints {load, firstResponse, total}
+ * in ms. Runs alternate between the bundles; one warm-up run each is discarded
+ * so both read their files from the page cache.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { arch, cpus, platform, tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import * as esbuild from 'esbuild'
+import { lambdaBuildOptions } from './esbuild-options.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '9' },
+    json: { type: 'boolean', default: false }
+  }
+})
+const runs = Number(values.runs)
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`--runs must be a positive integer, got ${JSON.stringify(values.runs)}`)
+  process.exit(2)
+}
+// With --json, stdout carries only the result.
+const info = values.json ? (...args) => console.error(...args) : (...args) => console.log(...args)
+
+/** One cold start, in a fresh process. The bundle's URL comes in argv. */
+const RUN_ONE = `
+const start = performance.now()
+const { handler } = await import(process.argv[1])
+const loaded = performance.now()
+const now = new Date()
+const event = {
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: '/health',
+  rawQueryString: '',
+  headers: { accept: 'application/json', host: 'abc123defg.execute-api.us-east-1.amazonaws.com', 'user-agent': 'atlas-bench/1.0', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-port': '443', 'x-forwarded-proto': 'https' },
+  requestContext: {
+    accountId: '123456789012', apiId: 'abc123defg', domainName: 'abc123defg.execute-api.us-east-1.amazonaws.com', domainPrefix: 'abc123defg',
+    http: { method: 'GET', path: '/health', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'atlas-bench/1.0' },
+    requestId: 'BenchColdStart0=', routeKey: '$default', stage: '$default', time: '01/Jan/2026:00:00:00 +0000', timeEpoch: now.getTime()
+  },
+  isBase64Encoded: false
+}
+const context = {
+  callbackWaitsForEmptyEventLoop: true, functionName: 'bench', functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench', memoryLimitInMB: '1024',
+  awsRequestId: 'bench', logGroupName: '/aws/lambda/bench', logStreamName: 'bench',
+  getRemainingTimeInMillis: () => 30000, done () {}, fail () {}, succeed () {}
+}
+const response = await handler(event, context)
+const answered = performance.now()
+if (response?.statusCode !== 200 || JSON.parse(response.body).status !== 'ok') {
+  console.error('unexpected response: ' + JSON.stringify(response))
+  process.exit(1)
+}
+console.log(JSON.stringify({ load: loaded - start, firstResponse: answered - loaded, total: answered - start }))
+process.exit(0)
+`
+
+// GET /health touches no storage: region, dummy credentials and quiet logs are all either bundle needs.
+const runEnv = {
+  PATH: process.env.PATH,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK0000000',
+  AWS_SECRET_ACCESS_KEY: 'bench-secret-not-used',
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'silent',
+  AWS_LAMBDA_FUNCTION_NAME: 'bench',
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+  // The SDK warns once on Node < 22; the nodejs22.x runtime never pays for that, so neither do we.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  TZ: 'UTC'
+}
+
+function coldStart (bundle) {
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href], {
+    cwd: dirname(bundle),
+    env: runEnv,
+    encoding: 'utf8',
+    timeout: 60_000
+  })
+  const last = child.stdout?.trim().split('\n').pop() ?? ''
+  if (child.status !== 0 || !last.startsWith('{')) {
+    throw new Error(`${relative(root, bundle)}: run failed (${child.status ?? child.signal})\n${child.stderr}${child.stdout}`)
+  }
+  return JSON.parse(last)
+}
+
+const median = numbers => {
+  const sorted = [...numbers].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
+
+const ours = join(root, 'dist/lambda/index.mjs')
+if (!existsSync(ours)) {
+  info('dist/lambda/index.mjs is missing: npm run build')
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', values.json ? 2 : 'inherit', 'inherit'] })
+  if (build.status !== 0) process.exit(build.status ?? 1)
+}
+
+const temp = await mkdtemp(join(tmpdir(), 'atlas-bench-'))
+try {
+  const minimal = join(temp, 'minimal', 'index.mjs')
+  await esbuild.build({ ...lambdaBuildOptions, absWorkingDir: root, entryPoints: ['bench/minimal-handler.ts'], outfile: minimal })
+
+  const bundles = [
+    { name: 'atlas', label: 'atlas (dist/lambda/index.mjs)', path: ours },
+    { name: 'minimal', label: 'minimal (bench/minimal-handler.ts)', path: minimal }
+  ]
+  for (const bundle of bundles) {
+    bundle.bytes = (await stat(bundle.path)).size
+    bundle.runs = []
+  }
+
+  info(`${runs} cold starts per bundle, alternating, after one discarded warm-up each …`)
+  for (const bundle of bundles) coldStart(bundle.path)
+  for (let i = 0; i < runs; i++) {
+    for (const bundle of bundles) bundle.runs.push(coldStart(bundle.path))
+  }
+
+  const cpu = cpus()
+  const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, platform: platform(), arch: arch() }
+  const metrics = ['load', 'firstResponse', 'total']
+  for (const bundle of bundles) {
+    bundle.median = Object.fromEntries(metrics.map(m => [m, round(median(bundle.runs.map(r => r[m])), 2)]))
+  }
+  const [a, b] = bundles
+  const ratio = {
+    size: round(a.bytes / b.bytes, 2),
+    ...Object.fromEntries(metrics.map(m => [m, round(a.median[m] / b.median[m], 2)]))
+  }
+
+  if (values.json) {
+    console.log(JSON.stringify({
+      machine,
+      runs,
+      bundles: Object.fromEntries(bundles.map(x => [x.name, {
+        path: relative(root, x.path).startsWith('..') ? x.label : relative(root, x.path),
+        sizeKiB: round(x.bytes / 1024),
+        median: x.median,
+        runs: x.runs.map(r => Object.fromEntries(metrics.map(m => [m, round(r[m], 2)])))
+      }])),
+      ratio
+    }, null, 2))
+  } else {
+    const rows = [
+      ['bundle', 'size KiB', 'load ms', 'first response ms', 'total ms'],
+      ...bundles.map(x => [x.label, round(x.bytes / 1024).toFixed(1), ...metrics.map(m => x.median[m].toFixed(1))]),
+      ['ratio atlas/minimal', `${ratio.size.toFixed(2)}x`, ...metrics.map(m => `${ratio[m].toFixed(2)}x`)]
+    ]
+    const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+    const line = r => r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
+    console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.platform}/${machine.arch}`)
+    console.log(`medians of ${runs} cold starts (fresh node process: import the bundle, then one GET /health)`)
+    console.log('')
+    console.log(line(rows[0]))
+    console.log(widths.map(w => '-'.repeat(w)).join('  '))
+    for (const r of rows.slice(1)) console.log(line(r))
+  }
+} finally {
+  await rm(temp, { recursive: true, force: true })
+}

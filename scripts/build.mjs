@@ -1,0 +1,86 @@
+/**
+ * `npm run build`:
+ *   dist/lambda/index.mjs  the Lambda function: one minified ES module with every
+ *                          dependency, swagger-ui's static files beside it and a
+ *                          package.json for `sam build`;
+ *   dist/server.js         the HTTP server for `npm start`, dependencies left in
+ *                          node_modules.
+ */
+import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as esbuild from 'esbuild'
+import { forbiddenInputs, lambdaBuildOptions } from './esbuild-options.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(root, 'dist')
+const lambdaDir = join(dist, 'lambda')
+const lambdaOut = join(lambdaDir, 'index.mjs')
+
+/** @param {number} bytes */
+const kib = bytes => `${(bytes / 1024).toFixed(1)} KiB`
+
+async function buildLambda (version) {
+  const result = await esbuild.build({
+    ...lambdaBuildOptions,
+    absWorkingDir: root,
+    entryPoints: ['src/lambda.ts'],
+    outfile: lambdaOut
+  })
+  await writeFile(join(dist, 'lambda-meta.json'), JSON.stringify(result.metafile))
+  // The source map (several MiB) stays out of the deployment package; the bundle does not reference it.
+  await rename(`${lambdaOut}.map`, join(dist, 'lambda-index.mjs.map'))
+
+  const forbidden = forbiddenInputs(result.metafile)
+  if (forbidden.length > 0) {
+    throw new Error(`the Lambda bundle must not contain the embedded stack, but it includes:\n  ${forbidden.slice(0, 20).join('\n  ')}`)
+  }
+
+  // src/lambda.ts serves /docs from ./static beside the bundle; @fastify/swagger-ui reads its logo from there too.
+  await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
+  await writeFile(join(lambdaDir, 'package.json'),
+    JSON.stringify({ name: 'atlas-api-lambda', version, private: true, type: 'module' }, null, 2) + '\n')
+
+  const size = (await stat(lambdaOut)).size
+  const inputs = Object.keys(result.metafile.inputs).length
+  console.log(`${relative(root, lambdaOut)}  ${kib(size)}  (${inputs} modules bundled)`)
+}
+
+async function buildServer () {
+  // Code splitting keeps `await import('./local/storage.ts')` lazy: dynalite and s3rver (devDependencies)
+  // are imported only by that chunk, so a production install without them can still start the server.
+  const result = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['src/server.ts'],
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    splitting: true,
+    outdir: dist,
+    entryNames: '[name]',
+    chunkNames: 'chunks/[name]-[hash]',
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning'
+  })
+  const out = join(dist, 'server.js')
+  const entry = result.metafile.outputs[relative(root, out)]
+  if (entry?.imports.some(i => !i.kind.includes('dynamic') && /^(dynalite|s3rver)$/.test(i.path))) {
+    throw new Error('dist/server.js imports the embedded stack eagerly')
+  }
+  console.log(`${relative(root, out)}  ${kib((await stat(out)).size)}  (packages external)`)
+}
+
+try {
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'))
+  await rm(dist, { recursive: true, force: true })
+  await mkdir(lambdaDir, { recursive: true })
+  await buildLambda(version)
+  await buildServer()
+} catch (err) {
+  // esbuild has already printed its own errors; ours get a message.
+  if (!(err instanceof Error && 'errors' in err)) console.error(`build failed: ${err instanceof Error ? err.message : err}`)
+  process.exitCode = 1
+}
