@@ -1,4 +1,5 @@
 import js from '@eslint/js'
+import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
@@ -7,20 +8,13 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly' }
+      globals: globals.node
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['@fastify/autoload'], message: 'Register plugins and routes by explicit import: the Lambda bundle must see every module.' }]
       }]
-    }
-  },
-  {
-    // Plain Node ESM build, smoke and bench scripts.
-    files: ['scripts/**/*.mjs'],
-    languageOptions: {
-      globals: { performance: 'readonly', URLSearchParams: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' }
     }
   },
   {

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AwsClients } from './aws-clients.ts'
 import type { Config } from './config.ts'
 import { loggerOptions } from './logger.ts'
+import authPlugin from './plugins/auth.ts'
 import awsPlugin from './plugins/aws.ts'
 import corsPlugin from './plugins/cors.ts'
 import errorsPlugin from './plugins/errors.ts'
-import openapiPlugin from './plugins/openapi.ts'
+import openapiPlugin, { DOCS_PREFIX } from './plugins/openapi.ts'
+import rateLimitPlugin from './plugins/rate-limit.ts'
 import repositoriesPlugin from './plugins/repositories.ts'
+import securityHeadersPlugin from './plugins/security-headers.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import { validatorCompiler } from './validation.ts'
@@ -17,6 +20,10 @@ export interface BuildOptions {
   clients?: AwsClients
   dataInlinePayloadBytes?: number
   docsStaticDir?: string
+  /** Where logs go instead of stdout (tests read them). */
+  logStream?: { write: (line: string) => void }
+  /** Route plugins registered after the app's own, under the same auth rules (tests use it). */
+  extraRoutes?: FastifyPluginAsync[]
 }
 
 /**
@@ -25,7 +32,7 @@ export interface BuildOptions {
  */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(config),
+    logger: loggerOptions(config, options.logStream),
     // On Lambda, lambda.ts puts API Gateway's request id in this header; elsewhere clients cannot choose ours.
     requestIdHeader: config.runtime === 'lambda' ? 'x-request-id' : false,
     genReqId: () => randomUUID(),
@@ -40,12 +47,17 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
 
   await app.register(errorsPlugin)
+  await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { config })
   await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir })
+  // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too.
+  await app.register(rateLimitPlugin, { config, docsPrefix: DOCS_PREFIX })
+  await app.register(authPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(awsPlugin, { config, clients: options.clients })
   await app.register(repositoriesPlugin, { config, dataInlinePayloadBytes: options.dataInlinePayloadBytes })
 
   await app.register(healthRoutes, { config })
   await app.register(dataRoutes)
+  for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

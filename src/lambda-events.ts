@@ -4,7 +4,7 @@ export interface ApiGatewayEvent {
   httpMethod?: string
   rawPath?: string
   headers?: Record<string, string | undefined> | null
-  requestContext?: { requestId?: string, http?: { method: string } }
+  requestContext?: { requestId?: string, stage?: string, http?: { method: string, path?: string } }
   body?: string | null
   isBase64Encoded?: boolean
 }
@@ -15,15 +15,26 @@ export function isApiGatewayEvent (event: unknown): event is ApiGatewayEvent {
   return e.requestContext !== undefined && (typeof e.httpMethod === 'string' || typeof e.requestContext.http?.method === 'string')
 }
 
-/** API Gateway's request id becomes ours; a client-sent X-Request-Id is dropped, not trusted. */
-export function withGatewayRequestId<T extends ApiGatewayEvent> (event: T): T {
+/**
+ * Readies an event for the app:
+ * - API Gateway's request id becomes ours; a client-sent X-Request-Id is dropped, not trusted.
+ * - An HTTP API on a named stage (`dev`) puts the stage in rawPath (`/dev/health`); the
+ *   adapter strips it for REST APIs only, so it is stripped here.
+ */
+export function normalizeEvent<T extends ApiGatewayEvent> (event: T): T {
   const requestId = event.requestContext?.requestId
   const headers: Record<string, string | undefined> = {}
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (name.toLowerCase() !== 'x-request-id') headers[name] = value
   }
   if (requestId !== undefined) headers['x-request-id'] = requestId
-  return { ...event, headers }
+  const stage = event.requestContext?.stage
+  let rawPath = event.rawPath
+  if (event.version === '2.0' && rawPath !== undefined && stage !== undefined && stage !== '$default') {
+    if (rawPath === `/${stage}`) rawPath = '/'
+    else if (rawPath.startsWith(`/${stage}/`)) rawPath = rawPath.slice(stage.length + 1)
+  }
+  return { ...event, headers, ...(rawPath === undefined ? {} : { rawPath }) }
 }
 
 const TEXTUAL = /^(text\/|application\/(json|[\w.+-]+\+json|javascript|xml|[\w.+-]+\+xml|x-www-form-urlencoded)|image\/svg\+xml)/

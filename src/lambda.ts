@@ -4,7 +4,7 @@ import awsLambdaFastify from '@fastify/aws-lambda'
 import type { Context } from 'aws-lambda'
 import { buildApp } from './app.ts'
 import { loadConfig } from './config.ts'
-import { isApiGatewayEvent, isBinaryResponse, withGatewayRequestId } from './lambda-events.ts'
+import { isApiGatewayEvent, isBinaryResponse, normalizeEvent } from './lambda-events.ts'
 
 // Built once per container, during init: every invocation reuses the app, its clients and its compiled schemas.
 const config = loadConfig(process.env, 'lambda')
@@ -24,7 +24,7 @@ export async function closeForTests (): Promise<void> {
 
 export async function handler (event: unknown, context: Context): Promise<unknown> {
   if (isApiGatewayEvent(event)) {
-    return await proxy(withGatewayRequestId(event) as Parameters<typeof proxy>[0], context)
+    return await proxy(normalizeEvent(event) as Parameters<typeof proxy>[0], context)
   }
   app.log.error({ event: Object.keys(event as object) }, 'unsupported event')
   throw new Error('Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events')

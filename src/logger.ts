@@ -14,12 +14,15 @@ export const REDACTED_PATHS = [
   '*.meta'
 ]
 
-export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
+const redact = { paths: REDACTED_PATHS, censor: '[redacted]' }
+
+/** JSON to stdout (or the given stream); pretty-printed on a laptop. */
+export function loggerOptions (config: Config, stream?: { write: (line: string) => void }): FastifyServerOptions['logger'] {
+  if (stream !== undefined) return { level: config.logLevel, redact, stream }
+  if (!config.prettyLogs) return { level: config.logLevel, redact }
   return {
     level: config.logLevel,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    ...(config.prettyLogs
-      ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
-      : {})
+    redact,
+    transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } }
   }
 }

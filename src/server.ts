@@ -11,6 +11,15 @@ if (config.embeddedStack) {
   ;({ config, stack } = await startLocalStorage(config, { dataDir: config.dataDir }))
 }
 
+let devKey: { key: string, path: string, created: boolean } | undefined
+// Only beside the embedded stack: a laptop, never a server pointed at AWS.
+if (config.embeddedStack) {
+  const { ensureDevApiKey } = await import('./auth/dev-key.ts')
+  const { entry, ...rest } = await ensureDevApiKey(config.dataDir)
+  devKey = rest
+  config = { ...config, apiKeys: [...config.apiKeys, entry] }
+}
+
 const app = await buildApp(config)
 
 let closing = false
@@ -37,3 +46,6 @@ const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.h
 app.log.info(stack
   ? `API ${base}  docs ${base}/docs  (embedded DynamoDB ${stack.dynamodbEndpoint}, S3 ${stack.s3Endpoint}, data in ${config.dataDir})`
   : `API ${base}  docs ${base}/docs`)
+if (devKey) {
+  app.log.info(`${devKey.created ? 'created' : 'using'} the dev API key (every scope), kept in ${devKey.path}:\n  curl -H 'x-api-key: ${devKey.key}' ${base}/...`)
+}

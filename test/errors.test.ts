@@ -16,7 +16,7 @@ t.test('an unknown route is a JSON 404', async t => {
 t.test('an unexpected error is a 500 with no internals', async t => {
   const app = await buildApp(await testConfig())
   t.teardown(() => app.close())
-  app.get('/boom', async () => { throw new Error('secret table arn:aws:dynamodb:us-east-1:123:table/x at repo.ts:42') })
+  app.get('/boom', { config: { auth: 'public' } }, async () => { throw new Error('secret table arn:aws:dynamodb:us-east-1:123:table/x at repo.ts:42') })
   const res = await app.inject({ method: 'GET', url: '/boom' })
   t.equal(res.statusCode, 500)
   t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error', code: 'INTERNAL_ERROR' })

@@ -93,6 +93,18 @@ for (const [format, makeEvent] of [['HTTP API 2.0', httpApiEvent], ['REST API 1.
   })
 }
 
+t.test('HTTP API 2.0 on a named stage: the stage prefix in rawPath is not part of the route', async t => {
+  const event = httpApiEvent({ method: 'GET', path: '/dev/health' })
+  event.requestContext.stage = 'dev'
+  event.routeKey = 'ANY /{proxy+}'
+  const res = await invoke(event)
+  t.equal(res.statusCode, 200)
+  t.equal(JSON.parse(res.body).status, 'ok')
+  const root = httpApiEvent({ method: 'GET', path: '/dev' })
+  root.requestContext.stage = 'dev'
+  t.equal((await invoke(root)).statusCode, 404, '/dev alone is the API root, which serves nothing')
+})
+
 t.test('HTTP API 2.0: CORS headers for a configured origin', async t => {
   const res = await invoke(httpApiEvent({ method: 'GET', path: '/health', headers: { origin: 'https://app.example' } }))
   t.equal(res.headers['access-control-allow-origin'], 'https://app.example')

@@ -2,12 +2,15 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
+import { SECURITY_SCHEMES } from './auth.ts'
 
 export interface OpenApiOptions {
   config: Config
   /** Where swagger-ui's static files are, when not in node_modules (the Lambda bundle copies them). */
   uiStaticDir?: string
 }
+
+export const DOCS_PREFIX = '/docs'
 
 export const TAGS = [
   { name: 'data', description: 'Versioned storage of client-side-encrypted datasets' },
@@ -24,12 +27,14 @@ export default fp<OpenApiOptions>(async (app, { config, uiStaticDir }) => {
         version: config.version,
         description: 'Datasets, users, assets, sync and project change feeds over DynamoDB and S3.'
       },
-      tags: TAGS
+      tags: TAGS,
+      components: { securitySchemes: SECURITY_SCHEMES }
     }
   })
   await app.register(swaggerUi, {
-    routePrefix: '/docs',
+    routePrefix: DOCS_PREFIX,
     baseDir: uiStaticDir,
-    uiConfig: { docExpansion: 'list', deepLinking: true }
+    staticCSP: true,
+    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
   })
 }, { name: 'openapi' })

@@ -16,11 +16,13 @@ const etagHeader = { ETag: { type: 'string', description: 'The version, quoted: 
 const NotModified = Type.Null({ description: 'Not Modified: the If-None-Match ETag is still current' })
 const missing = (keyId: string) => notFound('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
 
+/** Every /data route is public (seeds/000); the rate limiter still applies. */
 const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const repo = app.dataRepository
 
   app.post('/data', {
     bodyLimit: DATA_BODY_LIMIT,
+    config: { auth: 'public' },
     schema: {
       tags: ['data'],
       summary: 'Create a dataset (version 1)',
@@ -41,6 +43,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/data/:keyId', {
+    config: { auth: 'public' },
     schema: {
       tags: ['data'],
       summary: 'Read the latest version',
@@ -64,6 +67,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/data/:keyId', {
     bodyLimit: DATA_BODY_LIMIT,
+    config: { auth: 'public' },
     schema: {
       tags: ['data'],
       summary: 'Write a new version (version + 1)',
@@ -84,6 +88,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.delete('/data/:keyId', {
+    config: { auth: 'public' },
     schema: {
       tags: ['data'],
       summary: 'Delete a dataset and all its versions',
@@ -97,6 +102,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/data/:keyId/versions', {
+    config: { auth: 'public' },
     schema: {
       tags: ['data'],
       summary: 'List the readable versions, newest first',
@@ -112,6 +118,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/data/:keyId/versions/:version', {
+    config: { auth: 'public' },
     schema: {
       tags: ['data'],
       summary: 'Read one of the last ten versions',

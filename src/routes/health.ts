@@ -8,6 +8,7 @@ const startedAt = Date.now()
 
 const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.get('/health', {
+    config: { auth: 'public' },
     schema: {
       tags: ['health'],
       summary: 'Liveness, and with ?deep=1 whether DynamoDB and S3 answer',

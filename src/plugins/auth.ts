@@ -1,0 +1,163 @@
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { ApiKeyStore } from '../auth/api-keys.ts'
+import { loadSecretApiKeys } from '../auth/key-source.ts'
+import { createJwtVerifier, looksLikeJwt } from '../auth/jwt.ts'
+import { isValidScope, missingScopes } from '../auth/scopes.ts'
+import { EMULATOR_CREDENTIALS } from '../aws-clients.ts'
+import type { Config } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { RETRY_AFTER_SECONDS } from './errors.ts'
+import { errorResponses } from '../schemas/common.ts'
+
+/**
+ * What a route needs, declared in its `config.auth`: `'public'`, or scopes
+ * that must all be granted. A function builds them from the request, for
+ * scopes that name a resource (`projects:<projectId>:read`); it returns
+ * undefined when the request names no valid resource, which is refused.
+ */
+export type AuthRequirement =
+  | 'public'
+  | { scopes: readonly string[] | ((request: FastifyRequest) => string[] | undefined) }
+
+export interface Principal {
+  kind: 'apiKey' | 'jwt'
+  /** The key's id, or `jwt:<sub>`: what logs and rate limits know a caller by. */
+  id: string
+  scopes: string[]
+}
+
+type AuthFailure = 'missing' | 'invalid' | 'unavailable'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthRequirement
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined
+    authFailure: AuthFailure | undefined
+  }
+  interface FastifyInstance {
+    /** Every route that needs credentials, as registered: what the auth tests walk. */
+    protectedRoutes: Array<{ method: string, url: string, auth: Exclude<AuthRequirement, 'public'> }>
+  }
+}
+
+export const SECURITY_SCHEMES = {
+  apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key (npm run keys:create)' },
+  bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, or a JWT from the configured issuer (Cognito or any OIDC provider)' }
+} as const
+
+const REALM = 'Bearer realm="atlas-api"'
+
+export interface AuthOptions {
+  config: Config
+  /** Routes under this prefix (the docs UI and its files) are public without declaring it. */
+  docsPrefix: string
+}
+
+function presentedCredential (request: FastifyRequest): { scheme: 'bearer' | 'apiKey', value: string } | undefined | 'malformed' {
+  const authorization = request.headers.authorization
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+    return match ? { scheme: 'bearer', value: match[1]! } : 'malformed'
+  }
+  const key = request.headers['x-api-key']
+  if (typeof key === 'string' && key !== '') return { scheme: 'apiKey', value: key }
+  return undefined
+}
+
+function isInfrastructureRoute (route: RouteOptions, docsPrefix: string): boolean {
+  const url = route.url ?? ''
+  return url === docsPrefix || url.startsWith(`${docsPrefix}/`) || (route.method === 'OPTIONS' && url === '*')
+}
+
+/**
+ * One place decides who may call what. Every route declares its requirement;
+ * one that does not is refused when it is registered, so buildApp throws
+ * rather than serving it open.
+ */
+export default fp<AuthOptions>(async (app, { config, docsPrefix }) => {
+  const keys = new ApiKeyStore([
+    ...config.apiKeys,
+    ...await loadSecretApiKeys({
+      region: config.region,
+      apiKeysSecret: config.apiKeysSecret,
+      endpoints: config.endpoints,
+      credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
+    })
+  ])
+  const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : undefined
+  const protectedRoutes: typeof app.protectedRoutes = []
+
+  app.decorateRequest('principal', undefined)
+  app.decorateRequest('authFailure', undefined)
+  app.decorate('protectedRoutes', protectedRoutes)
+
+  app.addHook('onRoute', (route) => {
+    if (isInfrastructureRoute(route, docsPrefix)) return
+    const auth = route.config?.auth
+    const name = `${String(route.method)} ${route.url}`
+    if (auth === undefined) {
+      throw new Error(`Route ${name} declares no auth requirement: set config.auth to 'public' or { scopes: [...] }`)
+    }
+    if (auth === 'public') {
+      route.schema = { ...route.schema, security: [] }
+      return
+    }
+    if (Array.isArray(auth.scopes) && !auth.scopes.every(isValidScope)) throw new Error(`Route ${name} declares an invalid scope`)
+    const scopes = Array.isArray(auth.scopes) ? `Requires scope ${auth.scopes.join(' and ')}.` : 'Requires a scope naming the resource.'
+    route.schema = {
+      ...route.schema,
+      description: [route.schema?.description, scopes].filter(Boolean).join('\n\n'),
+      security: [{ apiKey: [] }, { bearerAuth: [] }],
+      response: { ...errorResponses(401, 403), ...route.schema?.response as object }
+    }
+    // After the rate limiter's hook (its onRoute runs first), so refused callers are counted too.
+    route.onRequest = [...[route.onRequest ?? []].flat(), authorize]
+    for (const method of [route.method].flat()) protectedRoutes.push({ method, url: route.url, auth })
+  })
+
+  // Runs before every route-level hook: the rate limiter keys on what this finds.
+  app.addHook('onRequest', async (request) => {
+    const auth = request.routeOptions.config.auth
+    if (auth === undefined || auth === 'public') return
+    const credential = presentedCredential(request)
+    if (credential === undefined) {
+      request.authFailure = 'missing'
+      return
+    }
+    if (credential === 'malformed') {
+      request.authFailure = 'invalid'
+      return
+    }
+    if (credential.scheme === 'bearer' && verifyJwt !== undefined && looksLikeJwt(credential.value)) {
+      const outcome = await verifyJwt(credential.value)
+      if (outcome.ok) request.principal = { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes }
+      else request.authFailure = outcome.reason
+      return
+    }
+    const key = keys.find(credential.value)
+    if (key === undefined) request.authFailure = 'invalid'
+    else request.principal = { kind: 'apiKey', id: key.id, scopes: key.scopes }
+  })
+
+  async function authorize (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const auth = request.routeOptions.config.auth as Exclude<AuthRequirement, 'public'>
+    switch (request.authFailure) {
+      case 'missing':
+        throw new AppError(401, 'UNAUTHENTICATED', 'This route needs an API key (x-api-key or Authorization: Bearer) or a JWT', { 'www-authenticate': REALM })
+      case 'invalid':
+        throw new AppError(401, 'INVALID_CREDENTIALS', 'The credential sent is not valid', { 'www-authenticate': `${REALM}, error="invalid_token"` })
+      case 'unavailable':
+        throw new AppError(503, 'DEPENDENCY_UNAVAILABLE', 'The token issuer\'s keys cannot be fetched; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS) })
+    }
+    const principal = request.principal!
+    const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
+    const missing = required === undefined ? ['a valid resource'] : missingScopes(principal.scopes, required)
+    if (missing.length > 0) {
+      throw new AppError(403, 'FORBIDDEN', `Credential ${principal.id} lacks ${missing.join(', ')}`)
+    }
+    request.log.debug({ principal: principal.id }, 'authorized')
+  }
+}, { name: 'auth' })

@@ -1,0 +1,23 @@
+import rateLimit from '@fastify/rate-limit'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.ts'
+import { AppError } from '../errors.ts'
+
+/**
+ * A window of `RATE_LIMIT_MAX` requests per `RATE_LIMIT_WINDOW_SECONDS`, per
+ * credential, else per client IP. Counts live in this process: on Lambda each
+ * container counts on its own, and the HTTP API's stage throttling is the
+ * limit across all of them.
+ */
+export default fp<{ config: Config, docsPrefix: string }>(async (app, { config, docsPrefix }) => {
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    keyGenerator: (request) => request.principal ? `${request.principal.kind}:${request.principal.id}` : `ip:${request.ip}`,
+    allowList: (request) => request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`),
+    errorResponseBuilder: (_request, context) => new AppError(429, 'RATE_LIMITED',
+      `More than ${context.max} requests in ${context.after}; retry after ${Math.ceil(context.ttl / 1000)} s`,
+      { 'retry-after': String(Math.ceil(context.ttl / 1000)) })
+  })
+}, { name: 'rate-limit' })

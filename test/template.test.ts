@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { parse, type Tags } from 'yaml'
+import { buckets, tables } from '../src/tables.ts'
+
+// CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
+const INTRINSICS = ['Ref', 'Condition', 'Base64', 'GetAZs', 'ImportValue', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'And', 'Or',
+  'Join', 'Select', 'Split', 'FindInMap', 'Cidr']
+const customTags: Tags = INTRINSICS.flatMap(name => {
+  const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`
+  return (['scalar', 'seq', 'map'] as const).map(collection => ({
+    tag: `!${name}`,
+    collection: collection === 'scalar' ? undefined : collection,
+    resolve: (value: unknown) => {
+      const plain = typeof (value as { toJSON?: unknown })?.toJSON === 'function' ? (value as { toJSON: () => unknown }).toJSON() : value
+      return { [key]: name === 'GetAtt' && typeof plain === 'string' ? plain.split('.') : plain }
+    }
+  }) as unknown as Tags[number])
+})
+
+type Resource = { Type: string, Properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
+const template = parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as { Resources: Record<string, Resource> }
+const resources = template.Resources
+const fn = resources.ApiFunction!
+const sorted = <T>(list: T[] | undefined): T[] => [...(list ?? [])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+
+for (const [key, def] of Object.entries(tables)) {
+  t.test(`table ${key} in template.yaml matches src/tables.ts`, async t => {
+    const table = resources[def.logicalId]
+    t.ok(table, `${def.logicalId} exists`)
+    t.equal(table!.Type, 'AWS::DynamoDB::Table')
+    const p = table!.Properties
+    t.same(p.KeySchema, def.keySchema, 'key schema')
+    t.same(sorted(p.AttributeDefinitions), sorted(def.attributeDefinitions), 'attribute definitions')
+    const gsis = ('globalSecondaryIndexes' in def ? def.globalSecondaryIndexes : undefined) as Array<Record<string, unknown>> | undefined
+    t.same(sorted(p.GlobalSecondaryIndexes), sorted(gsis), 'global secondary indexes')
+    const ttl = 'ttlAttribute' in def ? def.ttlAttribute : undefined
+    t.same(p.TimeToLiveSpecification, ttl === undefined ? undefined : { AttributeName: ttl, Enabled: true }, 'TTL')
+    t.equal(p.BillingMode, 'PAY_PER_REQUEST')
+    t.equal(p.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, true, 'point-in-time recovery')
+    t.equal(p.SSESpecification?.SSEEnabled, true, 'encryption at rest')
+    t.same(fn.Properties.Environment.Variables[def.envVar], { Ref: def.logicalId }, `the function gets ${def.envVar}`)
+  })
+}
+
+for (const [key, def] of Object.entries(buckets)) {
+  t.test(`bucket ${key} in template.yaml is private and encrypted`, async t => {
+    const bucket = resources[def.logicalId]
+    t.ok(bucket, `${def.logicalId} exists`)
+    t.equal(bucket!.Type, 'AWS::S3::Bucket')
+    t.same(bucket!.Properties.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true
+    })
+    t.ok(bucket!.Properties.BucketEncryption?.ServerSideEncryptionConfiguration?.length, 'encrypted')
+    t.same(fn.Properties.Environment.Variables[def.envVar], { Ref: def.logicalId }, `the function gets ${def.envVar}`)
+  })
+}
+
+t.test('the function runs the bundle npm run build makes', async t => {
+  const p = fn.Properties
+  t.equal(fn.Type, 'AWS::Serverless::Function')
+  t.equal(p.CodeUri, 'dist/lambda')
+  t.equal(p.Handler, 'index.handler')
+  const globals = (parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as { Globals: { Function: Record<string, unknown> } }).Globals.Function
+  t.equal(p.Runtime ?? globals.Runtime, 'nodejs22.x')
+  t.same(p.Architectures ?? globals.Architectures, ['arm64'])
+  t.equal(p.Tracing, 'Active')
+  t.equal(p.Environment.Variables.NODE_ENV, 'production')
+  const logGroup = resources[p.LoggingConfig.LogGroup.Ref]
+  t.equal(logGroup?.Type, 'AWS::Logs::LogGroup')
+  t.ok(logGroup?.Properties.RetentionInDays, 'logs have a retention')
+})
+
+t.test('the function may touch only its own table and bucket', async t => {
+  const statements = fn.Properties.Policies.flatMap((p: { Statement?: unknown[] }) => p.Statement ?? [])
+  for (const statement of statements) {
+    const resolved = statement['Fn::If'] ? statement['Fn::If'][1] : statement
+    for (const action of [resolved.Action].flat()) t.notMatch(action, /\*/, `${action} is not a wildcard action`)
+    t.not(resolved.Resource, '*', `${resolved.Sid} names its resource`)
+  }
+})
