@@ -4,17 +4,12 @@ import type { EmbeddedStack } from './local/embedded-stack.ts'
 
 let config: Config = loadConfig(process.env, 'server')
 let stack: EmbeddedStack | undefined
-
-if (config.embeddedStack) {
-  // Loaded only here: a production server never imports the emulators.
-  const { startLocalStorage } = await import('./local/storage.ts')
-  ;({ config, stack } = await startLocalStorage(config, { dataDir: config.dataDir }))
-}
-
 let devKey: { key: string, path: string, created: boolean } | undefined
-// Only beside the embedded stack: a laptop, never a server pointed at AWS.
+
 if (config.embeddedStack) {
-  const { ensureDevApiKey } = await import('./auth/dev-key.ts')
+  // Loaded only here: a production server never imports the emulators, and only a laptop gets a dev key.
+  const [{ startLocalStorage }, { ensureDevApiKey }] = await Promise.all([import('./local/storage.ts'), import('./auth/dev-key.ts')])
+  ;({ config, stack } = await startLocalStorage(config, { dataDir: config.dataDir }))
   const { entry, ...rest } = await ensureDevApiKey(config.dataDir)
   devKey = rest
   config = { ...config, apiKeys: [...config.apiKeys, entry] }
