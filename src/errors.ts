@@ -14,6 +14,7 @@ export class AppError extends Error {
   }
 }
 
+export const badRequest = (code: string, message: string): AppError => new AppError(400, code, message)
 export const notFound = (code: string, message: string): AppError => new AppError(404, code, message)
 export const conflict = (code: string, message: string): AppError => new AppError(409, code, message)
 export const preconditionFailed = (code: string, message: string): AppError => new AppError(412, code, message)
