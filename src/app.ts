@@ -13,12 +13,15 @@ import repositoriesPlugin from './plugins/repositories.ts'
 import securityHeadersPlugin from './plugins/security-headers.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
+import projectsRoutes from './routes/projects.ts'
 import { validatorCompiler } from './validation.ts'
 
 export interface BuildOptions {
   /** Clients to use instead of building them from config; the caller closes them. */
   clients?: AwsClients
   dataInlinePayloadBytes?: number
+  projectsInlineBatchBytes?: number
+  projectsLeaseMs?: number
   docsStaticDir?: string
   /** Where logs go instead of stdout (tests read them). */
   logStream?: { write: (line: string) => void }
@@ -54,10 +57,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(rateLimitPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(authPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(awsPlugin, { config, clients: options.clients })
-  await app.register(repositoriesPlugin, { config, dataInlinePayloadBytes: options.dataInlinePayloadBytes })
+  await app.register(repositoriesPlugin, {
+    config,
+    dataInlinePayloadBytes: options.dataInlinePayloadBytes,
+    projectsInlineBatchBytes: options.projectsInlineBatchBytes,
+    projectsLeaseMs: options.projectsLeaseMs
+  })
 
   await app.register(healthRoutes, { config })
   await app.register(dataRoutes)
+  await app.register(projectsRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

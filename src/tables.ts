@@ -41,6 +41,24 @@ export const tables = {
       { AttributeName: 'keyId', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' }
     ]
+  },
+  /**
+   * /projects: per project a partition `P#<projectId>` holding its batches of
+   * changes, entity pointers, outdatedBy marks and stats; and the registry
+   * partition `PROJECTS`. See src/repositories/projects.ts.
+   */
+  projects: {
+    logicalId: 'ProjectsTable',
+    envVar: 'PROJECTS_TABLE',
+    defaultName: 'atlas-projects',
+    keySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' }
+    ],
+    attributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' }
+    ]
   }
 } satisfies Record<string, TableDefinition>
 

@@ -65,8 +65,10 @@ t.test('scopes are matched exactly, with wildcards', async t => {
   t.equal((await app.inject({ method: 'POST', url: '/probe/users', headers: { 'x-api-key': usersReader.key } })).statusCode, 403, 'read is not write')
   t.equal((await get('/probe/projects/p1', projectOne.key)).statusCode, 200, 'a project key reaches its project')
   t.equal((await get('/probe/projects/p2', projectOne.key)).statusCode, 403, 'and no other')
-  t.equal((await get('/probe/projects/p1:x', projectOne.key)).statusCode, 403, 'a project id cannot smuggle in scope segments')
-  t.equal((await get('/probe/projects/*', projectOne.key)).statusCode, 403)
+  const smuggled = await get('/probe/projects/p1:x', projectOne.key)
+  t.equal(smuggled.statusCode, 400, 'a project id cannot smuggle in scope segments: it is no valid id')
+  t.equal(smuggled.json().code, 'INVALID_RESOURCE_ID')
+  t.equal((await get('/probe/projects/*', projectOne.key)).statusCode, 400)
   t.equal((await get('/probe/users', projectOne.key)).statusCode, 403)
 })
 

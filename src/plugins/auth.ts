@@ -14,7 +14,7 @@ import { errorResponses } from '../schemas/common.ts'
  * What a route needs, declared in its `config.auth`: `'public'`, or scopes
  * that must all be granted. A function builds them from the request, for
  * scopes that name a resource (`projects:<projectId>:read`); it returns
- * undefined when the request names no valid resource, which is refused.
+ * undefined when the request names no valid resource, which is a 400.
  */
 export type AuthRequirement =
   | 'public'
@@ -154,7 +154,9 @@ export default fp<AuthOptions>(async (app, { config, docsPrefix }) => {
     }
     const principal = request.principal!
     const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
-    const missing = required === undefined ? ['a valid resource'] : missingScopes(principal.scopes, required)
+    // An id that cannot name a resource is bad input, whoever sends it.
+    if (required === undefined) throw new AppError(400, 'INVALID_RESOURCE_ID', 'The resource id in the path is not valid')
+    const missing = missingScopes(principal.scopes, required)
     if (missing.length > 0) {
       throw new AppError(403, 'FORBIDDEN', `Credential ${principal.id} lacks ${missing.join(', ')}`)
     }

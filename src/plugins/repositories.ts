@@ -2,11 +2,13 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { DataRepository } from '../repositories/data.ts'
 import { HealthRepository } from '../repositories/health.ts'
+import { ProjectsRepository } from '../repositories/projects.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     dataRepository: DataRepository
     healthRepository: HealthRepository
+    projectsRepository: ProjectsRepository
   }
 }
 
@@ -14,9 +16,13 @@ export interface RepositoriesOptions {
   config: Config
   /** Moves /data payloads above this many bytes to S3 (tests lower it). */
   dataInlinePayloadBytes?: number
+  /** Stages /projects batches above this many bytes (tests lower it). */
+  projectsInlineBatchBytes?: number
+  /** How long a /projects projector holds its lease (tests shorten it). */
+  projectsLeaseMs?: number
 }
 
-export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBytes }) => {
+export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBytes, projectsInlineBatchBytes, projectsLeaseMs }) => {
   const { dynamodb, s3 } = app.aws
   app.decorate('dataRepository', new DataRepository({
     dynamodb,
@@ -30,5 +36,11 @@ export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBy
     s3,
     table: config.tables.data,
     bucket: config.buckets.payloads
+  }))
+  app.decorate('projectsRepository', new ProjectsRepository({
+    dynamodb,
+    table: config.tables.projects,
+    inlineBatchBytes: projectsInlineBatchBytes,
+    leaseMs: projectsLeaseMs
   }))
 }, { name: 'repositories', dependencies: ['aws'] })
