@@ -13,6 +13,7 @@ import repositoriesPlugin from './plugins/repositories.ts'
 import securityHeadersPlugin from './plugins/security-headers.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
+import usersRoutes from './routes/users.ts'
 import { validatorCompiler } from './validation.ts'
 
 export interface BuildOptions {
@@ -58,6 +59,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(healthRoutes, { config })
   await app.register(dataRoutes)
+  await app.register(usersRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

@@ -2,11 +2,13 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { DataRepository } from '../repositories/data.ts'
 import { HealthRepository } from '../repositories/health.ts'
+import { UsersRepository } from '../repositories/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     dataRepository: DataRepository
     healthRepository: HealthRepository
+    usersRepository: UsersRepository
   }
 }
 
@@ -30,5 +32,9 @@ export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBy
     s3,
     table: config.tables.data,
     bucket: config.buckets.payloads
+  }))
+  app.decorate('usersRepository', new UsersRepository({
+    dynamodb,
+    table: config.tables.users
   }))
 }, { name: 'repositories', dependencies: ['aws'] })
