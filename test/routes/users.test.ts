@@ -428,3 +428,30 @@ t.test('writers dying in an email change or a delete leave nothing locked for go
   t.ok(await repo.create({ email: 'leaver@example.com', name: 'Gets it too' }), 'the deleted user\'s email is usable')
   t.equal((await post(app, { email: 'first@example.com', name: 'Thief' })).statusCode, 409, 'a held email never is')
 })
+
+t.test('OpenAPI documents every /users route with its parameters, body and responses', async t => {
+  const { app } = await setup(t)
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  const expected: Record<string, Record<string, string[]>> = {
+    '/users': { post: ['201', '400', '409'], get: ['200', '400'] },
+    '/users/{userId}': { get: ['200', '400', '404'], patch: ['200', '400', '404', '409', '412'], delete: ['204', '400', '404'] }
+  }
+  for (const [path, methods] of Object.entries(expected)) {
+    for (const [method, statuses] of Object.entries(methods)) {
+      const op = doc.paths[path]?.[method]
+      const name = `${method.toUpperCase()} ${path}`
+      t.ok(op, `${name} is documented`)
+      t.same(op.tags, ['users'], `${name} tags`)
+      t.ok(op.summary, `${name} summary`)
+      for (const status of [...statuses, '401', '403', '429', '500', '503']) t.ok(op.responses[status], `${name} documents ${status}`)
+      t.match(op.description, method === 'get' ? /users:read/ : /users:write/, `${name} names its scope`)
+      if (path.includes('{userId}')) t.ok(op.parameters.some((p: { in: string, name: string }) => p.in === 'path' && p.name === 'userId'))
+      if (method === 'post' || method === 'patch') t.ok(op.requestBody, `${name} body`)
+    }
+  }
+  const query = doc.paths['/users'].get.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort()
+  t.same(query, ['cursor', 'department', 'email', 'limit', 'order'])
+  t.ok(doc.paths['/users/{userId}'].patch.parameters.some((p: { in: string, name: string }) => p.in === 'header' && p.name === 'if-match'))
+  const user = doc.paths['/users/{userId}'].get.responses['200'].content['application/json'].schema
+  t.equal(user.additionalProperties, false, 'responses are serialized through a closed schema')
+})
