@@ -215,6 +215,21 @@ t.test('two users racing to change to one email: one wins, one 409, one holder',
   }
 })
 
+t.test('concurrent changes of one user to one new email: the user ends up holding it, claimed', async t => {
+  const ctx = await setup(t)
+  const { app } = ctx
+  for (let round = 0; round < 3; round++) {
+    const user = await create(app)
+    const target = `same-${round}@example.com`
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => patch(app, user.userId, { email: target, name: `Try ${i}` })))
+    t.ok(results.every(r => r.statusCode === 200), 'without If-Match every change lands, one after another')
+    t.equal((await get(app, `/users/${user.userId}`)).headers.etag, '"7"')
+    t.same((await byEmail(app, target)).map(u => u.userId), [user.userId], 'the email finds the user')
+    t.equal((await post(app, { email: target, name: 'Intruder' })).statusCode, 409, 'a losing attempt did not release the winner\'s claim')
+    t.equal((await post(app, { email: user.email, name: 'Successor' })).statusCode, 201, 'the old email was released')
+  }
+})
+
 t.test('DELETE: 204, then 404, gone from lists, email reusable at once', async t => {
   const ctx = await setup(t)
   const { app } = ctx
@@ -330,6 +345,8 @@ t.test('validation: bad input is 400 and nothing is stored or changed', async t 
     ['email with a space inside', { ...ok, email: 'a b@example.com' }],
     ['email without a TLD', { ...ok, email: 'a@localhost' }],
     ['email of 255 characters', { ...ok, email: long }],
+    ['email with a 65-character local part', { ...ok, email: `${'a'.repeat(65)}@example.com` }],
+    ['email with two dots in a row', { ...ok, email: 'a..b@example.com' }],
     ['email not a string', { ...ok, email: 42 }],
     ['empty name', { ...ok, name: '' }],
     ['blank name', { ...ok, name: '   ' }],
@@ -393,7 +410,12 @@ t.test('a writer dying between claim and user does not lock the email forever', 
   t.equal((await post(app, { email: 'orphan@example.com', name: 'Too early' })).statusCode, 409)
 
   await sleep(graceMs + 100)
-  const taken = await repo.create({ email: 'ORPHAN@example.com', name: 'Takes over' })
+  const attempts = await Promise.allSettled(Array.from({ length: 10 }, (_, i) =>
+    repo.create({ email: i % 2 === 0 ? 'ORPHAN@example.com' : ' orphan@example.com', name: `Takes over ${i}` })))
+  const winners = attempts.filter(a => a.status === 'fulfilled')
+  t.equal(winners.length, 1, 'of concurrent takers exactly one gets the stale claim')
+  t.ok(attempts.every(a => a.status === 'fulfilled' || (a.reason as { statusCode?: number }).statusCode === 409), 'the others are 409')
+  const taken = (winners[0] as PromiseFulfilledResult<{ userId: string }>).value
   t.same((await byEmail(app, 'orphan@example.com')).map(u => u.userId), [taken.userId], 'after the grace period the email is usable')
   t.equal((await storedUsers(ctx)).length, 1)
   t.equal((await post(app, { email: 'orphan@example.com', name: 'Late' })).statusCode, 409, 'and unique again')
@@ -454,4 +476,22 @@ t.test('OpenAPI documents every /users route with its parameters, body and respo
   t.ok(doc.paths['/users/{userId}'].patch.parameters.some((p: { in: string, name: string }) => p.in === 'header' && p.name === 'if-match'))
   const user = doc.paths['/users/{userId}'].get.responses['200'].content['application/json'].schema
   t.equal(user.additionalProperties, false, 'responses are serialized through a closed schema')
+})
+
+t.test('a writer too slow after claiming writes nothing and gives the email back', async t => {
+  const ctx = await setup(t)
+  const { app, clients, config } = ctx
+  const graceMs = 400
+  const repo = new UsersRepository({ dynamodb: clients.dynamodb, table: config.tables.users, claimGraceMs: graceMs })
+  // The claim's write comes back late, as from a stalled process: past half the grace period.
+  let writes = 0
+  clients.dynamodb.middlewareStack.add((next, context) => async (args) => {
+    const result = await next(args)
+    if (context.commandName === 'PutItemCommand' && writes++ === 0) await sleep(graceMs)
+    return result
+  }, { step: 'initialize', name: 'slow-first-write' })
+  await t.rejects(repo.create({ email: 'slow@example.com', name: 'Slow' }), { statusCode: 503, code: 'WRITE_TOO_SLOW' })
+  clients.dynamodb.middlewareStack.remove('slow-first-write')
+  t.same(await items(ctx), [], 'no user, and the claim was released')
+  t.equal((await post(app, { email: 'slow@example.com', name: 'Next' })).statusCode, 201, 'the email is free at once')
 })
