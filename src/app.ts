@@ -14,6 +14,7 @@ import securityHeadersPlugin from './plugins/security-headers.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
+import usersRoutes from './routes/users.ts'
 import { validatorCompiler } from './validation.ts'
 
 export interface BuildOptions {
@@ -67,6 +68,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(healthRoutes, { config })
   await app.register(dataRoutes)
   await app.register(projectsRoutes)
+  await app.register(usersRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

@@ -59,6 +59,40 @@ export const tables = {
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' }
     ]
+  },
+  /**
+   * /users: one `USER#<userId>` item per user and one `EMAIL#<normalized email>`
+   * claim per email in use, which is what makes emails unique (GSIs are
+   * eventually consistent). Two GSIs serve creation-order listing, all users
+   * and per department. See src/repositories/users.ts.
+   */
+  users: {
+    logicalId: 'UsersTable',
+    envVar: 'USERS_TABLE',
+    defaultName: 'atlas-users',
+    keySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' }
+    ],
+    attributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'gsi1pk', AttributeType: 'S' },
+      { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      { AttributeName: 'gsi2pk', AttributeType: 'S' },
+      { AttributeName: 'gsi2sk', AttributeType: 'S' }
+    ],
+    globalSecondaryIndexes: [
+      {
+        IndexName: 'createdAt-index',
+        KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' }
+      },
+      {
+        IndexName: 'department-createdAt-index',
+        KeySchema: [{ AttributeName: 'gsi2pk', KeyType: 'HASH' }, { AttributeName: 'gsi2sk', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' }
+      }
+    ],
+    ttlAttribute: 'ttl'
   }
 } satisfies Record<string, TableDefinition>
 

@@ -3,12 +3,14 @@ import type { Config } from '../config.ts'
 import { DataRepository } from '../repositories/data.ts'
 import { HealthRepository } from '../repositories/health.ts'
 import { ProjectsRepository } from '../repositories/projects.ts'
+import { UsersRepository } from '../repositories/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     dataRepository: DataRepository
     healthRepository: HealthRepository
     projectsRepository: ProjectsRepository
+    usersRepository: UsersRepository
   }
 }
 
@@ -42,5 +44,9 @@ export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBy
     table: config.tables.projects,
     inlineBatchBytes: projectsInlineBatchBytes,
     leaseMs: projectsLeaseMs
+  }))
+  app.decorate('usersRepository', new UsersRepository({
+    dynamodb,
+    table: config.tables.users
   }))
 }, { name: 'repositories', dependencies: ['aws'] })
