@@ -11,6 +11,7 @@ import openapiPlugin, { DOCS_PREFIX } from './plugins/openapi.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
 import repositoriesPlugin from './plugins/repositories.ts'
 import securityHeadersPlugin from './plugins/security-headers.ts'
+import assetsRoutes from './routes/assets.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
@@ -69,6 +70,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(dataRoutes)
   await app.register(projectsRoutes)
   await app.register(usersRoutes)
+  await app.register(assetsRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

@@ -32,6 +32,8 @@ export function createAwsClients (config: Pick<Config, 'region' | 'endpoints' | 
       credentials,
       // Emulators serve buckets by path, not by virtual host.
       forcePathStyle: config.endpoints.s3 !== undefined,
+      // Otherwise presigned PUTs carry the checksum of an empty body, and S3 refuses the real upload.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
       maxAttempts: 3,
       requestHandler
     })

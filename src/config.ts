@@ -29,6 +29,43 @@ export interface Config {
   apiKeysSecret?: string
   jwt?: JwtConfig
   rateLimit: { max: number, windowMs: number }
+  assets: AssetsConfig
+}
+
+export interface AssetsConfig {
+  /** Largest upload a client may declare. */
+  maxBytes: number
+  /** Content types a client may declare, lower-case. */
+  allowedTypes: string[]
+  /** Declared sizes above this upload in parts. */
+  multipartBytes: number
+  /** Lifetime of every presigned URL. */
+  presignTtlSeconds: number
+}
+
+const MIB = 1024 * 1024
+/** Common document, image, audio and video types; no HTML or SVG, which a browser would run. */
+export const DEFAULT_ASSET_TYPES = [
+  'application/json', 'application/octet-stream', 'application/pdf', 'application/zip', 'audio/mpeg', 'audio/wav',
+  'image/gif', 'image/jpeg', 'image/png', 'image/webp', 'text/csv', 'text/plain', 'video/mp4', 'video/webm'
+]
+const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/
+
+function assets (env: NodeJS.ProcessEnv): AssetsConfig {
+  const maxBytes = positiveInteger(env, 'ASSETS_MAX_BYTES', 100 * MIB)
+  // S3 takes one PUT up to 5 GiB and parts of at least 5 MiB.
+  if (maxBytes > 5 * 1024 * 1024 * MIB) throw new ConfigError('ASSETS_MAX_BYTES may be at most 5 TiB, S3\'s object limit')
+  const multipartBytes = positiveInteger(env, 'ASSETS_MULTIPART_BYTES', 64 * MIB)
+  if (multipartBytes < 5 * MIB || multipartBytes > 5 * 1024 * MIB) {
+    throw new ConfigError('ASSETS_MULTIPART_BYTES must be from 5 MiB (S3\'s smallest part) to 5 GiB (its largest single PUT)')
+  }
+  const presignTtlSeconds = positiveInteger(env, 'PRESIGN_TTL_SECONDS', 3600)
+  if (presignTtlSeconds > 604_800) throw new ConfigError('PRESIGN_TTL_SECONDS may be at most 604800 (7 days, SigV4\'s limit)')
+  const raw = env.ASSETS_ALLOWED_TYPES?.trim()
+  const allowedTypes = raw ? raw.split(',').map(type => type.trim().toLowerCase()).filter(Boolean) : DEFAULT_ASSET_TYPES
+  const invalid = allowedTypes.find(type => !CONTENT_TYPE.test(type))
+  if (invalid !== undefined) throw new ConfigError(`ASSETS_ALLOWED_TYPES must be comma-separated type/subtype values, got ${JSON.stringify(invalid)}`)
+  return { maxBytes, allowedTypes, multipartBytes, presignTtlSeconds }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -133,6 +170,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, runtime: Runti
     rateLimit: {
       max: positiveInteger(env, 'RATE_LIMIT_MAX', 300),
       windowMs: positiveInteger(env, 'RATE_LIMIT_WINDOW_SECONDS', 60) * 1000
-    }
+    },
+    assets: assets(env)
   }
 }

@@ -46,3 +46,26 @@ export function isBinaryResponse (res: { headers: Record<string, unknown> }): bo
   const type = String(res.headers['content-type'] ?? '')
   return type !== '' && !TEXTUAL.test(type)
 }
+
+/** An S3 event notification, as S3 sends it to Lambda. */
+export interface S3Event {
+  Records: Array<{
+    eventSource: 'aws:s3'
+    eventName: string
+    s3: { bucket: { name: string }, object: { key: string, size?: number, eTag?: string } }
+  }>
+}
+
+export function isS3Event (event: unknown): event is S3Event {
+  const records = (event as { Records?: unknown } | null)?.Records
+  return Array.isArray(records) && records.length > 0 &&
+    records.every(r => (r as { eventSource?: unknown }).eventSource === 'aws:s3' && typeof (r as S3Event['Records'][number]).s3?.object?.key === 'string')
+}
+
+/** S3 sends object keys URL-encoded, with `+` for a space. */
+export const objectKeyOf = (encoded: string): string => decodeURIComponent(encoded.replace(/\+/g, ' '))
+
+/** The asset an `assets/<assetId>/<fileName>` key belongs to, or undefined for any other key. */
+export function assetIdOfKey (key: string): string | undefined {
+  return /^assets\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/[^/]+$/.exec(key)?.[1]
+}

@@ -93,6 +93,32 @@ export const tables = {
       }
     ],
     ttlAttribute: 'ttl'
+  },
+  /**
+   * /assets: one item per asset under its assetId; `status-index` lists one
+   * status newest first (sort key `<createdAt, zero-padded>#<assetId>`).
+   * See src/repositories/assets.ts.
+   */
+  assets: {
+    logicalId: 'AssetsTable',
+    envVar: 'ASSETS_TABLE',
+    defaultName: 'atlas-assets',
+    keySchema: [
+      { AttributeName: 'assetId', KeyType: 'HASH' }
+    ],
+    attributeDefinitions: [
+      { AttributeName: 'assetId', AttributeType: 'S' },
+      { AttributeName: 'status', AttributeType: 'S' },
+      { AttributeName: 'createdKey', AttributeType: 'S' }
+    ],
+    globalSecondaryIndexes: [
+      {
+        IndexName: 'status-index',
+        KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' }, { AttributeName: 'createdKey', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' }
+      }
+    ],
+    ttlAttribute: 'ttl'
   }
 } satisfies Record<string, TableDefinition>
 
@@ -102,6 +128,12 @@ export const buckets = {
     logicalId: 'PayloadBucket',
     envVar: 'PAYLOAD_BUCKET',
     defaultName: 'atlas-payloads'
+  },
+  /** /assets bytes, under `assets/<assetId>/<file name>`, uploaded and downloaded by clients through presigned URLs. */
+  assets: {
+    logicalId: 'AssetsBucket',
+    envVar: 'ASSETS_BUCKET',
+    defaultName: 'atlas-assets'
   }
 } satisfies Record<string, BucketDefinition>
 

@@ -38,3 +38,15 @@ t.test('bad values are refused with the variable named', async t => {
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/)
   t.throws(() => loadConfig({ AWS_ENDPOINT_URL_DYNAMODB: 'not a url' }), /AWS_ENDPOINT_URL_DYNAMODB/)
 })
+
+t.test('asset limits: defaults, overrides and refusals', async t => {
+  const defaults = loadConfig({}).assets
+  t.same([defaults.maxBytes, defaults.multipartBytes, defaults.presignTtlSeconds], [100 * 1024 * 1024, 64 * 1024 * 1024, 3600])
+  t.ok(defaults.allowedTypes.includes('image/png') && !defaults.allowedTypes.includes('text/html'), 'no type a browser would run')
+  const set = loadConfig({ ASSETS_MAX_BYTES: '1000', ASSETS_ALLOWED_TYPES: 'Image/PNG, text/plain', ASSETS_MULTIPART_BYTES: '10485760', PRESIGN_TTL_SECONDS: '60' }).assets
+  t.same(set, { maxBytes: 1000, allowedTypes: ['image/png', 'text/plain'], multipartBytes: 10485760, presignTtlSeconds: 60 })
+  t.throws(() => loadConfig({ ASSETS_ALLOWED_TYPES: 'png' }), /ASSETS_ALLOWED_TYPES/)
+  t.throws(() => loadConfig({ ASSETS_MULTIPART_BYTES: '1024' }), /ASSETS_MULTIPART_BYTES/)
+  t.throws(() => loadConfig({ PRESIGN_TTL_SECONDS: '999999' }), /PRESIGN_TTL_SECONDS/)
+  t.throws(() => loadConfig({ ASSETS_MAX_BYTES: '-1' }), /ASSETS_MAX_BYTES/)
+})

@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import t from 'tap'
+import { GetItemCommand } from '@aws-sdk/client-dynamodb'
+import { generateApiKey } from '../src/auth/api-keys.ts'
+import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { datasetBody, testConfig } from './helper.ts'
+import { objectCreatedEvent } from './fixtures/s3-events.ts'
 import { httpApiEvent, lambdaContext, restApiEvent } from './fixtures/api-gateway-events.ts'
 
 interface LambdaResult {
@@ -11,6 +15,8 @@ interface LambdaResult {
   body: string
   isBase64Encoded?: boolean
 }
+
+const assetsKey = generateApiKey('assets', ['assets:read', 'assets:write'])
 
 // The handler reads its configuration from the environment when its module loads, as on Lambda.
 const config = await testConfig()
@@ -22,6 +28,9 @@ Object.assign(process.env, {
   AWS_ENDPOINT_URL_S3: config.endpoints.s3,
   DATA_TABLE: config.tables.data,
   PAYLOAD_BUCKET: config.buckets.payloads,
+  ASSETS_TABLE: config.tables.assets,
+  ASSETS_BUCKET: config.buckets.assets,
+  API_KEYS: JSON.stringify([assetsKey.entry]),
   ALLOWED_ORIGINS: 'https://app.example'
 })
 const { handler } = await import('../src/lambda.ts')
@@ -113,4 +122,27 @@ t.test('HTTP API 2.0: CORS headers for a configured origin', async t => {
 
 t.test('an event that is not from API Gateway is refused, not served', async t => {
   await t.rejects(handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, lambdaContext), /Unsupported event/)
+})
+
+t.test('an S3 ObjectCreated notification marks the asset uploaded, with no GET polling', async t => {
+  const headers = { 'content-type': 'application/json', 'x-api-key': assetsKey.key }
+  const created = await invoke(httpApiEvent({ method: 'POST', path: '/assets', headers, body: JSON.stringify({ fileName: 'photo of me.png', contentType: 'image/png', size: 4 }) }))
+  t.equal(created.statusCode, 201)
+  const asset = JSON.parse(created.body)
+  const put = await fetch(asset.upload.url, { method: 'PUT', body: 'abcd', headers: asset.upload.headers })
+  t.equal(put.status, 200)
+
+  const clients = createAwsClients(config)
+  t.teardown(() => destroyAwsClients(clients))
+  const stored = async () => (await clients.dynamodb.send(new GetItemCommand({
+    TableName: config.tables.assets, Key: { assetId: { S: asset.assetId } }, ConsistentRead: true
+  }))).Item?.status?.S
+  t.equal(await stored(), 'pending', 'nothing has looked at the object yet')
+
+  const result = await handler(objectCreatedEvent({ bucket: config.buckets.assets, key: asset.s3Key, size: 4, eTag: 'e2fc714c4727ee9395f324cd2e7f331f' }), lambdaContext)
+  t.same(result, { assets: [{ key: asset.s3Key, status: 'uploaded' }] })
+  t.equal(await stored(), 'uploaded', 'the notification recorded it')
+
+  const other = await handler(objectCreatedEvent({ bucket: 'someone-elses-bucket', key: asset.s3Key, size: 4, eTag: 'x' }), lambdaContext)
+  t.same(other, { assets: [] }, 'a notification from another bucket is ignored')
 })

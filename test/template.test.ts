@@ -52,9 +52,27 @@ for (const [key, def] of Object.entries(buckets)) {
       BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true
     })
     t.ok(bucket!.Properties.BucketEncryption?.ServerSideEncryptionConfiguration?.length, 'encrypted')
-    t.same(fn.Properties.Environment.Variables[def.envVar], { Ref: def.logicalId }, `the function gets ${def.envVar}`)
+    // A bucket that notifies the function is named explicitly, and the function gets that name: a Ref would be a cycle.
+    const expected = bucket!.Properties.BucketName ?? { Ref: def.logicalId }
+    t.same(fn.Properties.Environment.Variables[def.envVar], expected, `the function gets ${def.envVar}`)
   })
 }
+
+t.test('the assets bucket: 30-day expiry, multipart cleanup, CORS for uploads, notifications to the function', async t => {
+  const p = resources.AssetsBucket!.Properties
+  const rules = p.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
+  t.ok(rules.some(r => r.Prefix === 'assets/' && r.ExpirationInDays === 30 && r.Status === 'Enabled'), 'assets/ expires after 30 days')
+  t.ok(rules.some(r => (r.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation), 'unfinished multipart uploads are aborted')
+  const cors = p.CorsConfiguration['Fn::If'][1].CorsRules[0]
+  t.same(cors.AllowedOrigins, { Ref: 'AllowedOrigins' })
+  t.ok(['PUT', 'POST', 'GET'].every(m => cors.AllowedMethods.includes(m)))
+  t.same(cors.ExposedHeaders, ['ETag'])
+  const event = fn.Properties.Events.AssetUploaded.Properties
+  t.same(event.Bucket, { Ref: 'AssetsBucket' })
+  t.equal(event.Events, 's3:ObjectCreated:*')
+  t.same(event.Filter.S3Key.Rules, [{ Name: 'prefix', Value: 'assets/' }])
+  t.equal(resources.AssetsBucketPolicy?.Properties.PolicyDocument.Statement[0].Condition.Bool['aws:SecureTransport'], false, 'TLS only')
+})
 
 t.test('the function runs the bundle npm run build makes', async t => {
   const p = fn.Properties

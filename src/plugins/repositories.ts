@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
+import { AssetsRepository } from '../repositories/assets.ts'
 import { DataRepository } from '../repositories/data.ts'
 import { HealthRepository } from '../repositories/health.ts'
 import { ProjectsRepository } from '../repositories/projects.ts'
@@ -7,6 +8,7 @@ import { UsersRepository } from '../repositories/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
+    assetsRepository: AssetsRepository
     dataRepository: DataRepository
     healthRepository: HealthRepository
     projectsRepository: ProjectsRepository
@@ -48,5 +50,12 @@ export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBy
   app.decorate('usersRepository', new UsersRepository({
     dynamodb,
     table: config.tables.users
+  }))
+  app.decorate('assetsRepository', new AssetsRepository({
+    dynamodb,
+    s3,
+    table: config.tables.assets,
+    bucket: config.buckets.assets,
+    limits: config.assets
   }))
 }, { name: 'repositories', dependencies: ['aws'] })

@@ -1,0 +1,340 @@
+/**
+ * File metadata in DynamoDB, bytes in S3 (/assets). The API never carries file
+ * bodies: clients send and fetch them with presigned URLs.
+ *
+ * One item per asset, key `assetId`: fileName (made safe), contentType and
+ * size as declared, s3Key `assets/<assetId>/<fileName>`, status, createdAt,
+ * `createdKey` for the status index, `ttl` (30 days; reads treat it as gone
+ * once past), and for large files the multipart `uploadId`, partSize, partCount.
+ *
+ * Status moves only from `pending`, each move one conditional update on
+ * `status = pending`, so a GET and an S3 notification checking at once agree:
+ *   pending -> uploaded   the object exists with the declared size and type
+ *   pending -> rejected   it exists but differs; the object is deleted
+ * Deployed, S3 itself refuses an upload that does not match the presigned
+ * request (size and type are signed); the check is what catches it on engines
+ * that don't verify signatures, and a re-upload after the fact.
+ */
+import { randomUUID } from 'node:crypto'
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
+  GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client
+} from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import type { AssetsConfig } from '../config.ts'
+import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.ts'
+import { isExpired, LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, ttlFromMillis } from '../expiry.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+
+export type AssetStatus = 'pending' | 'uploaded' | 'rejected'
+
+export interface Asset {
+  assetId: string
+  fileName: string
+  contentType: string
+  size: number
+  status: AssetStatus
+  s3Key: string
+  createdAt: number
+  /** When the metadata expires (epoch ms). */
+  expiresAt: number
+  etag?: string
+  uploadedAt?: number
+  rejectedReason?: string
+  multipart?: { uploadId: string, partSize: number, partCount: number }
+}
+
+export type UploadInstructions =
+  | { method: 'PUT', url: string, headers: Record<string, string>, expiresAt: number }
+  | { method: 'MULTIPART', uploadId: string, partSize: number, partCount: number, expiresAt: number }
+
+interface Item extends Omit<Asset, 'expiresAt' | 'multipart'> {
+  createdKey: string
+  ttl: number
+  uploadId?: string
+  partSize?: number
+  partCount?: number
+}
+
+export const METADATA_TTL_DAYS = 30
+const DAY_MS = 24 * 60 * 60 * 1000
+const MIN_PART_BYTES = 5 * 1024 * 1024
+const MAX_PARTS = 10_000
+const MAX_FILE_NAME = 200
+
+/**
+ * A file name that cannot leave `assets/<assetId>/`: no slashes, backslashes,
+ * `..` or control characters, at most 200 characters, never empty; otherwise as sent.
+ */
+export function safeFileName (name: string): string {
+  const cleaned = name.normalize('NFC')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '') // eslint-disable-line no-control-regex
+    .replace(/[/\\]/g, '_')
+    .replace(/\.{2,}/g, '.')
+    .trim()
+    .replace(/^\.+/, '')
+  const short = [...cleaned].slice(0, MAX_FILE_NAME).join('')
+  return short === '' ? 'file' : short
+}
+
+export interface AssetsRepositoryOptions {
+  dynamodb: DynamoDBClient
+  s3: S3Client
+  table: string
+  bucket: string
+  limits: AssetsConfig
+}
+
+export class AssetsRepository {
+  private readonly db: DynamoDBDocumentClient
+  private readonly s3: S3Client
+  private readonly table: string
+  readonly bucket: string
+  private readonly limits: AssetsConfig
+
+  constructor (options: AssetsRepositoryOptions) {
+    this.db = DynamoDBDocumentClient.from(options.dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    this.s3 = options.s3
+    this.table = options.table
+    this.bucket = options.bucket
+    this.limits = options.limits
+  }
+
+  async create (input: { fileName: string, contentType: string, size: number }): Promise<Asset & { upload: UploadInstructions }> {
+    const contentType = input.contentType.trim().toLowerCase()
+    if (!this.limits.allowedTypes.includes(contentType)) {
+      throw badRequest('CONTENT_TYPE_NOT_ALLOWED', `contentType must be one of ${this.limits.allowedTypes.join(', ')}`)
+    }
+    if (input.size > this.limits.maxBytes) {
+      throw tooLarge('ASSET_TOO_LARGE', `size ${input.size} is over the limit of ${this.limits.maxBytes} bytes`)
+    }
+    const assetId = randomUUID()
+    const fileName = safeFileName(input.fileName)
+    const s3Key = `assets/${assetId}/${fileName}`
+    const createdAt = Date.now()
+    const item: Item = {
+      assetId,
+      fileName,
+      contentType,
+      size: input.size,
+      status: 'pending',
+      s3Key,
+      createdAt,
+      createdKey: createdKeyOf(createdAt, assetId),
+      ttl: ttlFromMillis(createdAt + METADATA_TTL_DAYS * DAY_MS)
+    }
+    if (input.size > this.limits.multipartBytes) {
+      const partSize = Math.max(MIN_PART_BYTES, Math.ceil(input.size / MAX_PARTS / MIN_PART_BYTES) * MIN_PART_BYTES)
+      const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType }))
+      Object.assign(item, { uploadId: UploadId, partSize, partCount: Math.ceil(input.size / partSize) })
+    }
+    await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(assetId)' }))
+    const asset = toAsset(item)
+    const expiresAt = this.urlExpiry()
+    const upload: UploadInstructions = asset.multipart === undefined
+      ? {
+          method: 'PUT',
+          url: await getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType, ContentLength: input.size }), this.signing),
+          headers: { 'content-type': contentType },
+          expiresAt
+        }
+      : { method: 'MULTIPART', ...asset.multipart, expiresAt }
+    return { ...asset, upload }
+  }
+
+  /** The asset, checked against its object while pending; undefined when unknown or expired. */
+  async get (assetId: string): Promise<Asset | undefined> {
+    const item = await this.item(assetId)
+    if (item === undefined) return undefined
+    return toAsset(item.status === 'pending' ? await this.check(item) : item)
+  }
+
+  /** What an S3 ObjectCreated notification for this asset's key triggers: the same check as GET. */
+  async objectCreated (assetId: string, key: string): Promise<AssetStatus | undefined> {
+    const item = await this.item(assetId)
+    if (item === undefined || item.s3Key !== key) return undefined
+    if (item.status === 'pending') return (await this.check(item)).status
+    // A second upload through a URL still valid: a rejected asset keeps no bytes.
+    if (item.status === 'rejected') await this.deleteObject(item.s3Key)
+    return item.status
+  }
+
+  async downloadUrl (assetId: string): Promise<{ url: string, expiresAt: number }> {
+    const asset = await this.get(assetId)
+    if (asset === undefined) throw missing(assetId)
+    if (asset.status !== 'uploaded') throw conflict('ASSET_NOT_UPLOADED', `Asset ${assetId} is ${asset.status}, not uploaded`)
+    const url = await getSignedUrl(this.s3, new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: asset.s3Key,
+      ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(asset.fileName)}`
+    }), this.signing)
+    return { url, expiresAt: this.urlExpiry() }
+  }
+
+  async partUrls (assetId: string, partNumbers: number[]): Promise<{ parts: Array<{ partNumber: number, url: string }>, expiresAt: number }> {
+    const item = await this.pendingMultipart(assetId)
+    const outside = partNumbers.find(n => n > item.partCount!)
+    if (outside !== undefined) throw badRequest('INVALID_PART', `part ${outside} is past the last part, ${item.partCount}`)
+    const parts = await Promise.all([...new Set(partNumbers)].sort((a, b) => a - b).map(async partNumber => ({
+      partNumber,
+      url: await getSignedUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId, PartNumber: partNumber }), this.signing)
+    })))
+    return { parts, expiresAt: this.urlExpiry() }
+  }
+
+  async complete (assetId: string, parts: Array<{ partNumber: number, etag: string }>): Promise<Asset> {
+    const item = await this.pendingMultipart(assetId)
+    const numbers = parts.map(p => p.partNumber)
+    if (new Set(numbers).size !== numbers.length) throw badRequest('INVALID_PART', 'a part number appears twice')
+    try {
+      await this.s3.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: item.s3Key,
+        UploadId: item.uploadId,
+        MultipartUpload: {
+          Parts: [...parts].sort((a, b) => a.partNumber - b.partNumber)
+            .map(p => ({ PartNumber: p.partNumber, ETag: p.etag.startsWith('"') ? p.etag : `"${p.etag}"` }))
+        }
+      }))
+    } catch (err) {
+      const name = (err as { name?: string }).name ?? ''
+      if (['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML'].includes(name)) {
+        throw badRequest('INVALID_PARTS', `S3 refused the parts: ${name}`)
+      }
+      if (name === 'NoSuchUpload') throw conflict('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
+      throw err
+    }
+    return toAsset(await this.check(item))
+  }
+
+  async delete (assetId: string): Promise<void> {
+    const item = await this.item(assetId)
+    if (item === undefined) throw missing(assetId)
+    if (item.uploadId !== undefined && item.status === 'pending') {
+      try {
+        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId }))
+      } catch (err) {
+        // Already gone; or the embedded S3, which cannot abort (the bucket's lifecycle rule would, deployed).
+        if (!['NoSuchUpload', 'NotImplemented', 'MethodNotAllowed'].includes((err as { name?: string }).name ?? '')) throw err
+      }
+    }
+    await this.deleteObject(item.s3Key)
+    // The metadata goes last: a DELETE that fails halfway can be retried.
+    try {
+      await this.db.send(new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' }))
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) throw missing(assetId)
+      throw err
+    }
+  }
+
+  /** Live assets with one status, newest first, through the status index. */
+  async list (status: AssetStatus, limit: number, cursor?: string): Promise<{ assets: Asset[], cursor: string | null }> {
+    const start = decodeCursor(cursor, ['assetId', 'status', 'createdKey'])
+    if (start !== undefined && start.status !== status) throw badRequest('INVALID_CURSOR', 'cursor belongs to a list of another status')
+    const assets: Asset[] = []
+    let startKey: Record<string, unknown> | undefined = start
+    // The filter drops expired items after the limit is applied, so keep reading until the page is full.
+    do {
+      const page = await this.db.send(new QueryCommand({
+        TableName: this.table,
+        IndexName: 'status-index',
+        KeyConditionExpression: '#status = :status',
+        FilterExpression: LIVE_FILTER,
+        ExpressionAttributeNames: { '#status': 'status', ...LIVE_FILTER_NAMES },
+        ExpressionAttributeValues: { ':status': status, ':now': nowSeconds() },
+        ScanIndexForward: false,
+        Limit: limit - assets.length,
+        ExclusiveStartKey: startKey
+      }))
+      for (const item of (page.Items ?? []) as Item[]) if (!isExpired(item.ttl)) assets.push(toAsset(item))
+      startKey = page.LastEvaluatedKey
+    } while (startKey !== undefined && assets.length < limit)
+    return { assets, cursor: startKey === undefined ? null : encodeCursor(startKey as CursorKey) }
+  }
+
+  private async item (assetId: string): Promise<Item | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { assetId }, ConsistentRead: true }))
+    const item = Item as Item | undefined
+    return item === undefined || isExpired(item.ttl) ? undefined : item
+  }
+
+  private async pendingMultipart (assetId: string): Promise<Item> {
+    const item = await this.item(assetId)
+    if (item === undefined) throw missing(assetId)
+    if (item.uploadId === undefined) throw conflict('NOT_MULTIPART', `Asset ${assetId} is uploaded with one PUT, not in parts`)
+    if (item.status !== 'pending') throw conflict('ASSET_NOT_PENDING', `Asset ${assetId} is already ${item.status}`)
+    return item
+  }
+
+  /** Compares the object with the declaration and records the outcome, once. */
+  private async check (item: Item): Promise<Item> {
+    let head
+    try {
+      head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: item.s3Key }))
+    } catch (err) {
+      const e = err as { name?: string, $metadata?: { httpStatusCode?: number } }
+      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return item
+      throw err
+    }
+    const size = head.ContentLength ?? -1
+    const type = (head.ContentType ?? '').trim().toLowerCase()
+    const matches = size === item.size && type === item.contentType
+    const update: Partial<Item> = matches
+      ? { status: 'uploaded', etag: head.ETag?.replace(/"/g, ''), uploadedAt: Date.now() }
+      : { status: 'rejected', rejectedReason: size !== item.size ? `uploaded ${size} bytes, declared ${item.size}` : `uploaded as ${type || 'no type'}, declared ${item.contentType}` }
+    try {
+      const { Attributes } = await this.db.send(new UpdateCommand({
+        TableName: this.table,
+        Key: { assetId: item.assetId },
+        UpdateExpression: `SET ${Object.keys(update).map(k => `#${k} = :${k}`).join(', ')}`,
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: Object.fromEntries(Object.keys(update).map(k => [`#${k}`, k])),
+        ExpressionAttributeValues: { ...Object.fromEntries(Object.entries(update).map(([k, v]) => [`:${k}`, v])), ':pending': 'pending' },
+        ReturnValues: 'ALL_NEW'
+      }))
+      if (!matches) await this.deleteObject(item.s3Key)
+      return Attributes as Item
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err
+      // Another check (a GET or the S3 notification) recorded it first.
+      return (await this.item(item.assetId)) ?? item
+    }
+  }
+
+  private async deleteObject (key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
+  }
+
+  /** Content-Type and Content-Length are signed, so S3 refuses an upload that differs from the declaration. */
+  private get signing (): { expiresIn: number, signableHeaders: Set<string> } {
+    return { expiresIn: this.limits.presignTtlSeconds, signableHeaders: new Set(['content-type', 'content-length']) }
+  }
+
+  private urlExpiry (): number {
+    return Date.now() + this.limits.presignTtlSeconds * 1000
+  }
+}
+
+const createdKeyOf = (createdAt: number, assetId: string): string => `${String(createdAt).padStart(15, '0')}#${assetId}`
+const missing = (assetId: string): AppError => notFound('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
+
+function toAsset (item: Item): Asset {
+  const { assetId, fileName, contentType, size, status, s3Key, createdAt, etag, uploadedAt, rejectedReason, uploadId, partSize, partCount } = item
+  return {
+    assetId,
+    fileName,
+    contentType,
+    size,
+    status,
+    s3Key,
+    createdAt,
+    expiresAt: item.ttl * 1000,
+    etag,
+    uploadedAt,
+    rejectedReason,
+    multipart: uploadId === undefined ? undefined : { uploadId, partSize: partSize!, partCount: partCount! }
+  }
+}
