@@ -27,11 +27,12 @@
 import { randomUUID } from 'node:crypto'
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand
+  DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand
 } from '@aws-sdk/lib-dynamodb'
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { conflict, notFound, preconditionFailed, tooLarge } from '../errors.ts'
+import { batchWriteAll } from './batch-write.ts'
 
 export interface DatasetMeta {
   enc: 'AES-GCM'
@@ -307,15 +308,7 @@ export class DataRepository {
   }
 
   private async deleteItems (keyId: string, sortKeys: string[]): Promise<void> {
-    for (let i = 0; i < sortKeys.length; i += 25) {
-      let requests = sortKeys.slice(i, i + 25).map(sk => ({ DeleteRequest: { Key: { keyId, sk } } }))
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt))
-        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }))
-        requests = (UnprocessedItems?.[this.table] ?? []) as typeof requests
-        if (attempt > 8 && requests.length > 0) throw new Error(`could not delete ${requests.length} history items of ${keyId}`)
-      }
-    }
+    await batchWriteAll(this.db, this.table, sortKeys.map(sk => ({ DeleteRequest: { Key: { keyId, sk } } })))
   }
 }
 

@@ -41,11 +41,12 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand,
+  BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand,
   type QueryCommandInput
 } from '@aws-sdk/lib-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { badRequest, conflict, tooLarge } from '../errors.ts'
+import { batchWriteAll } from './batch-write.ts'
 
 export type Operation = 'create' | 'update' | 'delete'
 
@@ -649,15 +650,7 @@ export class ProjectsRepository {
   private async stage (pk: string, changes: StoredChange[]): Promise<string> {
     const stagingId = randomUUID()
     const items = changes.map((change, i) => ({ pk, sk: `B#${stagingId}#${String(i).padStart(3, '0')}`, body: JSON.stringify(change) }))
-    for (let i = 0; i < items.length; i += 25) {
-      let requests = items.slice(i, i + 25).map(Item => ({ PutRequest: { Item } }))
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt))
-        if (attempt > 10) throw new Error(`could not stage ${requests.length} changes`)
-        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }))
-        requests = (UnprocessedItems?.[this.table] ?? []) as typeof requests
-      }
-    }
+    await batchWriteAll(this.db, this.table, items.map(Item => ({ PutRequest: { Item } })))
     return stagingId
   }
 }

@@ -48,12 +48,13 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: FeedQuery,
       response: { 200: FeedPage, ...errorResponses(400) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { since, limit, entityType, includeOutdated, wait } = request.query
     const options = { since, limit, entityType, includeOutdated }
     if (wait === 0) return await repo.read(request.params.projectId, options)
     const gone = new AbortController()
-    request.raw.once('close', () => gone.abort())
+    // The response closes when the answer is sent or the client goes away: stop polling then.
+    reply.raw.once('close', () => gone.abort())
     return await repo.readOrWait(request.params.projectId, options, wait * 1000, gone.signal)
   })
 

@@ -178,8 +178,13 @@ t.test('wait holds the request until a change after since exists', async t => {
   const got = await waiting
   t.same(got.changes.map(c => c.entityId), ['b'])
   t.ok(Date.now() - started < 9000, 'answered when the change came, not at the deadline')
-  const empty = await page(app, 'p1', 'since=2&wait=1')
-  t.same(empty, { changes: [], lastSeq: 2, hasMore: false }, 'time up: an empty page')
+  // Over a real connection too.
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const overHttp = fetch(`${address}/projects/p1/changes?since=2&wait=10`, { headers })
+  setTimeout(() => { void append(app, 'p1', change('c')) }, 300)
+  t.same(((await (await overHttp).json()) as Page).changes.map(c => c.entityId), ['c'], 'the held HTTP request gets the change')
+  const empty = await page(app, 'p1', 'since=3&wait=1')
+  t.same(empty, { changes: [], lastSeq: 3, hasMore: false }, 'time up: an empty page')
 })
 
 t.test('guarantees 1 and 2: 8 concurrent writers × 250 changes and a tailing reader see exactly 1..2000', async t => {
