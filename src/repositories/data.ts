@@ -27,12 +27,12 @@
 import { randomUUID } from 'node:crypto'
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand
+  DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand
 } from '@aws-sdk/lib-dynamodb'
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { conflict, notFound, preconditionFailed, tooLarge } from '../errors.ts'
-import { batchWriteAll } from './batch-write.ts'
+import { batchWriteAll, queryAll } from './bulk.ts'
 
 export interface DatasetMeta {
   enc: 'AES-GCM'
@@ -290,21 +290,13 @@ export class DataRepository {
   }
 
   private async queryHistory (keyId: string, generation: string, from: number, to: number): Promise<Item[]> {
-    const items: Item[] = []
-    let startKey: Record<string, unknown> | undefined
-    do {
-      const page = await this.db.send(new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'keyId = :keyId AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':keyId': keyId, ':from': versionKey(generation, from), ':to': versionKey(generation, to) },
-        ConsistentRead: true,
-        ScanIndexForward: false,
-        ExclusiveStartKey: startKey
-      }))
-      items.push(...(page.Items as Item[]))
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
-    return items
+    return await queryAll<Item>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'keyId = :keyId AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':keyId': keyId, ':from': versionKey(generation, from), ':to': versionKey(generation, to) },
+      ConsistentRead: true,
+      ScanIndexForward: false
+    })
   }
 
   private async deleteItems (keyId: string, sortKeys: string[]): Promise<void> {

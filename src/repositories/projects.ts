@@ -46,7 +46,7 @@ import {
 } from '@aws-sdk/lib-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { badRequest, conflict, tooLarge } from '../errors.ts'
-import { batchWriteAll } from './batch-write.ts'
+import { batchWriteAll, queryAll } from './bulk.ts'
 
 export type Operation = 'create' | 'update' | 'delete'
 
@@ -613,38 +613,24 @@ export class ProjectsRepository {
       batch = Item as BatchItem
     }
     if (batch.body !== undefined) return expand(projectId, batch, JSON.parse(batch.body) as StoredChange[])
-    const staged: StoredChange[] = []
-    let startKey: Record<string, unknown> | undefined
-    do {
-      const page = await this.db.send(new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': batch.pk, ':prefix': `B#${batch.stagingId}#` },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey
-      }))
-      for (const item of page.Items ?? []) staged.push(JSON.parse(item.body as string) as StoredChange)
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
+    const staged = (await queryAll<{ body: string }>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': batch.pk, ':prefix': `B#${batch.stagingId}#` },
+      ConsistentRead: true
+    })).map(item => JSON.parse(item.body) as StoredChange)
     if (staged.length !== batch.count) throw new Error(`batch ${batch.sk} of ${projectId} has ${staged.length} of ${batch.count} staged changes`)
     return expand(projectId, batch, staged)
   }
 
   private async outdatedMarks (pk: string, from: number, to: number): Promise<Map<number, number>> {
-    const marks = new Map<number, number>()
-    let startKey: Record<string, unknown> | undefined
-    do {
-      const page = await this.db.send(new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': outdatedKey(from), ':to': outdatedKey(to) },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey
-      }))
-      for (const item of page.Items ?? []) marks.set(Number((item.sk as string).slice(2)), item.outdatedBy as number)
-      startKey = page.LastEvaluatedKey
-    } while (startKey !== undefined)
-    return marks
+    const marks = await queryAll<{ sk: string, outdatedBy: number }>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': pk, ':from': outdatedKey(from), ':to': outdatedKey(to) },
+      ConsistentRead: true
+    })
+    return new Map(marks.map(item => [Number(item.sk.slice(2)), item.outdatedBy]))
   }
 
   private async stage (pk: string, changes: StoredChange[]): Promise<string> {
