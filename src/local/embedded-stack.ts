@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import dynalite from 'dynalite'
 import S3rver from 's3rver'
+import { checkPartsOnComplete, containRequestErrors, failDynamoDb, failS3 } from './emulator-guard.ts'
 
 export interface EmbeddedStackOptions {
   /** Where to persist; undefined keeps DynamoDB in memory and S3 in a temporary folder removed on close. */
@@ -38,6 +39,7 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
     dynamo.listen(options.dynamodbPort ?? 0, host, () => ok())
   })
   const dynamoPort = (dynamo.address() as AddressInfo).port
+  containRequestErrors({ name: 'embedded DynamoDB', server: dynamo, fail: failDynamoDb })
 
   const s3 = new S3rver({
     address: host,
@@ -51,6 +53,8 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   try {
     const address = await s3.run()
     s3Port = address.port
+    containRequestErrors({ name: 'embedded S3', server: s3.httpServer, fail: failS3 })
+    checkPartsOnComplete(s3)
   } catch (err) {
     await new Promise(done => dynamo.close(done))
     throw err

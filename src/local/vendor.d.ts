@@ -21,9 +21,22 @@ declare module 's3rver' {
     allowMismatchedSignatures?: boolean
     configureBuckets?: Array<{ name: string, configs?: Array<string | Buffer> }>
   }
+  interface FilesystemStore {
+    getResourcePath (bucket: string, key: string | undefined, resource: string): string
+    putObjectMultipart (bucket: string, uploadId: string, parts: Array<{ number: number, etag: string }>): Promise<unknown>
+  }
   export default class S3rver {
     constructor (options: S3rverOptions)
+    readonly store: FilesystemStore
+    readonly httpServer: import('node:http').Server
     run (): Promise<{ address: string, port: number }>
     close (): Promise<void>
+  }
+}
+
+declare module 's3rver/lib/models/error.js' {
+  /** s3rver's S3 error: it answers with the code's status and an S3 error document. */
+  export default class S3Error extends Error {
+    constructor (code: string, message: string, detail?: Record<string, string>)
   }
 }

@@ -125,23 +125,21 @@ export class AssetsRepository {
       createdKey: createdKeyOf(createdAt, assetId),
       ttl: ttlFromMillis(createdAt + METADATA_TTL_DAYS * DAY_MS)
     }
+    const expiresAt = this.urlExpiry()
+    let upload: UploadInstructions
+    // Whatever can fail comes before the write: a record is stored only with its upload ready.
     if (input.size > this.limits.multipartBytes) {
       const partSize = Math.max(MIN_PART_BYTES, Math.ceil(input.size / MAX_PARTS / MIN_PART_BYTES) * MIN_PART_BYTES)
       const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType }))
-      Object.assign(item, { uploadId: UploadId, partSize, partCount: Math.ceil(input.size / partSize) })
+      const multipart = { uploadId: UploadId!, partSize, partCount: Math.ceil(input.size / partSize) }
+      Object.assign(item, multipart)
+      upload = { method: 'MULTIPART', ...multipart, expiresAt }
+    } else {
+      const url = await getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType, ContentLength: input.size }), this.signing)
+      upload = { method: 'PUT', url, headers: { 'content-type': contentType }, expiresAt }
     }
     await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(assetId)' }))
-    const asset = toAsset(item)
-    const expiresAt = this.urlExpiry()
-    const upload: UploadInstructions = asset.multipart === undefined
-      ? {
-          method: 'PUT',
-          url: await getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType, ContentLength: input.size }), this.signing),
-          headers: { 'content-type': contentType },
-          expiresAt
-        }
-      : { method: 'MULTIPART', ...asset.multipart, expiresAt }
-    return { ...asset, upload }
+    return { ...toAsset(item), upload }
   }
 
   /** The asset, checked against its object while pending; undefined when unknown or expired. */
@@ -175,8 +173,7 @@ export class AssetsRepository {
 
   async partUrls (assetId: string, partNumbers: number[]): Promise<{ parts: Array<{ partNumber: number, url: string }>, expiresAt: number }> {
     const item = await this.pendingMultipart(assetId)
-    const outside = partNumbers.find(n => n > item.partCount!)
-    if (outside !== undefined) throw badRequest('INVALID_PART', `part ${outside} is past the last part, ${item.partCount}`)
+    checkPartNumbers(partNumbers, item.partCount!)
     const parts = await Promise.all([...new Set(partNumbers)].sort((a, b) => a - b).map(async partNumber => ({
       partNumber,
       url: await getSignedUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId, PartNumber: partNumber }), this.signing)
@@ -187,6 +184,7 @@ export class AssetsRepository {
   async complete (assetId: string, parts: Array<{ partNumber: number, etag: string }>): Promise<Asset> {
     const item = await this.pendingMultipart(assetId)
     const numbers = parts.map(p => p.partNumber)
+    checkPartNumbers(numbers, item.partCount!)
     if (new Set(numbers).size !== numbers.length) throw badRequest('INVALID_PART', 'a part number appears twice')
     try {
       await this.s3.send(new CompleteMultipartUploadCommand({
@@ -232,8 +230,7 @@ export class AssetsRepository {
 
   /** Live assets with one status, newest first, through the status index. */
   async list (status: AssetStatus, limit: number, cursor?: string): Promise<{ assets: Asset[], cursor: string | null }> {
-    const start = decodeCursor(cursor, ['assetId', 'status', 'createdKey'])
-    if (start !== undefined && start.status !== status) throw badRequest('INVALID_CURSOR', 'cursor belongs to a list of another status')
+    const start = decodeCursor(cursor, { assetId: 'string', status: { equals: status }, createdKey: 'string' })
     const assets: Asset[] = []
     let startKey: Record<string, unknown> | undefined = start
     // The filter drops expired items after the limit is applied, so keep reading until the page is full.
@@ -319,6 +316,12 @@ export class AssetsRepository {
 }
 
 const createdKeyOf = (createdAt: number, assetId: string): string => `${String(createdAt).padStart(15, '0')}#${assetId}`
+
+function checkPartNumbers (partNumbers: number[], partCount: number): void {
+  const outside = partNumbers.find(n => n > partCount)
+  if (outside !== undefined) throw badRequest('INVALID_PART', `part ${outside} is past the last part, ${partCount}`)
+}
+
 const missing = (assetId: string): AppError => notFound('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
 
 function toAsset (item: Item): Asset {

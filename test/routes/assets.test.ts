@@ -123,6 +123,30 @@ for (const [engine, envOf] of engines) {
   })
 }
 
+for (const [engine, envOf] of engines) {
+  t.test(`${engine}: completing with a part never uploaded or past the last is 400, and the server keeps serving`, async t => {
+    const { app } = await buildTestApp(t, { env: { ...baseEnv, ...await envOf(), ASSETS_MULTIPART_BYTES: String(5 * MIB) } })
+    const created = await create(app, { fileName: 'big.zip', contentType: 'application/zip', size: 12 * MIB })
+    const complete = (parts: Array<{ partNumber: number, etag: string }>) =>
+      app.inject({ method: 'POST', url: `/assets/${created.assetId}/complete`, headers, payload: { parts } })
+
+    const past = await complete([{ partNumber: 9, etag: '"abc"' }])
+    t.equal(past.statusCode, 400)
+    t.equal(past.json().code, 'INVALID_PART')
+    const never = await complete([{ partNumber: 1, etag: '"0123456789abcdef0123456789abcdef"' }])
+    t.equal(never.statusCode, 400, never.body)
+    t.equal(never.json().code, 'INVALID_PARTS')
+
+    const { parts: [part] } = (await app.inject({ method: 'POST', url: `/assets/${created.assetId}/parts`, headers, payload: { partNumbers: [1] } })).json()
+    const uploaded = await fetch(part.url, { method: 'PUT', body: new Uint8Array(randomBytes(5 * MIB)) })
+    const wrongTag = await complete([{ partNumber: 1, etag: '"ffffffffffffffffffffffffffffffff"' }])
+    t.equal(wrongTag.statusCode, 400, 'a part whose ETag differs')
+    t.equal(wrongTag.json().code, 'INVALID_PARTS')
+    t.ok(uploaded.headers.get('etag'))
+    t.equal((await get(app, `/assets/${created.assetId}`)).json().status, 'pending', 'still served, still pending')
+  })
+}
+
 t.test('a multipart upload can be aborted with DELETE; parts of a single-PUT asset are refused', async t => {
   const { app } = await buildTestApp(t, { env: { ...baseEnv, ASSETS_MULTIPART_BYTES: String(5 * MIB) } })
   const big = await create(app, { fileName: 'big.zip', contentType: 'application/zip', size: 6 * MIB })
