@@ -6,17 +6,25 @@ import { loggerOptions } from './logger.ts'
 import authPlugin from './plugins/auth.ts'
 import awsPlugin from './plugins/aws.ts'
 import corsPlugin from './plugins/cors.ts'
-import errorsPlugin from './plugins/errors.ts'
+import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts'
 import openapiPlugin, { DOCS_PREFIX } from './plugins/openapi.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
 import repositoriesPlugin from './plugins/repositories.ts'
-import securityHeadersPlugin from './plugins/security-headers.ts'
+import requestTextPlugin from './plugins/request-text.ts'
+import securityHeadersPlugin, { securityHeaders } from './plugins/security-headers.ts'
 import assetsRoutes from './routes/assets.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
 import usersRoutes from './routes/users.ts'
 import { validatorCompiler } from './validation.ts'
+
+/**
+ * The longest path parameter the router takes, as it measures them (decoded):
+ * the longest documented id, a /projects entity id of 256 characters. Longer
+ * is 414; Fastify's default of 100 refused ids the API accepts elsewhere.
+ */
+export const MAX_PARAM_LENGTH = 256
 
 export interface BuildOptions {
   /** Clients to use instead of building them from config; the caller closes them. */
@@ -36,22 +44,25 @@ export interface BuildOptions {
  * plugins, then routes; not yet ready, so an adapter can still decorate it.
  */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const headers = securityHeaders()
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     // On Lambda, lambda.ts puts API Gateway's request id in this header; elsewhere clients cannot choose ours.
     requestIdHeader: config.runtime === 'lambda' ? 'x-request-id' : false,
     genReqId: () => randomUUID(),
     trustProxy: config.runtime === 'lambda',
-    bodyLimit: 1024 * 1024
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler(headers),
+    clientErrorHandler: clientErrorHandler(headers)
   })
   app.setValidatorCompiler(validatorCompiler)
-  // JSON in and out: any other body is 415, not a string the schema then rejects.
-  app.removeContentTypeParser('text/plain')
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
 
   await app.register(errorsPlugin)
+  await app.register(requestTextPlugin)
   await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { config })
   await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir })

@@ -2,19 +2,26 @@
 export const etagOf = (version: number): string => `"${version}"`
 
 /**
- * Parses If-Match / If-None-Match: `*`, or a comma-separated list of strong or
- * weak ETags. An entry that names no version matches nothing.
+ * Parses If-Match / If-None-Match: `*`, or a comma-separated list of ETags.
+ * RFC 9110 compares If-Match strongly, so there a weak tag (`W/"3"`) names no
+ * version; If-None-Match compares weakly, so there it names version 3. An
+ * entry that names no version matches nothing.
  */
-export function parseVersionList (header: string): '*' | number[] {
+export function parseVersionList (header: string, comparison: 'strong' | 'weak'): '*' | number[] {
   if (header.trim() === '*') return '*'
   return header.split(',').flatMap(part => {
-    const match = /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(part)
-    return match ? [Number(match[1])] : []
+    const match = /^\s*(W\/)?"(\d{1,15})"\s*$/.exec(part)
+    if (match === null || (match[1] !== undefined && comparison === 'strong')) return []
+    return [Number(match[2])]
   })
 }
 
+/** If-Match: the versions a write may apply to. */
+export const ifMatchVersions = (header: string): '*' | number[] => parseVersionList(header, 'strong')
+
+/** If-None-Match: true when the header names this version (a 304 for a read). */
 export function matchesVersion (header: string | undefined, version: number): boolean {
   if (header === undefined) return false
-  const list = parseVersionList(header)
+  const list = parseVersionList(header, 'weak')
   return list === '*' || list.includes(version)
 }

@@ -3,8 +3,8 @@ import { decodeCursor, encodeCursor } from '../src/pagination.ts'
 
 t.test('a cursor round-trips the key it was made from', async t => {
   const key = { userId: 'u-1', createdAt: 1700000000000 }
-  t.same(decodeCursor(encodeCursor(key), ['createdAt', 'userId']), key)
-  t.equal(decodeCursor(undefined, ['userId']), undefined)
+  t.same(decodeCursor(encodeCursor(key), { createdAt: 'number', userId: 'string' }), key)
+  t.equal(decodeCursor(undefined, { userId: 'string' }), undefined)
 })
 
 t.test('a forged or foreign cursor is a 400 INVALID_CURSOR', async t => {
@@ -14,9 +14,22 @@ t.test('a forged or foreign cursor is a 400 INVALID_CURSOR', async t => {
     encodeCursor({ userId: 'u-1', createdAt: 1, extra: 'x' }),
     encodeCursor({ userId: '', createdAt: 1 }),
     Buffer.from('[1,2]').toString('base64url'),
-    Buffer.from('{"userId":{"S":"x"},"createdAt":1}').toString('base64url')
+    Buffer.from('{"userId":{"S":"x"},"createdAt":1}').toString('base64url'),
+    encodeCursor({ userId: 1, createdAt: 1 }),
+    encodeCursor({ userId: 'u-1', createdAt: '1' }),
+    encodeCursor({ userId: 'u-1', createdAt: 1e308 }),
+    encodeCursor({ userId: 'u-1', createdAt: -1 }),
+    encodeCursor({ userId: '\ud83d', createdAt: 1 })
   ]
   for (const cursor of bad) {
-    t.throws(() => decodeCursor(cursor, ['userId', 'createdAt']), { statusCode: 400, code: 'INVALID_CURSOR' }, cursor)
+    t.throws(() => decodeCursor(cursor, { userId: 'string', createdAt: 'number' }), { statusCode: 400, code: 'INVALID_CURSOR' }, cursor)
   }
+})
+
+t.test('fixed and patterned attributes must match', async t => {
+  const shape = { pk: { pattern: /^USER#/ }, list: { equals: 'USERS' } } as const
+  t.same(decodeCursor(encodeCursor({ pk: 'USER#1', list: 'USERS' }), shape), { pk: 'USER#1', list: 'USERS' })
+  t.throws(() => decodeCursor(encodeCursor({ pk: 'EMAIL#a', list: 'USERS' }), shape), { code: 'INVALID_CURSOR' })
+  t.throws(() => decodeCursor(encodeCursor({ pk: 'USER#1', list: 'DEPT#x' }), shape), { code: 'INVALID_CURSOR' })
+  t.throws(() => decodeCursor(encodeCursor({ pk: 'USER#1', list: 'USERS', constructor: 'x' }), shape), { code: 'INVALID_CURSOR' })
 })

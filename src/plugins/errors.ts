@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError } from 'fastify'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, isDependencyUnavailable } from '../errors.ts'
 
@@ -44,6 +46,52 @@ export function toErrorResponse (err: unknown): { body: ErrorBody, headers: Reco
     return { body: body(status, e.code ?? `HTTP_${status}`, e.message ?? STATUS_CODES[status] ?? 'Error'), headers: {} }
   }
   return { body: body(500, 'INTERNAL_ERROR', 'Internal Server Error'), headers: {} }
+}
+
+/** Routing failures Fastify answers before any hook runs; never echoes the URL. */
+const FRAMEWORK_ERRORS: Record<string, [number, string, string]> = {
+  FST_ERR_BAD_URL: [400, 'INVALID_URL', 'A path segment is not valid percent-encoded UTF-8'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'URI_TOO_LONG', 'A path segment is longer than any id this API accepts']
+}
+
+/**
+ * Fastify's `frameworkErrors`: the documented error shape, request id and
+ * security headers for what the router refuses before hooks run.
+ */
+export function frameworkErrorHandler (headers: Record<string, string>) {
+  return async (err: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const [statusCode, code, message] = FRAMEWORK_ERRORS[err.code] ?? [500, 'INTERNAL_ERROR', 'Internal Server Error']
+    if (statusCode >= 500) request.log.error({ err }, 'request failed')
+    else request.log.info({ code }, 'request rejected')
+    await reply.code(statusCode).headers({ ...headers, 'x-request-id': request.id }).send(body(statusCode, code, message))
+  }
+}
+
+/** Node's parser errors: a request too broken to reach Fastify at all. */
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'The request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive']
+}
+
+/** Fastify's `clientErrorHandler`: answers on the raw socket, in the documented shape. */
+export function clientErrorHandler (headers: Record<string, string>) {
+  return (err: Error & { code?: string }, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const [statusCode, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'The request is not valid HTTP']
+    const json = JSON.stringify(body(statusCode, code, message))
+    const lines = [
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}`,
+      'content-type: application/json; charset=utf-8',
+      `content-length: ${Buffer.byteLength(json)}`,
+      'connection: close',
+      `x-request-id: ${randomUUID()}`,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
+    ]
+    socket.end(`${lines.join('\r\n')}\r\n\r\n${json}`)
+  }
 }
 
 export default fp(async (app) => {

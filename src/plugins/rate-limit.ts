@@ -17,7 +17,7 @@ export default fp<{ config: Config, docsPrefix: string }>(async (app, { config, 
     keyGenerator: (request) => request.principal ? `${request.principal.kind}:${request.principal.id}` : `ip:${request.ip}`,
     allowList: (request) => request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`),
     errorResponseBuilder: (_request, context) => new AppError(429, 'RATE_LIMITED',
-      `More than ${context.max} requests in ${context.after}; retry after ${Math.ceil(context.ttl / 1000)} s`,
+      `More than ${context.max} requests in ${config.rateLimit.windowMs / 1000} seconds; retry after ${Math.ceil(context.ttl / 1000)} s`,
       { 'retry-after': String(Math.ceil(context.ttl / 1000)) })
   })
 }, { name: 'rate-limit' })

@@ -78,7 +78,10 @@ export const INLINE_PAYLOAD_BYTES = 300 * 1024
 const MAX_WRITE_ATTEMPTS = 60
 const HEAD = 'HEAD'
 
-const versionKey = (generation: string, version: number): string => `V#${generation}#${String(version).padStart(10, '0')}`
+const VERSION_DIGITS = 10
+/** The largest version a history key can hold. */
+export const MAX_VERSION = 10 ** VERSION_DIGITS - 1
+const versionKey = (generation: string, version: number): string => `V#${generation}#${String(version).padStart(VERSION_DIGITS, '0')}`
 
 export interface DataRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -211,7 +214,7 @@ export class DataRepository {
     }
     // The dataset is gone once HEAD is. What follows clears its history; a
     // new HEAD created meanwhile has another generation and is left alone.
-    const history = await this.queryHistory(keyId, head.generation, 0, 9_999_999_999)
+    const history = await this.queryHistory(keyId, head.generation, 0, MAX_VERSION)
     await this.deleteItems(keyId, history.map(item => item.sk))
     const objects = new Set([head, ...history].map(item => item.payloadKey).filter(key => key !== undefined))
     await Promise.all([...objects].map(key => this.discardPayload(key)))

@@ -154,6 +154,8 @@ const PROJECTION_BUDGET_MS = 2_000
 /** Bounds the work of one read when filters skip most changes. */
 const MAX_EXAMINED = 5_000
 const SEQ_DIGITS = 15
+/** The largest seq a key can hold; inputs are bounded by it, so no key range is ever inverted. */
+export const MAX_SEQ = 10 ** SEQ_DIGITS - 1
 
 const pad = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0')
 const projectKey = (projectId: string): string => `P#${projectId}`
@@ -258,7 +260,7 @@ export class ProjectsRepository {
         const page = await this.db.send(new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(options.since + 1), ':to': batchKey(10 ** SEQ_DIGITS - 1) },
+          ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(options.since + 1), ':to': batchKey(MAX_SEQ) },
           ConsistentRead: true,
           Limit: Math.min(options.limit + 1, 100),
           ExclusiveStartKey: startKey
@@ -398,7 +400,7 @@ export class ProjectsRepository {
       const page = await this.db.send(new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(meta.projectedSeq + 1), ':to': batchKey(10 ** SEQ_DIGITS - 1) },
+        ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(meta.projectedSeq + 1), ':to': batchKey(MAX_SEQ) },
         ConsistentRead: true,
         Limit: 10
       }))

@@ -287,12 +287,9 @@ export class UsersRepository {
     const [index, pkName, skName, pkValue] = byDepartment
       ? [DEPARTMENT_INDEX, 'gsi2pk', 'gsi2sk', departmentKey(options.department!)]
       : [CREATED_AT_INDEX, 'gsi1pk', 'gsi1sk', ALL_USERS]
-    const names = ['pk', pkName, skName]
-    let startKey: CursorKey | undefined = decodeCursor(options.cursor, names)
-    if (startKey !== undefined && (startKey[pkName] !== pkValue || typeof startKey[skName] !== 'string' ||
-      typeof startKey.pk !== 'string' || !startKey.pk.startsWith('USER#'))) {
-      throw badRequest('INVALID_CURSOR', 'cursor is not one this list handed out')
-    }
+    let startKey: CursorKey | undefined = decodeCursor(options.cursor, {
+      pk: { pattern: /^USER#/ }, [pkName]: { equals: pkValue }, [skName]: 'string'
+    })
     const users: StoredUser[] = []
     let more = true
     while (users.length < options.limit && more) {

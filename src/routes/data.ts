@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { notFound } from '../errors.ts'
-import { etagOf, matchesVersion, parseVersionList } from '../etag.ts'
+import { etagOf, ifMatchVersions, matchesVersion } from '../etag.ts'
 import { MAX_PAYLOAD_BYTES } from '../repositories/data.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
@@ -82,7 +82,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const ifMatch = request.headers['if-match']
-    const updated = await repo.update(request.params.keyId, request.body, ifMatch === undefined ? undefined : parseVersionList(ifMatch))
+    const updated = await repo.update(request.params.keyId, request.body, ifMatch === undefined ? undefined : ifMatchVersions(ifMatch))
     reply.header('etag', etagOf(updated.version))
     return updated
   })

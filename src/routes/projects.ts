@@ -5,7 +5,7 @@ import { notFound } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../pagination.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
-  AppendBody, AppendResponse, ChangeParams, Entity, EntityParams, FeedPage, FeedQuery, ListQuery, ProjectList,
+  AppendBody, AppendResponse, PROJECT_ID_PATTERN, ChangeParams, Entity, EntityParams, FeedPage, FeedQuery, ListQuery, ProjectList,
   ProjectParams, ProjectStats, Change
 } from '../schemas/projects.ts'
 
@@ -114,7 +114,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const { limit, cursor } = request.query
-    const after = decodeCursor(cursor, ['projectId'])?.projectId as string | undefined
+    const after = decodeCursor(cursor, { projectId: { pattern: new RegExp(PROJECT_ID_PATTERN) } })?.projectId as string | undefined
     const { projects, next } = await repo.list(limit, after)
     return { projects, cursor: next === undefined ? null : encodeCursor({ projectId: next }) }
   })

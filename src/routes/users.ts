@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors.ts'
-import { etagOf, parseVersionList } from '../etag.ts'
+import { etagOf, ifMatchVersions } from '../etag.ts'
 import type { StoredUser, User as UserRecord } from '../repositories/users.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
@@ -93,7 +93,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const ifMatch = request.headers['if-match']
-    const updated = await repo.update(request.params.userId, request.body, ifMatch === undefined ? undefined : parseVersionList(ifMatch))
+    const updated = await repo.update(request.params.userId, request.body, ifMatch === undefined ? undefined : ifMatchVersions(ifMatch))
     reply.header('etag', etagOf(updated.version))
     return publicUser(updated)
   })

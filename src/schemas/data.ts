@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES } from '../repositories/data.ts'
+import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../repositories/data.ts'
 
 const STANDARD_BASE64 = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
 export const MAX_ITERATIONS = 10_000_000
 
 const KeyId = Type.String({ format: 'uuid', description: 'Dataset id, a UUID', examples: ['9b2f8c0e-3d4a-4b6c-9f1e-2a7d5c8b1e30'] })
-const Version = Type.Integer({ minimum: 1, description: 'Increases by one with every write' })
+const Version = Type.Integer({ minimum: 1, maximum: MAX_VERSION, description: 'Increases by one with every write' })
 const UpdatedAt = Type.String({ format: 'date-time', description: 'ISO-8601 time of the write' })
 
 export const DatasetMeta = Type.Object({

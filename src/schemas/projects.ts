@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { MAX_BATCH, MAX_DATA_BYTES } from '../repositories/projects.ts'
+import { MAX_BATCH, MAX_DATA_BYTES, MAX_SEQ } from '../repositories/projects.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
 // Ids become parts of DynamoDB keys joined with '#', so '#' is never in them.
-const ProjectId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$', description: 'Letters, digits, _ . - (1 to 128)' })
+export const PROJECT_ID_PATTERN = '^[A-Za-z0-9_.-]{1,128}$'
+const ProjectId = Type.String({ pattern: PROJECT_ID_PATTERN, description: 'Letters, digits, _ . - (1 to 128)' })
 const EntityType = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Letters, digits, _ . - (1 to 64)' })
 const EntityId = Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,256}$', description: 'Letters, digits, _ . : @ - (1 to 256)' })
 const ChangeId = Type.String({
@@ -11,7 +12,7 @@ const ChangeId = Type.String({
   description: 'The client\'s idempotency key. Set it on every change of a request or on none; a retry of the request gets the seqs first assigned.'
 })
 const Operation = Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')])
-const Seq = Type.Integer({ minimum: 1, description: 'Position in the project\'s feed: 1, 2, 3 … with no gap' })
+const Seq = Type.Integer({ minimum: 1, maximum: MAX_SEQ, description: 'Position in the project\'s feed: 1, 2, 3 … with no gap' })
 const Data = Type.Object({}, {
   additionalProperties: true,
   description: `The entity's data; required for create and update, absent for delete; at most ${MAX_DATA_BYTES} bytes as JSON (413 above)`
@@ -61,7 +62,7 @@ export const EntityParams = Type.Object({ projectId: ProjectId, entityType: Enti
 export const MAX_WAIT_SECONDS = 20
 
 export const FeedQuery = Type.Object({
-  since: Type.Integer({ minimum: 0, default: 0, description: 'Return changes after this seq: 0, then each page\'s lastSeq' }),
+  since: Type.Integer({ minimum: 0, maximum: MAX_SEQ - 1, default: 0, description: 'Return changes after this seq: 0, then each page\'s lastSeq' }),
   limit: Limit(100, 1000),
   entityType: Type.Optional(EntityType),
   includeOutdated: Type.Boolean({ default: true, description: 'false leaves out changes a later change to the same entity has replaced' }),

@@ -144,6 +144,8 @@ t.test('ETag and If-None-Match', async t => {
   const cached = await app.inject({ method: 'GET', url: `/data/${keyId}`, headers: { 'if-none-match': '"1"' } })
   t.equal(cached.statusCode, 304)
   t.equal(cached.body, '')
+  const weak = await app.inject({ method: 'GET', url: `/data/${keyId}`, headers: { 'if-none-match': 'W/"1"' } })
+  t.equal(weak.statusCode, 304, 'If-None-Match compares weakly')
   await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: json, payload: datasetBody() })
   const stale = await app.inject({ method: 'GET', url: `/data/${keyId}`, headers: { 'if-none-match': '"1"' } })
   t.equal(stale.statusCode, 200, 'a stale ETag gets the new version')
@@ -161,6 +163,8 @@ t.test('If-Match: a stale version is 412 and writes nothing; the current one wri
   t.equal(stale.json().code, 'VERSION_MISMATCH')
   const garbage = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': 'nonsense' }, payload: datasetBody() })
   t.equal(garbage.statusCode, 412, 'an If-Match naming no version matches none')
+  const weak = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': 'W/"2"' }, payload: datasetBody() })
+  t.equal(weak.statusCode, 412, 'If-Match compares strongly: a weak ETag of the current version does not match')
   t.same((await app.inject({ method: 'GET', url: `/data/${keyId}` })).json(), before, 'nothing written')
   t.same((await app.inject({ method: 'GET', url: `/data/${keyId}/versions` })).json().versions.map((v: { version: number }) => v.version), [2, 1])
 

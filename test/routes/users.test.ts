@@ -164,7 +164,10 @@ t.test('PATCH honours If-Match: 412 when stale and nothing written', async t => 
   t.equal(read.json().email, 'match@example.com')
   t.equal((await post(app, { email: 'moved@example.com', name: 'Other' })).statusCode, 201, 'the email of the refused change was not kept')
 
-  t.equal((await patch(app, user.userId, { name: 'Third' }, { 'if-match': 'W/"2"' })).statusCode, 200, 'a weak ETag of the current version matches')
+  const weak = await patch(app, user.userId, { name: 'Weak' }, { 'if-match': 'W/"2"' })
+  t.equal(weak.statusCode, 412, 'If-Match compares strongly: a weak ETag never matches')
+  t.equal((await get(app, `/users/${user.userId}`)).json().name, 'Second', 'nothing written')
+  t.equal((await patch(app, user.userId, { name: 'Third' }, { 'if-match': 'W/"1", "2"' })).statusCode, 200, 'a strong ETag of the current version in a list matches')
   t.equal((await patch(app, user.userId, { name: 'Fourth' }, { 'if-match': '*' })).statusCode, 200)
   t.equal((await patch(app, randomUUID(), { name: 'x' }, { 'if-match': '*' })).statusCode, 404)
 
