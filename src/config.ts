@@ -30,6 +30,7 @@ export interface Config {
   jwt?: JwtConfig
   rateLimit: { max: number, windowMs: number }
   assets: AssetsConfig
+  obsidian: { apiUrl: string }
 }
 
 export interface AssetsConfig {
@@ -119,11 +120,14 @@ function jwt (env: NodeJS.ProcessEnv): JwtConfig | undefined {
 function endpoint (env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name]
   if (raw === undefined || raw === '') return undefined
+  let url: URL
   try {
-    return new URL(raw).toString().replace(/\/$/, '')
+    url = new URL(raw)
   } catch {
     throw new ConfigError(`${name} must be a URL, got ${JSON.stringify(raw)}`)
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`)
+  return url.toString().replace(/\/$/, '')
 }
 
 function origins (raw: string | undefined, production: boolean): '*' | string[] {
@@ -171,6 +175,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, runtime: Runti
       max: positiveInteger(env, 'RATE_LIMIT_MAX', 300),
       windowMs: positiveInteger(env, 'RATE_LIMIT_WINDOW_SECONDS', 60) * 1000
     },
-    assets: assets(env)
+    assets: assets(env),
+    obsidian: { apiUrl: endpoint(env, 'OBSIDIAN_API_URL') ?? 'https://api.obsidian.md' }
   }
 }

@@ -37,6 +37,12 @@ t.test('bad values are refused with the variable named', async t => {
   t.throws(() => loadConfig({ PORT: '70000' }), /PORT/)
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/)
   t.throws(() => loadConfig({ AWS_ENDPOINT_URL_DYNAMODB: 'not a url' }), /AWS_ENDPOINT_URL_DYNAMODB/)
+  t.throws(() => loadConfig({ OBSIDIAN_API_URL: 'ftp://example.com' }), /OBSIDIAN_API_URL/)
+})
+
+t.test('the Obsidian API: the real one unless set', async t => {
+  t.equal(loadConfig({}).obsidian.apiUrl, 'https://api.obsidian.md')
+  t.equal(loadConfig({ OBSIDIAN_API_URL: 'http://127.0.0.1:9000/' }).obsidian.apiUrl, 'http://127.0.0.1:9000')
 })
 
 t.test('asset limits: defaults, overrides and refusals', async t => {

@@ -1,0 +1,82 @@
+import { ObsidianApi, type Account, type Credentials, type VaultInfo } from './api.ts'
+import { silentLog, type ClientLog } from './log.ts'
+import { VaultSession } from './session.ts'
+import { vaultCipher, type VaultCipher } from './vault-cipher.ts'
+
+export interface ObsidianClientOptions {
+  /** OBSIDIAN_API_URL (default https://api.obsidian.md). */
+  apiUrl?: string
+  /** The name this client gives the service as its device. */
+  device?: string
+  /** Longest wait for an answer, a frame or a piece (default 60 s; REST calls 30 s at most). */
+  timeoutMs?: number
+  /** Idle time before a WebSocket ping (default 10 s). */
+  pingIntervalMs?: number
+  /** Largest file it pulls (default 1 GiB). */
+  maxFileBytes?: number
+  log?: ClientLog
+}
+
+export interface OpenVaultOptions {
+  token: string
+  vault: Pick<VaultInfo, 'id' | 'host' | 'salt' | 'encryptionVersion'>
+  /** The vault's encryption password; or `cipher`, derived once with `cipherFor`. */
+  password?: string
+  cipher?: VaultCipher
+  /** The last version fully applied (default 0). */
+  version?: number
+  /** The vault's current files instead of changes (default: version 0). */
+  initial?: boolean
+}
+
+export const DEFAULT_API_URL = 'https://api.obsidian.md'
+
+/**
+ * A client of Obsidian Sync, read-only: sign in, list vaults, and open a
+ * session on a vault that streams its changes and pulls its files,
+ * decrypted and checked.
+ */
+export class ObsidianClient {
+  readonly api: ObsidianApi
+  private readonly options: ObsidianClientOptions
+
+  constructor (options: ObsidianClientOptions = {}) {
+    this.options = options
+    this.api = new ObsidianApi({
+      apiUrl: options.apiUrl ?? DEFAULT_API_URL,
+      timeoutMs: Math.min(options.timeoutMs ?? 30_000, 30_000),
+      log: options.log
+    })
+  }
+
+  async signIn (credentials: Credentials): Promise<Account> {
+    return await this.api.signIn(credentials)
+  }
+
+  async vaults (token: string): Promise<VaultInfo[]> {
+    return await this.api.vaults(token)
+  }
+
+  /** The vault's keys: scrypt makes this take a moment, so derive once per vault and reuse. */
+  async cipherFor (vault: Pick<VaultInfo, 'salt' | 'encryptionVersion'>, password: string): Promise<VaultCipher> {
+    return await vaultCipher(password, vault.salt, vault.encryptionVersion)
+  }
+
+  async openVault (options: OpenVaultOptions): Promise<VaultSession> {
+    const cipher = options.cipher ?? await this.cipherFor(options.vault, options.password ?? '')
+    const version = options.version ?? 0
+    return await VaultSession.open({
+      url: this.api.socketUrl(options.vault),
+      token: options.token,
+      vaultId: options.vault.id,
+      cipher,
+      version,
+      initial: options.initial ?? version === 0,
+      device: this.options.device ?? 'atlas-api',
+      timeoutMs: this.options.timeoutMs,
+      pingIntervalMs: this.options.pingIntervalMs,
+      maxFileBytes: this.options.maxFileBytes,
+      log: this.options.log ?? silentLog
+    })
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * One WebSocket session with a vault's sync server:
+ *
+ *   -> {op: "init", token, id, keyhash, version, initial, device, encryption_version}
+ *   <- {res: "ok", perFileMax} | {res: "err", msg}
+ *   <- {op: "push", uid, path, hash, size, ctime, mtime, folder, deleted} …   every change after `version`
+ *   <- {op: "ready", version}                                                  (with initial: the live files)
+ *   -> {op: "pull", uid}   <- {size, pieces, deleted}, then `pieces` binary frames
+ *   -> {op: "ping"}        <- {op: "pong"}                                     when idle
+ *
+ * Replies to a pull carry no id, so one pull is in flight at a time; pushes
+ * and `ready` may arrive between its frames. A connection that sends nothing
+ * for `timeoutMs` (pings keep a live one talking) is closed with TIMEOUT.
+ */
+import { createHash } from 'node:crypto'
+import WebSocket from 'ws'
+import { quote } from './api.ts'
+import { ObsidianError } from './errors.ts'
+import { silentLog, type ClientLog } from './log.ts'
+import type { VaultCipher } from './vault-cipher.ts'
+
+/** A change the server announces, its path and hash decrypted. */
+export interface Push {
+  /** The version of this change; what `pull` fetches. */
+  uid: number
+  path: string
+  /** hex(sha256(plaintext)); empty for folders and deletions. */
+  hash: string
+  /** Bytes of encrypted content on the wire. */
+  size: number
+  ctime: number
+  mtime: number
+  folder: boolean
+  deleted: boolean
+}
+
+/** What the push stream yields: a readable change, or one whose fields do not decrypt or make sense. */
+export type PushEvent =
+  | { kind: 'push', push: Push }
+  | { kind: 'unreadable', uid: number | undefined, error: ObsidianError }
+
+export interface SessionOptions {
+  url: string
+  token: string
+  vaultId: string
+  cipher: VaultCipher
+  /** The last version fully applied; 0 with `initial` for the vault's current files. */
+  version: number
+  initial: boolean
+  device: string
+  /** Longest wait for any frame while something is expected (default 60 s). */
+  timeoutMs?: number
+  /** Idle time before a ping (default 10 s). */
+  pingIntervalMs?: number
+  /** Largest file the client will pull (default 1 GiB). */
+  maxFileBytes?: number
+  log?: ClientLog
+}
+
+/** The server's pieces are 2 MiB; frames are capped a little above. */
+const MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024
+const HASH = /^[0-9a-f]{64}$/
+
+type Waiter<T> = { resolve: (value: T) => void, reject: (err: Error) => void }
+
+export class VaultSession {
+  /** The vault's version once the server said `ready`. */
+  version: number | undefined
+  /** The server's per-file limit, as it announced it. */
+  perFileMax: number | undefined
+
+  private readonly socket: WebSocket
+  private readonly options: Required<Omit<SessionOptions, 'log'>> & { log: ClientLog }
+  private failure: ObsidianError | undefined
+  private readonly pushQueue: PushEvent[] = []
+  private pushWaiter: Waiter<void> | undefined
+  private replyWaiter: Waiter<Record<string, unknown>> | undefined
+  private readonly pieces: Buffer[] = []
+  private pieceWaiter: Waiter<Buffer> | undefined
+  private pullLock: Promise<void> = Promise.resolve()
+  private lastHeard = Date.now()
+  private lastSent = Date.now()
+  /** When the current wait for a reply, a piece or the next push began, or the last such frame came. */
+  private waitingSince = Date.now()
+  private readonly timer: NodeJS.Timeout
+
+  private constructor (options: SessionOptions, socket: WebSocket) {
+    this.options = {
+      timeoutMs: 60_000,
+      pingIntervalMs: 10_000,
+      maxFileBytes: 1024 * 1024 * 1024,
+      log: silentLog,
+      ...options
+    } as VaultSession['options']
+    this.socket = socket
+    const tick = Math.max(10, Math.min(this.options.pingIntervalMs, this.options.timeoutMs) / 4)
+    this.timer = setInterval(() => this.keepAlive(), tick)
+    this.timer.unref()
+  }
+
+  /** Connects, sends init, and returns once the server accepted it; pushes follow. */
+  static async open (options: SessionOptions): Promise<VaultSession> {
+    const timeoutMs = options.timeoutMs ?? 60_000
+    const socket = new WebSocket(options.url, {
+      handshakeTimeout: timeoutMs,
+      maxPayload: MAX_FRAME_BYTES,
+      headers: { origin: 'app://obsidian.md' }
+    })
+    const session = new VaultSession(options, socket)
+    const accepted = new Promise<Record<string, unknown>>((resolve, reject) => { session.replyWaiter = { resolve, reject } })
+    socket.on('message', (data: Buffer, isBinary: boolean) => session.onFrame(data, isBinary))
+    socket.on('close', (code: number) => session.fail(new ObsidianError('NETWORK', `The sync server closed the connection (${code})`)))
+    socket.on('error', (err: Error) => session.fail(new ObsidianError('NETWORK', 'The sync server could not be reached or the connection broke', { cause: err })))
+    socket.on('open', () => {
+      session.send({
+        op: 'init',
+        token: options.token,
+        id: options.vaultId,
+        keyhash: options.cipher.keyhash,
+        version: options.version,
+        initial: options.initial,
+        device: options.device,
+        encryption_version: options.cipher.encryptionVersion
+      })
+    })
+    try {
+      const answer = await accepted
+      if (answer.res !== 'ok') throw initError(answer)
+      if (answer.perFileMax !== undefined) {
+        if (!Number.isSafeInteger(answer.perFileMax) || (answer.perFileMax as number) < 0) throw new ObsidianError('PROTOCOL', 'init answered with a malformed perFileMax')
+        session.perFileMax = answer.perFileMax as number
+      }
+    } catch (err) {
+      session.close()
+      throw err
+    }
+    session.options.log.debug({ vaultId: options.vaultId, version: options.version, initial: options.initial }, 'vault session open')
+    return session
+  }
+
+  /** Every change after `version`, in order, until the server is `ready`; throws when the session fails first. */
+  async * pushes (): AsyncGenerator<PushEvent> {
+    while (true) {
+      const next = this.pushQueue.shift()
+      if (next !== undefined) {
+        yield next
+        continue
+      }
+      if (this.version !== undefined) return
+      if (this.failure !== undefined) throw this.failure
+      this.waitingSince = Date.now()
+      await new Promise<void>((resolve, reject) => { this.pushWaiter = { resolve, reject } })
+    }
+  }
+
+  /**
+   * One file's plaintext, piece by piece (at most a piece in memory). The
+   * pieces are unverified until the iteration ends without error: the tag and
+   * the hash are checked last, so nothing pulled may be made visible before.
+   * Pulls queue behind each other; abandoning one midway closes the session.
+   */
+  async * pull (push: Pick<Push, 'uid' | 'hash'>): AsyncGenerator<Buffer> {
+    const previous = this.pullLock
+    let release!: () => void
+    this.pullLock = new Promise(resolve => { release = resolve })
+    await previous
+    let finished = false
+    try {
+      this.check()
+      const reply = await this.request({ op: 'pull', uid: push.uid })
+      if (typeof reply.err === 'string' || typeof reply.error === 'string') {
+        throw new ObsidianError('SERVICE_ERROR', `The sync server refused to send version ${push.uid}: ${quote(String(reply.err ?? reply.error))}`)
+      }
+      if (reply.deleted === true) throw new ObsidianError('FILE_GONE', `Version ${push.uid} is a deletion; it has no content`)
+      const size = reply.size
+      const pieces = reply.pieces
+      if (!Number.isSafeInteger(size) || (size as number) < 0 || !Number.isSafeInteger(pieces) || (pieces as number) < 0 ||
+        (pieces as number) > Math.ceil((size as number) / 1024) + 1) {
+        throw this.broken(new ObsidianError('PROTOCOL', `The pull of version ${push.uid} was answered with a malformed size or piece count`))
+      }
+      if ((size as number) > this.options.maxFileBytes) {
+        throw this.broken(new ObsidianError('TOO_LARGE', `Version ${push.uid} is ${size as number} bytes, over the limit of ${this.options.maxFileBytes}`))
+      }
+      const decryptor = this.options.cipher.contentDecryptor()
+      const digest = createHash('sha256')
+      let received = 0
+      for (let i = 0; i < (pieces as number); i++) {
+        const piece = await this.nextPiece()
+        received += piece.length
+        if (received > (size as number)) throw this.broken(new ObsidianError('PROTOCOL', `Version ${push.uid} sent more bytes than its size`))
+        const plain = decryptor.update(piece)
+        digest.update(plain)
+        if (plain.length > 0) yield plain
+      }
+      if (received !== size) throw this.broken(new ObsidianError('PROTOCOL', `Version ${push.uid} sent ${received} of ${size as number} bytes`))
+      const last = decryptor.final()
+      digest.update(last)
+      if (digest.digest('hex') !== push.hash) throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
+      if (last.length > 0) yield last
+      finished = true
+    } catch (err) {
+      finished = true
+      throw err
+    } finally {
+      // Left midway by its reader: the rest of its frames would be taken for the next pull's.
+      if (!finished) this.fail(new ObsidianError('PROTOCOL', 'A pull was abandoned before its end; the session was closed'))
+      release()
+    }
+  }
+
+  close (): void {
+    this.fail(new ObsidianError('NETWORK', 'The session was closed'))
+  }
+
+  private send (message: Record<string, unknown>): void {
+    this.lastSent = Date.now()
+    this.socket.send(JSON.stringify(message))
+  }
+
+  private async request (message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const reply = new Promise<Record<string, unknown>>((resolve, reject) => { this.replyWaiter = { resolve, reject } })
+    this.waitingSince = Date.now()
+    this.send(message)
+    return await reply
+  }
+
+  private async nextPiece (): Promise<Buffer> {
+    const ready = this.pieces.shift()
+    if (ready !== undefined) {
+      this.socket.resume()
+      return ready
+    }
+    this.check()
+    this.waitingSince = Date.now()
+    return await new Promise<Buffer>((resolve, reject) => { this.pieceWaiter = { resolve, reject } })
+  }
+
+  private onFrame (data: Buffer, isBinary: boolean): void {
+    this.lastHeard = Date.now()
+    if (isBinary) {
+      this.waitingSince = this.lastHeard
+      if (this.pieceWaiter !== undefined) {
+        const waiter = this.pieceWaiter
+        this.pieceWaiter = undefined
+        waiter.resolve(data)
+      } else {
+        this.pieces.push(data)
+        // Back-pressure: the server's pieces wait in the socket while the reader works on one.
+        this.socket.pause()
+      }
+      return
+    }
+    let message: unknown
+    try {
+      message = JSON.parse(data.toString('utf8'))
+    } catch {
+      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent a text frame that is not JSON'))
+      return
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent JSON that is not an object'))
+      return
+    }
+    const m = message as Record<string, unknown>
+    if (m.op !== 'pong') this.waitingSince = this.lastHeard
+    switch (m.op) {
+      case 'pong':
+        return
+      case 'push':
+        this.pushQueue.push(this.readPush(m))
+        this.wakePushes()
+        return
+      case 'ready':
+        if (!Number.isSafeInteger(m.version) || (m.version as number) < 0) {
+          this.fail(new ObsidianError('PROTOCOL', 'The sync server sent ready with a malformed version'))
+          return
+        }
+        this.version = m.version as number
+        this.wakePushes()
+        return
+    }
+    if (typeof m.op === 'string' && m.op !== '') {
+      this.options.log.debug({ op: m.op.slice(0, 32) }, 'sync server message ignored')
+      return
+    }
+    if (this.replyWaiter === undefined) {
+      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent a reply nobody asked for'))
+      return
+    }
+    const waiter = this.replyWaiter
+    this.replyWaiter = undefined
+    waiter.resolve(m)
+  }
+
+  private readPush (m: Record<string, unknown>): PushEvent {
+    const uid = Number.isSafeInteger(m.uid) && (m.uid as number) > 0 ? m.uid as number : undefined
+    const unreadable = (message: string, cause?: unknown): PushEvent => ({ kind: 'unreadable', uid, error: cause instanceof ObsidianError ? cause : new ObsidianError('PROTOCOL', message) })
+    if (uid === undefined) return unreadable('A push has no valid uid')
+    const folder = m.folder === true
+    const deleted = m.deleted === true
+    const times = [m.ctime ?? 0, m.mtime ?? 0]
+    if (typeof m.path !== 'string' || m.path.length > 16_384 || !times.every(t => Number.isSafeInteger(t) && (t as number) >= 0)) {
+      return unreadable(`Push ${uid} has a malformed path or time`)
+    }
+    const size = folder || deleted ? 0 : m.size
+    if (!Number.isSafeInteger(size) || (size as number) < 0) return unreadable(`Push ${uid} has a malformed size`)
+    try {
+      const path = this.options.cipher.decryptPath(m.path)
+      let hash = ''
+      if (!folder && !deleted) {
+        if (typeof m.hash !== 'string') return unreadable(`Push ${uid} has no hash`)
+        hash = this.options.cipher.decryptPath(m.hash)
+        if (!HASH.test(hash)) return unreadable(`Push ${uid} has a hash that is not a SHA-256`)
+      }
+      return { kind: 'push', push: { uid, path, hash, size: size as number, ctime: times[0] as number, mtime: times[1] as number, folder, deleted } }
+    } catch (err) {
+      return unreadable(`Push ${uid} does not decrypt`, err)
+    }
+  }
+
+  private wakePushes (): void {
+    const waiter = this.pushWaiter
+    this.pushWaiter = undefined
+    waiter?.resolve()
+  }
+
+  private keepAlive (): void {
+    if (this.failure !== undefined) return
+    const now = Date.now()
+    const waiting = this.replyWaiter !== undefined || this.pieceWaiter !== undefined || this.pushWaiter !== undefined
+    // Paused, the reader is behind, not the server. Waiting, pongs alone do not count: the server must make progress.
+    if (!this.socket.isPaused && now - (waiting ? this.waitingSince : this.lastHeard) > this.options.timeoutMs) {
+      this.fail(new ObsidianError('TIMEOUT', `The sync server sent nothing expected for ${this.options.timeoutMs} ms`))
+      return
+    }
+    if (this.socket.readyState === WebSocket.OPEN && now - Math.max(this.lastHeard, this.lastSent) >= this.options.pingIntervalMs) {
+      this.send({ op: 'ping' })
+    }
+  }
+
+  private check (): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Fails the session for an error that leaves its frames out of step; returns the error to throw. */
+  private broken (err: ObsidianError): ObsidianError {
+    this.fail(err)
+    return err
+  }
+
+  private fail (err: ObsidianError): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    clearInterval(this.timer)
+    for (const waiter of [this.replyWaiter, this.pieceWaiter, this.pushWaiter]) waiter?.reject(err)
+    this.replyWaiter = undefined
+    this.pieceWaiter = undefined
+    this.pushWaiter = undefined
+    this.pieces.length = 0
+    if (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN) this.socket.terminate()
+    if (err.code !== 'NETWORK' || err.message !== 'The session was closed') this.options.log.debug({ vaultId: this.options.vaultId, code: err.code }, 'vault session ended')
+  }
+}
+
+/** What an `init` refusal means. Anything but a bad token or a missing vault is the key the service was sent. */
+function initError (answer: Record<string, unknown>): ObsidianError {
+  const said = String(answer.msg ?? answer.error ?? answer.message ?? '')
+  if (/vault not found/i.test(said)) return new ObsidianError('VAULT_NOT_FOUND', 'The vault does not exist or this account cannot reach it')
+  if (/subscription/i.test(said)) return new ObsidianError('SUBSCRIPTION_REQUIRED', 'The Obsidian account has no active Sync subscription')
+  if (/not logged in|token/i.test(said)) return new ObsidianError('NOT_LOGGED_IN', 'The Obsidian session is not valid; sign in again')
+  if (answer.res !== 'err') return new ObsidianError('PROTOCOL', 'The sync server did not answer init')
+  return new ObsidianError('WRONG_ENCRYPTION_PASSWORD', `The sync server refused the vault's key (${quote(said)}): check its encryption password`)
+}
