@@ -36,32 +36,14 @@ if (!Number.isInteger(runs) || runs < 1) {
 // With --json, stdout carries only the result.
 const info = values.json ? (...args) => console.error(...args) : (...args) => console.log(...args)
 
-/** One cold start, in a fresh process. The bundle's URL comes in argv. */
+/** One cold start, in a fresh process. The bundle's URL comes in argv, then the event builders' (loaded before the clock starts). */
 const RUN_ONE = `
+const { httpApiEvent, lambdaContext } = await import(process.argv[2])
 const start = performance.now()
 const { handler } = await import(process.argv[1])
 const loaded = performance.now()
-const now = new Date()
-const event = {
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/health',
-  rawQueryString: '',
-  headers: { accept: 'application/json', host: 'abc123defg.execute-api.us-east-1.amazonaws.com', 'user-agent': 'atlas-bench/1.0', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-port': '443', 'x-forwarded-proto': 'https' },
-  requestContext: {
-    accountId: '123456789012', apiId: 'abc123defg', domainName: 'abc123defg.execute-api.us-east-1.amazonaws.com', domainPrefix: 'abc123defg',
-    http: { method: 'GET', path: '/health', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'atlas-bench/1.0' },
-    requestId: 'BenchColdStart0=', routeKey: '$default', stage: '$default', time: '01/Jan/2026:00:00:00 +0000', timeEpoch: now.getTime()
-  },
-  isBase64Encoded: false
-}
-const context = {
-  callbackWaitsForEmptyEventLoop: true, functionName: 'bench', functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench', memoryLimitInMB: '1024',
-  awsRequestId: 'bench', logGroupName: '/aws/lambda/bench', logStreamName: 'bench',
-  getRemainingTimeInMillis: () => 30000, done () {}, fail () {}, succeed () {}
-}
-const response = await handler(event, context)
+const event = httpApiEvent({ method: 'GET', path: '/health', headers: { accept: 'application/json' }, requestId: 'BenchColdStart0=' })
+const response = await handler(event, lambdaContext({ functionName: 'bench' }))
 const answered = performance.now()
 if (response?.statusCode !== 200 || JSON.parse(response.body).status !== 'ok') {
   console.error('unexpected response: ' + JSON.stringify(response))
@@ -70,6 +52,7 @@ if (response?.statusCode !== 200 || JSON.parse(response.body).status !== 'ok') {
 console.log(JSON.stringify({ load: loaded - start, firstResponse: answered - loaded, total: answered - start }))
 process.exit(0)
 `
+const EVENTS = pathToFileURL(join(root, 'scripts/lib/lambda-events.mjs')).href
 
 // GET /health touches no storage: region, dummy credentials and quiet logs are all either bundle needs.
 const runEnv = {
@@ -87,7 +70,7 @@ const runEnv = {
 }
 
 function coldStart (bundle) {
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href], {
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS], {
     cwd: dirname(bundle),
     env: runEnv,
     encoding: 'utf8',

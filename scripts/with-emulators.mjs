@@ -4,10 +4,9 @@
 //   node scripts/with-emulators.mjs tap [args...]
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { freePort, waitFor } from './lib/processes.mjs'
 
 const SIMULATOR = 'amplify-dynamodb-simulator@2.9.30'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -42,26 +41,6 @@ function dynamodbLocal () {
   if (untar.status !== 0 || !existsSync(jar)) throw new Error('DynamoDBLocal.jar not found in the package')
   rmSync(join(home, tarball))
   return dirname(jar)
-}
-
-async function freePort () {
-  const server = createServer()
-  await new Promise(done => server.listen(0, '127.0.0.1', done))
-  const { port } = server.address()
-  await new Promise(done => server.close(done))
-  return port
-}
-
-async function waitFor (name, url, init) {
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(url, { ...init, signal: AbortSignal.timeout(1000) })
-      return
-    } catch {
-      await sleep(100)
-    }
-  }
-  throw new Error(`${name} did not answer at ${url}`)
 }
 
 const children = []

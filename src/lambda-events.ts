@@ -1,3 +1,5 @@
+import { buckets } from './tables.ts'
+
 /** The API Gateway event shapes the handler serves: REST API (payload 1.0) and HTTP API (payload 2.0). */
 export interface ApiGatewayEvent {
   version?: string
@@ -65,7 +67,9 @@ export function isS3Event (event: unknown): event is S3Event {
 /** S3 sends object keys URL-encoded, with `+` for a space. */
 export const objectKeyOf = (encoded: string): string => decodeURIComponent(encoded.replace(/\+/g, ' '))
 
+const ASSET_KEY = new RegExp(`^${buckets.assets.keyPrefix}([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/[^/]+$`)
+
 /** The asset an `assets/<assetId>/<fileName>` key belongs to, or undefined for any other key. */
 export function assetIdOfKey (key: string): string | undefined {
-  return /^assets\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/[^/]+$/.exec(key)?.[1]
+  return ASSET_KEY.exec(key)?.[1]
 }

@@ -21,6 +21,8 @@ export interface BucketDefinition {
   logicalId: string
   envVar: string
   defaultName: string
+  /** Every object the app writes has a key under this prefix; policies and lifecycle rules name it. */
+  keyPrefix: string
 }
 
 export const tables = {
@@ -127,13 +129,15 @@ export const buckets = {
   payloads: {
     logicalId: 'PayloadBucket',
     envVar: 'PAYLOAD_BUCKET',
-    defaultName: 'atlas-payloads'
+    defaultName: 'atlas-payloads',
+    keyPrefix: 'data/'
   },
   /** /assets bytes, under `assets/<assetId>/<file name>`, uploaded and downloaded by clients through presigned URLs. */
   assets: {
     logicalId: 'AssetsBucket',
     envVar: 'ASSETS_BUCKET',
-    defaultName: 'atlas-assets'
+    defaultName: 'atlas-assets',
+    keyPrefix: 'assets/'
   }
 } satisfies Record<string, BucketDefinition>
 

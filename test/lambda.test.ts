@@ -6,8 +6,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { datasetBody, testConfig } from './helper.ts'
-import { objectCreatedEvent } from './fixtures/s3-events.ts'
-import { httpApiEvent, lambdaContext, restApiEvent } from './fixtures/api-gateway-events.ts'
+import { httpApiEvent, lambdaContext as contextOf, restApiEvent, s3Event } from '../scripts/lib/lambda-events.mjs'
 
 interface LambdaResult {
   statusCode: number
@@ -34,6 +33,7 @@ Object.assign(process.env, {
   ALLOWED_ORIGINS: 'https://app.example'
 })
 const { handler } = await import('../src/lambda.ts')
+const lambdaContext = contextOf()
 const invoke = async (event: unknown): Promise<LambdaResult> => await handler(event, lambdaContext) as LambdaResult
 t.teardown(async () => {
   const { closeForTests } = await import('../src/lambda.ts')
@@ -139,10 +139,10 @@ t.test('an S3 ObjectCreated notification marks the asset uploaded, with no GET p
   }))).Item?.status?.S
   t.equal(await stored(), 'pending', 'nothing has looked at the object yet')
 
-  const result = await handler(objectCreatedEvent({ bucket: config.buckets.assets, key: asset.s3Key, size: 4, eTag: 'e2fc714c4727ee9395f324cd2e7f331f' }), lambdaContext)
+  const result = await handler(s3Event({ bucket: config.buckets.assets, key: asset.s3Key, size: 4, eTag: 'e2fc714c4727ee9395f324cd2e7f331f' }), lambdaContext)
   t.same(result, { assets: [{ key: asset.s3Key, status: 'uploaded' }] })
   t.equal(await stored(), 'uploaded', 'the notification recorded it')
 
-  const other = await handler(objectCreatedEvent({ bucket: 'someone-elses-bucket', key: asset.s3Key, size: 4, eTag: 'x' }), lambdaContext)
+  const other = await handler(s3Event({ bucket: 'someone-elses-bucket', key: asset.s3Key, size: 4, eTag: 'x' }), lambdaContext)
   t.same(other, { assets: [] }, 'a notification from another bucket is ignored')
 })

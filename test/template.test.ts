@@ -61,7 +61,7 @@ for (const [key, def] of Object.entries(buckets)) {
 t.test('the assets bucket: 30-day expiry, multipart cleanup, CORS for uploads, notifications to the function', async t => {
   const p = resources.AssetsBucket!.Properties
   const rules = p.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
-  t.ok(rules.some(r => r.Prefix === 'assets/' && r.ExpirationInDays === 30 && r.Status === 'Enabled'), 'assets/ expires after 30 days')
+  t.ok(rules.some(r => r.Prefix === buckets.assets.keyPrefix && r.ExpirationInDays === 30 && r.Status === 'Enabled'), 'assets/ expires after 30 days')
   t.ok(rules.some(r => (r.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation), 'unfinished multipart uploads are aborted')
   const cors = p.CorsConfiguration['Fn::If'][1].CorsRules[0]
   t.same(cors.AllowedOrigins, { Ref: 'AllowedOrigins' })
@@ -70,7 +70,7 @@ t.test('the assets bucket: 30-day expiry, multipart cleanup, CORS for uploads, n
   const event = fn.Properties.Events.AssetUploaded.Properties
   t.same(event.Bucket, { Ref: 'AssetsBucket' })
   t.equal(event.Events, 's3:ObjectCreated:*')
-  t.same(event.Filter.S3Key.Rules, [{ Name: 'prefix', Value: 'assets/' }])
+  t.same(event.Filter.S3Key.Rules, [{ Name: 'prefix', Value: buckets.assets.keyPrefix }])
   t.equal(resources.AssetsBucketPolicy?.Properties.PolicyDocument.Statement[0].Condition.Bool['aws:SecureTransport'], false, 'TLS only')
 })
 

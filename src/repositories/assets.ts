@@ -27,6 +27,7 @@ import type { AssetsConfig } from '../config.ts'
 import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.ts'
 import { isExpired, LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, ttlFromMillis } from '../expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import { buckets } from '../tables.ts'
 
 export type AssetStatus = 'pending' | 'uploaded' | 'rejected'
 
@@ -112,7 +113,7 @@ export class AssetsRepository {
     }
     const assetId = randomUUID()
     const fileName = safeFileName(input.fileName)
-    const s3Key = `assets/${assetId}/${fileName}`
+    const s3Key = `${buckets.assets.keyPrefix}${assetId}/${fileName}`
     const createdAt = Date.now()
     const item: Item = {
       assetId,

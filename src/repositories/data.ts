@@ -32,6 +32,7 @@ import {
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { conflict, notFound, preconditionFailed, tooLarge } from '../errors.ts'
+import { buckets } from '../tables.ts'
 import { batchWriteAll, queryAll } from './bulk.ts'
 
 export interface DatasetMeta {
@@ -263,7 +264,7 @@ export class DataRepository {
     }
     if (bytes <= this.inlinePayloadBytes) return { payload }
     // A fresh key per write: writers racing for one version never overwrite each other's object.
-    const payloadKey = `data/${keyId}/${generation}/${randomUUID()}`
+    const payloadKey = `${buckets.payloads.keyPrefix}${keyId}/${generation}/${randomUUID()}`
     await this.s3.send(new PutObjectCommand({
       Bucket: this.bucket,
       Key: payloadKey,
