@@ -3,15 +3,15 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AwsClients } from './aws-clients.ts'
 import type { Config } from './config.ts'
 import { loggerOptions } from './logger.ts'
-import authPlugin from './plugins/auth.ts'
-import awsPlugin from './plugins/aws.ts'
-import corsPlugin from './plugins/cors.ts'
-import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts'
-import openapiPlugin, { DOCS_PREFIX } from './plugins/openapi.ts'
-import rateLimitPlugin from './plugins/rate-limit.ts'
-import repositoriesPlugin from './plugins/repositories.ts'
-import requestTextPlugin from './plugins/request-text.ts'
-import securityHeadersPlugin, { securityHeaders } from './plugins/security-headers.ts'
+import authPlugin from './plugins/app/auth.ts'
+import awsPlugin from './plugins/app/aws.ts'
+import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/app/errors.ts'
+import repositoriesPlugin, { type RepositoryOverrides } from './plugins/app/repositories.ts'
+import requestTextPlugin from './plugins/app/request-text.ts'
+import corsPlugin from './plugins/external/cors.ts'
+import openapiPlugin, { DOCS_PREFIX } from './plugins/external/openapi.ts'
+import rateLimitPlugin from './plugins/external/rate-limit.ts'
+import securityHeadersPlugin, { securityHeaders } from './plugins/external/security-headers.ts'
 import assetsRoutes from './routes/assets.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
@@ -29,9 +29,8 @@ export const MAX_PARAM_LENGTH = 256
 export interface BuildOptions {
   /** Clients to use instead of building them from config; the caller closes them. */
   clients?: AwsClients
-  dataInlinePayloadBytes?: number
-  projectsInlineBatchBytes?: number
-  projectsLeaseMs?: number
+  /** Repository settings that differ from the defaults (tests shrink limits to reach large-input paths). */
+  repositories?: RepositoryOverrides
   docsStaticDir?: string
   /** Where logs go instead of stdout (tests read them). */
   logStream?: { write: (line: string) => void }
@@ -66,16 +65,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { config })
   await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir })
-  // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too.
+  // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
+  // plugin declares it a dependency, so registering them the other way round fails at boot).
   await app.register(rateLimitPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(authPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(awsPlugin, { config, clients: options.clients })
-  await app.register(repositoriesPlugin, {
-    config,
-    dataInlinePayloadBytes: options.dataInlinePayloadBytes,
-    projectsInlineBatchBytes: options.projectsInlineBatchBytes,
-    projectsLeaseMs: options.projectsLeaseMs
-  })
+  await app.register(repositoriesPlugin, { config, overrides: options.repositories })
 
   await app.register(healthRoutes, { config })
   await app.register(dataRoutes)

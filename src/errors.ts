@@ -1,24 +1,37 @@
 /**
- * An error the client caused or may act on. Thrown by repositories and routes,
- * turned into `{statusCode, error, message, code}` by plugins/errors.ts.
+ * What can go wrong, in the domain's words. Repositories and routes throw
+ * these, each with a stable `code` clients can act on; plugins/app/errors.ts alone
+ * turns them into a status and headers (`{statusCode, error, message, code}`).
+ *
+ * Missing items: a read returns undefined and its caller decides (a route
+ * answers with NotFoundError); a write to an item that must exist throws
+ * NotFoundError itself.
  */
-export class AppError extends Error {
-  override name = 'AppError'
-  constructor (
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {}
-  ) {
-    super(message)
+export class DomainError extends Error {
+  constructor (readonly code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
   }
 }
 
-export const badRequest = (code: string, message: string): AppError => new AppError(400, code, message)
-export const notFound = (code: string, message: string): AppError => new AppError(404, code, message)
-export const conflict = (code: string, message: string): AppError => new AppError(409, code, message)
-export const preconditionFailed = (code: string, message: string): AppError => new AppError(412, code, message)
-export const tooLarge = (code: string, message: string): AppError => new AppError(413, code, message)
+/** Input the schemas cannot judge: a forged cursor, a content type not allowed, a part past the last. */
+export class InvalidInputError extends DomainError {}
+
+export class NotFoundError extends DomainError {}
+
+/** Conflicts with the current state: an id or email taken, an upload not finished, a changeId reused. */
+export class ConflictError extends DomainError {}
+
+/** If-Match names a version that is not the current one; nothing was written. */
+export class PreconditionFailedError extends DomainError {}
+
+/** Too many writers at once: this write was not made, and a retry may land. */
+export class ContentionError extends DomainError {}
+
+export class TooLargeError extends DomainError {}
+
+/** Storage was too slow or unreachable for this write: nothing was changed; retry in a moment. */
+export class UnavailableError extends DomainError {}
 
 const UNAVAILABLE_NAMES = new Set([
   'ProvisionedThroughputExceededException',

@@ -25,3 +25,10 @@ export function matchesVersion (header: string | undefined, version: number): bo
   const list = parseVersionList(header, 'weak')
   return list === '*' || list.includes(version)
 }
+
+/** What a write's If-Match allows: any existing version (`*`), or one of these. */
+export type VersionCondition = '*' | number[]
+
+/** True when a write without If-Match, with `*`, or naming `version` may proceed. */
+export const versionAllowed = (condition: VersionCondition | undefined, version: number): boolean =>
+  condition === undefined || condition === '*' || condition.includes(version)

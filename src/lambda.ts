@@ -1,53 +1,13 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import awsLambdaFastify from '@fastify/aws-lambda'
-import type { Context } from 'aws-lambda'
 import { buildApp } from './app.ts'
 import { loadConfig } from './config.ts'
-import { assetIdOfKey, isApiGatewayEvent, isBinaryResponse, isS3Event, normalizeEvent, objectKeyOf, type S3Event } from './lambda-events.ts'
+import { createLambdaHandler } from './lambda-handler.ts'
 
 // Built once per container, during init: every invocation reuses the app, its clients and its compiled schemas.
 const config = loadConfig(process.env, 'lambda')
 // The bundle ships swagger-ui's files beside itself (scripts/build.mjs).
 const bundledDocs = fileURLToPath(new URL('./static', import.meta.url))
 const app = await buildApp(config, { docsStaticDir: existsSync(bundledDocs) ? bundledDocs : undefined })
-const proxy = awsLambdaFastify(app, {
-  enforceBase64: isBinaryResponse,
-  callbackWaitsForEmptyEventLoop: false
-})
-await app.ready()
 
-/** Closes the app and its clients; for tests that load the handler in-process. */
-export async function closeForTests (): Promise<void> {
-  await app.close()
-}
-
-export async function handler (event: unknown, context: Context): Promise<unknown> {
-  if (isApiGatewayEvent(event)) {
-    return await proxy(normalizeEvent(event) as Parameters<typeof proxy>[0], context)
-  }
-  if (isS3Event(event)) return await assetsUploaded(event)
-  app.log.error({ event: Object.keys(event as object) }, 'unsupported event')
-  throw new Error('Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events and S3 notifications')
-}
-
-/**
- * S3 ObjectCreated notifications on the assets bucket: each asset gets the
- * check GET /assets/{id} runs, so it is marked uploaded without a client polling.
- * A failure throws, and Lambda retries the notification.
- */
-async function assetsUploaded (event: S3Event): Promise<{ assets: Array<{ key: string, status: string }> }> {
-  const assets = []
-  for (const record of event.Records) {
-    const key = objectKeyOf(record.s3.object.key)
-    const assetId = assetIdOfKey(key)
-    if (!record.eventName.startsWith('ObjectCreated') || record.s3.bucket.name !== config.buckets.assets || assetId === undefined) {
-      app.log.warn({ bucket: record.s3.bucket.name, key, eventName: record.eventName }, 'S3 notification ignored')
-      continue
-    }
-    const status = await app.assetsRepository.objectCreated(assetId, key)
-    app.log.info({ assetId, key, status }, 'S3 notification handled')
-    assets.push({ key, status: status ?? 'unknown' })
-  }
-  return { assets }
-}
+export const handler = await createLambdaHandler(app, config)

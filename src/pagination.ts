@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { badRequest, type AppError } from './errors.ts'
+import { InvalidInputError } from './errors.ts'
 
 /**
  * List cursors are opaque to clients: base64url of JSON. For a Query they hold
@@ -30,7 +30,7 @@ export function encodeCursor (key: CursorKey): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
 }
 
-const invalidCursor = (): AppError => badRequest('INVALID_CURSOR', 'cursor is not one this list handed out')
+const invalidCursor = (): InvalidInputError => new InvalidInputError('INVALID_CURSOR', 'cursor is not one this list handed out')
 
 function fits (value: unknown, field: CursorField): boolean {
   if (field === 'number') return Number.isSafeInteger(value) && (value as number) >= 0

@@ -3,7 +3,7 @@ import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { projectScope } from '../src/auth/scopes.ts'
-import { buildTestApp, datasetBody, testConfig } from './helper.ts'
+import { buildTestApp, datasetBody, testConfig, type TestTap } from './helper.ts'
 import { startIdentityProvider } from './fixtures/jwt.ts'
 
 const full = generateApiKey('full', ['*'])
@@ -24,7 +24,7 @@ const probeRoutes: FastifyPluginAsync = async (app) => {
 
 const urlOf = (url: string) => url.replace(/:(\w+)/g, (_, name) => name === 'projectId' ? 'p1' : '00000000-0000-4000-8000-000000000000')
 
-async function appWithKeys (t: Parameters<typeof buildTestApp>[0], env: NodeJS.ProcessEnv = {}) {
+async function appWithKeys (t: TestTap, env: NodeJS.ProcessEnv = {}) {
   return (await buildTestApp(t, { env: { API_KEYS, ...env }, extraRoutes: [probeRoutes] })).app
 }
 

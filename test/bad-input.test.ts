@@ -5,9 +5,9 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { MAX_SEQ } from '../src/repositories/projects.ts'
+import { MAX_SEQ } from '../src/limits.ts'
 import { encodeCursor } from '../src/pagination.ts'
-import { MAX_BODY_DEPTH } from '../src/plugins/request-text.ts'
+import { MAX_BODY_DEPTH } from '../src/plugins/app/request-text.ts'
 import { buildTestApp, datasetBody } from './helper.ts'
 
 const key = generateApiKey('everything', ['*'])
@@ -126,7 +126,7 @@ async function itemCount (clients: { dynamodb: import('@aws-sdk/client-dynamodb'
 }
 
 t.test('text that is not well-formed Unicode is 400 MALFORMED_UNICODE wherever it is sent, and nothing is stored', async t => {
-  const { app, clients, config } = await buildTestApp(t, { env, dataInlinePayloadBytes: 1024 })
+  const { app, clients, config } = await buildTestApp(t, { env, repositories: { data: { inlinePayloadBytes: 1024 } } })
   const asset = await app.inject({ method: 'POST', url: '/assets', headers, payload: { fileName: `photo${LONE}.png`, contentType: 'image/png', size: 10 } })
   t.equal(asset.statusCode, 400, asset.body)
   t.equal(asset.json().code, 'MALFORMED_UNICODE')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { toErrorResponse } from '../src/plugins/errors.ts'
+import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { datasetBody, testConfig } from './helper.ts'
 
 const json = { 'content-type': 'application/json' }

@@ -202,7 +202,7 @@ const everything = generateApiKey('fuzz', ['*'])
 t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
   const test = await buildTestApp(t, {
     env: { API_KEYS: JSON.stringify([everything.entry]), RATE_LIMIT_MAX: '1000000', ASSETS_MULTIPART_BYTES: String(5 * 1024 * 1024) },
-    dataInlinePayloadBytes: 1024
+    repositories: { data: { inlinePayloadBytes: 1024 } }
   })
   const { app } = test
   const send = (method: string, url: string, payload?: unknown, extra: Record<string, string> = {}) =>

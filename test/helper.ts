@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import tap from 'tap'
 import { buildApp, type BuildOptions } from '../src/app.ts'
+import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../src/aws-clients.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 import { bootstrapStorage } from '../src/local/bootstrap.ts'
@@ -60,10 +61,11 @@ export interface TestApp {
   clients: AwsClients
 }
 
-type TapTest = { teardown: (fn: () => unknown) => void }
+/** What the helpers need of a tap test: every test file passes its `t`. */
+export type TestTap = { teardown: (fn: () => unknown) => void }
 
 /** A fresh app on fresh tables, closed when the test ends. `clients` reach the same tables and buckets. */
-export async function buildTestApp (t: TapTest, options: BuildOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
+export async function buildTestApp (t: TestTap, options: BuildOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
   const { env, ...buildOptions } = options
   const config = await testConfig(env)
   const app = await buildApp(config, buildOptions)
@@ -89,5 +91,32 @@ export function datasetBody (overrides: Record<string, unknown> = {}, meta: Reco
       ...meta
     },
     ...overrides
+  }
+}
+
+/** How an error thrown below the routes is answered over HTTP: what plugins/app/errors.ts makes of it. */
+export async function answerOf (promise: Promise<unknown>): Promise<{ statusCode: number, code: string, headers: Record<string, string> }> {
+  try {
+    await promise
+  } catch (err) {
+    const { body, headers } = toErrorResponse(err)
+    return { statusCode: body.statusCode, code: body.code, headers }
+  }
+  throw new Error('expected the promise to reject')
+}
+
+type Headers = Record<string, string>
+
+/** Requests to `app` as the holder of `key` (or anonymous): a JSON body goes as JSON, extra headers on top. */
+export function injectAs (app: FastifyInstance, key?: string) {
+  const credential: Headers = key === undefined ? {} : { 'x-api-key': key }
+  const send = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Headers = {}): Promise<LightMyRequestResponse> =>
+    await app.inject({ method, url, headers: { ...credential, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) })
+  return {
+    get: (url: string, headers?: Headers) => send('GET', url, undefined, headers),
+    post: (url: string, payload?: unknown, headers?: Headers) => send('POST', url, payload, headers),
+    put: (url: string, payload?: unknown, headers?: Headers) => send('PUT', url, payload, headers),
+    patch: (url: string, payload?: unknown, headers?: Headers) => send('PATCH', url, payload, headers),
+    delete: (url: string, headers?: Headers) => send('DELETE', url, undefined, headers)
   }
 }

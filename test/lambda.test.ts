@@ -4,7 +4,10 @@ import { dirname, join } from 'node:path'
 import t from 'tap'
 import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { generateApiKey } from '../src/auth/api-keys.ts'
+import { buildApp } from '../src/app.ts'
 import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
+import { loadConfig } from '../src/config.ts'
+import { createLambdaHandler } from '../src/lambda-handler.ts'
 import { datasetBody, testConfig } from './helper.ts'
 import { httpApiEvent, lambdaContext as contextOf, restApiEvent, s3Event } from '../scripts/lib/lambda-events.mjs'
 
@@ -32,13 +35,12 @@ Object.assign(process.env, {
   API_KEYS: JSON.stringify([assetsKey.entry]),
   ALLOWED_ORIGINS: 'https://app.example'
 })
-const { handler } = await import('../src/lambda.ts')
+// What src/lambda.ts does at init, with an app this file can close.
+const app = await buildApp(loadConfig(process.env, 'lambda'))
+const handler = await createLambdaHandler(app, loadConfig(process.env, 'lambda'))
+t.teardown(() => app.close())
 const lambdaContext = contextOf()
 const invoke = async (event: unknown): Promise<LambdaResult> => await handler(event, lambdaContext) as LambdaResult
-t.teardown(async () => {
-  const { closeForTests } = await import('../src/lambda.ts')
-  await closeForTests()
-})
 
 const json = { 'content-type': 'application/json' }
 

@@ -20,6 +20,7 @@ t.test('/docs/json is a valid OpenAPI 3 document covering every route', async t 
   t.match(doc.openapi, /^3\./)
   await t.resolves(SwaggerParser.validate(structuredClone(doc)), 'the document validates')
 
+  const declaredTags = new Set((doc.tags as Array<{ name: string, description?: string }>).filter(tag => tag.description).map(tag => tag.name))
   const documented = new Set<string>()
   for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
     for (const method of METHODS) {
@@ -28,6 +29,7 @@ t.test('/docs/json is a valid OpenAPI 3 document covering every route', async t 
       const name = `${method.toUpperCase()} ${path}`
       documented.add(name)
       t.ok(op.tags?.length, `${name} has tags`)
+      for (const tag of op.tags ?? []) t.ok(declaredTags.has(tag), `${name}: its tag ${tag} is declared, with a description`)
       t.ok(op.summary, `${name} has a summary`)
       const statuses = Object.keys(op.responses ?? {})
       t.ok(statuses.some(s => s.startsWith('2')), `${name} documents its success`)

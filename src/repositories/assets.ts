@@ -16,18 +16,22 @@
  * that don't verify signatures, and a re-upload after the fact.
  */
 import { randomUUID } from 'node:crypto'
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import type { Static } from '@sinclair/typebox'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { AssetsConfig } from '../config.ts'
-import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.ts'
+import { ConflictError, InvalidInputError, NotFoundError, TooLargeError } from '../errors.ts'
 import { isExpired, LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, ttlFromMillis } from '../expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME } from '../limits.ts'
+import type { CreateAssetBody } from '../schemas/assets.ts'
 import { buckets } from '../tables.ts'
+import { conditional, conditionHolds, createdOrderKey, documentClient } from './dynamo.ts'
 
 export type AssetStatus = 'pending' | 'uploaded' | 'rejected'
 
@@ -59,11 +63,9 @@ interface Item extends Omit<Asset, 'expiresAt' | 'multipart'> {
   partCount?: number
 }
 
-export const METADATA_TTL_DAYS = 30
 const DAY_MS = 24 * 60 * 60 * 1000
 const MIN_PART_BYTES = 5 * 1024 * 1024
 const MAX_PARTS = 10_000
-const MAX_FILE_NAME = 200
 
 /**
  * A file name that cannot leave `assets/<assetId>/`: no slashes, backslashes,
@@ -96,20 +98,20 @@ export class AssetsRepository {
   private readonly limits: AssetsConfig
 
   constructor (options: AssetsRepositoryOptions) {
-    this.db = DynamoDBDocumentClient.from(options.dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    this.db = documentClient(options.dynamodb)
     this.s3 = options.s3
     this.table = options.table
     this.bucket = options.bucket
     this.limits = options.limits
   }
 
-  async create (input: { fileName: string, contentType: string, size: number }): Promise<Asset & { upload: UploadInstructions }> {
+  async create (input: Static<typeof CreateAssetBody>): Promise<Asset & { upload: UploadInstructions }> {
     const contentType = input.contentType.trim().toLowerCase()
     if (!this.limits.allowedTypes.includes(contentType)) {
-      throw badRequest('CONTENT_TYPE_NOT_ALLOWED', `contentType must be one of ${this.limits.allowedTypes.join(', ')}`)
+      throw new InvalidInputError('CONTENT_TYPE_NOT_ALLOWED', `contentType must be one of ${this.limits.allowedTypes.join(', ')}`)
     }
     if (input.size > this.limits.maxBytes) {
-      throw tooLarge('ASSET_TOO_LARGE', `size ${input.size} is over the limit of ${this.limits.maxBytes} bytes`)
+      throw new TooLargeError('ASSET_TOO_LARGE', `size ${input.size} is over the limit of ${this.limits.maxBytes} bytes`)
     }
     const assetId = randomUUID()
     const fileName = safeFileName(input.fileName)
@@ -123,8 +125,8 @@ export class AssetsRepository {
       status: 'pending',
       s3Key,
       createdAt,
-      createdKey: createdKeyOf(createdAt, assetId),
-      ttl: ttlFromMillis(createdAt + METADATA_TTL_DAYS * DAY_MS)
+      createdKey: createdOrderKey(createdAt, assetId),
+      ttl: ttlFromMillis(createdAt + ASSET_METADATA_TTL_DAYS * DAY_MS)
     }
     const expiresAt = this.urlExpiry()
     let upload: UploadInstructions
@@ -162,8 +164,8 @@ export class AssetsRepository {
 
   async downloadUrl (assetId: string): Promise<{ url: string, expiresAt: number }> {
     const asset = await this.get(assetId)
-    if (asset === undefined) throw missing(assetId)
-    if (asset.status !== 'uploaded') throw conflict('ASSET_NOT_UPLOADED', `Asset ${assetId} is ${asset.status}, not uploaded`)
+    if (asset === undefined) throw assetNotFound(assetId)
+    if (asset.status !== 'uploaded') throw new ConflictError('ASSET_NOT_UPLOADED', `Asset ${assetId} is ${asset.status}, not uploaded`)
     const url = await getSignedUrl(this.s3, new GetObjectCommand({
       Bucket: this.bucket,
       Key: asset.s3Key,
@@ -186,7 +188,7 @@ export class AssetsRepository {
     const item = await this.pendingMultipart(assetId)
     const numbers = parts.map(p => p.partNumber)
     checkPartNumbers(numbers, item.partCount!)
-    if (new Set(numbers).size !== numbers.length) throw badRequest('INVALID_PART', 'a part number appears twice')
+    if (new Set(numbers).size !== numbers.length) throw new InvalidInputError('INVALID_PART', 'a part number appears twice')
     try {
       await this.s3.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket,
@@ -200,9 +202,9 @@ export class AssetsRepository {
     } catch (err) {
       const name = (err as { name?: string }).name ?? ''
       if (['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML'].includes(name)) {
-        throw badRequest('INVALID_PARTS', `S3 refused the parts: ${name}`)
+        throw new InvalidInputError('INVALID_PARTS', `S3 refused the parts: ${name}`)
       }
-      if (name === 'NoSuchUpload') throw conflict('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
+      if (name === 'NoSuchUpload') throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
       throw err
     }
     return toAsset(await this.check(item))
@@ -210,7 +212,7 @@ export class AssetsRepository {
 
   async delete (assetId: string): Promise<void> {
     const item = await this.item(assetId)
-    if (item === undefined) throw missing(assetId)
+    if (item === undefined) throw assetNotFound(assetId)
     if (item.uploadId !== undefined && item.status === 'pending') {
       try {
         await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId }))
@@ -221,12 +223,8 @@ export class AssetsRepository {
     }
     await this.deleteObject(item.s3Key)
     // The metadata goes last: a DELETE that fails halfway can be retried.
-    try {
-      await this.db.send(new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' }))
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) throw missing(assetId)
-      throw err
-    }
+    const deleted = await conditionHolds(this.db.send(new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' })))
+    if (!deleted) throw assetNotFound(assetId)
   }
 
   /** Live assets with one status, newest first, through the status index. */
@@ -261,9 +259,9 @@ export class AssetsRepository {
 
   private async pendingMultipart (assetId: string): Promise<Item> {
     const item = await this.item(assetId)
-    if (item === undefined) throw missing(assetId)
-    if (item.uploadId === undefined) throw conflict('NOT_MULTIPART', `Asset ${assetId} is uploaded with one PUT, not in parts`)
-    if (item.status !== 'pending') throw conflict('ASSET_NOT_PENDING', `Asset ${assetId} is already ${item.status}`)
+    if (item === undefined) throw assetNotFound(assetId)
+    if (item.uploadId === undefined) throw new ConflictError('NOT_MULTIPART', `Asset ${assetId} is uploaded with one PUT, not in parts`)
+    if (item.status !== 'pending') throw new ConflictError('ASSET_NOT_PENDING', `Asset ${assetId} is already ${item.status}`)
     return item
   }
 
@@ -283,23 +281,22 @@ export class AssetsRepository {
     const update: Partial<Item> = matches
       ? { status: 'uploaded', etag: head.ETag?.replace(/"/g, ''), uploadedAt: Date.now() }
       : { status: 'rejected', rejectedReason: size !== item.size ? `uploaded ${size} bytes, declared ${item.size}` : `uploaded as ${type || 'no type'}, declared ${item.contentType}` }
-    try {
-      const { Attributes } = await this.db.send(new UpdateCommand({
-        TableName: this.table,
-        Key: { assetId: item.assetId },
-        UpdateExpression: `SET ${Object.keys(update).map(k => `#${k} = :${k}`).join(', ')}`,
-        ConditionExpression: '#status = :pending',
-        ExpressionAttributeNames: Object.fromEntries(Object.keys(update).map(k => [`#${k}`, k])),
-        ExpressionAttributeValues: { ...Object.fromEntries(Object.entries(update).map(([k, v]) => [`:${k}`, v])), ':pending': 'pending' },
-        ReturnValues: 'ALL_NEW'
-      }))
-      if (!matches) await this.deleteObject(item.s3Key)
-      return Attributes as Item
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err
+    const recorded = await conditional(this.db.send(new UpdateCommand({
+      TableName: this.table,
+      Key: { assetId: item.assetId },
+      UpdateExpression: `SET ${Object.keys(update).map(k => `#${k} = :${k}`).join(', ')}`,
+      ConditionExpression: '#status = :pending',
+      ExpressionAttributeNames: Object.fromEntries(Object.keys(update).map(k => [`#${k}`, k])),
+      ExpressionAttributeValues: { ...Object.fromEntries(Object.entries(update).map(([k, v]) => [`:${k}`, v])), ':pending': 'pending' },
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+    })))
+    if (!recorded.held) {
       // Another check (a GET or the S3 notification) recorded it first.
-      return (await this.item(item.assetId)) ?? item
+      return (recorded.current as Item | undefined) ?? (await this.item(item.assetId)) ?? item
     }
+    if (!matches) await this.deleteObject(item.s3Key)
+    return recorded.result.Attributes as Item
   }
 
   private async deleteObject (key: string): Promise<void> {
@@ -316,14 +313,13 @@ export class AssetsRepository {
   }
 }
 
-const createdKeyOf = (createdAt: number, assetId: string): string => `${String(createdAt).padStart(15, '0')}#${assetId}`
-
 function checkPartNumbers (partNumbers: number[], partCount: number): void {
   const outside = partNumbers.find(n => n > partCount)
-  if (outside !== undefined) throw badRequest('INVALID_PART', `part ${outside} is past the last part, ${partCount}`)
+  if (outside !== undefined) throw new InvalidInputError('INVALID_PART', `part ${outside} is past the last part, ${partCount}`)
 }
 
-const missing = (assetId: string): AppError => notFound('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
+/** Written to an asset that does not exist (or expired); reads answer undefined instead. */
+export const assetNotFound = (assetId: string): NotFoundError => new NotFoundError('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
 
 function toAsset (item: Item): Asset {
   const { assetId, fileName, contentType, size, status, s3Key, createdAt, etag, uploadedAt, rejectedReason, uploadId, partSize, partCount } = item

@@ -25,29 +25,19 @@
  * can only land its copy under the old generation's keys, which nothing reads.
  */
 import { randomUUID } from 'node:crypto'
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import {
-  DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand
-} from '@aws-sdk/lib-dynamodb'
+import type { Static } from '@sinclair/typebox'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { conflict, notFound, preconditionFailed, tooLarge } from '../errors.ts'
+import { type VersionCondition, versionAllowed } from '../etag.ts'
+import { ConflictError, ContentionError, NotFoundError, PreconditionFailedError, TooLargeError } from '../errors.ts'
+import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../limits.ts'
+import type { DatasetMeta as DatasetMetaSchema, UpdateDatasetBody } from '../schemas/data.ts'
 import { buckets } from '../tables.ts'
-import { batchWriteAll, queryAll } from './bulk.ts'
+import { backoff, batchWriteAll, conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
 
-export interface DatasetMeta {
-  enc: 'AES-GCM'
-  kdf: 'PBKDF2-SHA256'
-  iterations: number
-  salt: string
-  iv: string
-  schemaVersion: number
-}
-
-export interface DatasetInput {
-  payload: string
-  meta: DatasetMeta
-}
+export type DatasetMeta = Static<typeof DatasetMetaSchema>
+export type DatasetInput = Static<typeof UpdateDatasetBody>
 
 export interface VersionStamp {
   keyId: string
@@ -56,9 +46,6 @@ export interface VersionStamp {
 }
 
 export interface Dataset extends VersionStamp, DatasetInput {}
-
-/** What the caller's If-Match allows: any existing version, or one of these. */
-export type VersionCondition = '*' | number[]
 
 /** A stored version whose payload may still sit in S3; see `payloadOf`. */
 export interface StoredVersion extends VersionStamp {
@@ -72,17 +59,12 @@ interface Item extends StoredVersion {
   sk: string
 }
 
-export const HISTORY_DEPTH = 10
-export const MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
 /** Above this a payload goes to S3: a DynamoDB item holds 400 KB at most, meta and names included. */
 export const INLINE_PAYLOAD_BYTES = 300 * 1024
 const MAX_WRITE_ATTEMPTS = 60
 const HEAD = 'HEAD'
 
-const VERSION_DIGITS = 10
-/** The largest version a history key can hold. */
-export const MAX_VERSION = 10 ** VERSION_DIGITS - 1
-const versionKey = (generation: string, version: number): string => `V#${generation}#${String(version).padStart(VERSION_DIGITS, '0')}`
+const versionKey = (generation: string, version: number): string => `V#${generation}#${String(version).padStart(String(MAX_VERSION).length, '0')}`
 
 export interface DataRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -101,7 +83,7 @@ export class DataRepository {
   private readonly inlinePayloadBytes: number
 
   constructor (options: DataRepositoryOptions) {
-    this.db = DynamoDBDocumentClient.from(options.dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    this.db = documentClient(options.dynamodb)
     this.s3 = options.s3
     this.table = options.table
     this.bucket = options.bucket
@@ -113,19 +95,17 @@ export class DataRepository {
     const updatedAt = new Date().toISOString()
     const stored = await this.storePayload(keyId, generation, input.payload)
     const item: Item = { keyId, sk: HEAD, version: 1, generation, updatedAt, meta: input.meta, ...stored }
+    let created = false
     try {
-      await this.db.send(new PutCommand({
+      created = await conditionHolds(this.db.send(new PutCommand({
         TableName: this.table,
         Item: item,
         ConditionExpression: 'attribute_not_exists(keyId)'
-      }))
-    } catch (err) {
-      await this.discardPayload(stored.payloadKey)
-      if (err instanceof ConditionalCheckFailedException) {
-        throw conflict('DATASET_EXISTS', `Dataset ${keyId} already exists`)
-      }
-      throw err
+      })))
+    } finally {
+      if (!created) await this.discardPayload(stored.payloadKey)
     }
+    if (!created) throw new ConflictError('DATASET_EXISTS', `Dataset ${keyId} already exists`)
     return { keyId, version: 1, updatedAt }
   }
 
@@ -152,7 +132,7 @@ export class DataRepository {
 
   /**
    * Writes a new version. Without a condition the last writer wins, as the
-   * seed specifies; with one, the check and the write are one conditional put.
+   * README's /data rules say; with one, the check and the write are one conditional put.
    */
   async update (keyId: string, input: DatasetInput, ifMatch?: VersionCondition): Promise<VersionStamp> {
     let stored: Pick<StoredVersion, 'payload' | 'payloadKey'> | undefined
@@ -160,9 +140,9 @@ export class DataRepository {
     try {
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const head = await this.latest(keyId)
-        if (head === undefined) throw notFound('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
-        if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(head.version)) {
-          throw preconditionFailed('VERSION_MISMATCH', `Dataset ${keyId} is at version ${head.version}, not the version in If-Match`)
+        if (head === undefined) throw datasetNotFound(keyId)
+        if (!versionAllowed(ifMatch, head.version)) {
+          throw new PreconditionFailedError('VERSION_MISMATCH', `Dataset ${keyId} is at version ${head.version}, not the version in If-Match`)
         }
         if (stored === undefined || generation !== head.generation) {
           await this.discardPayload(stored?.payloadKey)
@@ -175,24 +155,22 @@ export class DataRepository {
         }))
         const version = head.version + 1
         const updatedAt = new Date().toISOString()
-        try {
-          await this.db.send(new PutCommand({
-            TableName: this.table,
-            Item: { keyId, sk: HEAD, version, generation, updatedAt, meta: input.meta, ...stored } satisfies Item,
-            ConditionExpression: 'version = :read AND generation = :generation',
-            ExpressionAttributeValues: { ':read': head.version, ':generation': head.generation }
-          }))
-        } catch (err) {
-          if (!(err instanceof ConditionalCheckFailedException)) throw err
-          // Another writer took this version: read again and retry, with jitter so the losers spread out.
-          await sleep(Math.random() * Math.min(50, 2 + attempt * 4))
+        const landed = await conditionHolds(this.db.send(new PutCommand({
+          TableName: this.table,
+          Item: { keyId, sk: HEAD, version, generation, updatedAt, meta: input.meta, ...stored } satisfies Item,
+          ConditionExpression: 'version = :read AND generation = :generation',
+          ExpressionAttributeValues: { ':read': head.version, ':generation': head.generation }
+        })))
+        if (!landed) {
+          // Another writer took this version: read again and retry; the losers spread out.
+          await backoff(attempt + 1)
           continue
         }
         stored = undefined
         await this.prune(keyId, generation, version - HISTORY_DEPTH)
         return { keyId, version, updatedAt }
       }
-      throw conflict('WRITE_CONTENTION', `Dataset ${keyId} is being written too often to take this write; retry`)
+      throw new ContentionError('WRITE_CONTENTION', `Dataset ${keyId} is being written too often to take this write; retry`)
     } finally {
       // Still set only when this write did not land: its S3 object is nobody's.
       await this.discardPayload(stored?.payloadKey)
@@ -200,19 +178,14 @@ export class DataRepository {
   }
 
   async delete (keyId: string): Promise<void> {
-    let head: Item
-    try {
-      const { Attributes } = await this.db.send(new DeleteCommand({
-        TableName: this.table,
-        Key: { keyId, sk: HEAD },
-        ConditionExpression: 'attribute_exists(keyId)',
-        ReturnValues: 'ALL_OLD'
-      }))
-      head = Attributes as Item
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) throw notFound('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
-      throw err
-    }
+    const deleted = await conditional(this.db.send(new DeleteCommand({
+      TableName: this.table,
+      Key: { keyId, sk: HEAD },
+      ConditionExpression: 'attribute_exists(keyId)',
+      ReturnValues: 'ALL_OLD'
+    })))
+    if (!deleted.held) throw datasetNotFound(keyId)
+    const head = deleted.result.Attributes as Item
     // The dataset is gone once HEAD is. What follows clears its history; a
     // new HEAD created meanwhile has another generation and is left alone.
     const history = await this.queryHistory(keyId, head.generation, 0, MAX_VERSION)
@@ -260,7 +233,7 @@ export class DataRepository {
   private async storePayload (keyId: string, generation: string, payload: string): Promise<Pick<StoredVersion, 'payload' | 'payloadKey'>> {
     const bytes = Buffer.byteLength(payload, 'utf8')
     if (bytes > MAX_PAYLOAD_BYTES) {
-      throw tooLarge('PAYLOAD_TOO_LARGE', `payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`)
+      throw new TooLargeError('PAYLOAD_TOO_LARGE', `payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`)
     }
     if (bytes <= this.inlinePayloadBytes) return { payload }
     // A fresh key per write: writers racing for one version never overwrite each other's object.
@@ -307,6 +280,9 @@ export class DataRepository {
     await batchWriteAll(this.db, this.table, sortKeys.map(sk => ({ DeleteRequest: { Key: { keyId, sk } } })))
   }
 }
+
+/** Written to a dataset that does not exist; reads answer undefined instead. */
+export const datasetNotFound = (keyId: string): NotFoundError => new NotFoundError('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
 
 function toStored (item: Item): StoredVersion {
   const { keyId, version, generation, updatedAt, meta, payload, payloadKey } = item

@@ -39,25 +39,20 @@
  * the next append or stats/entity read catches up.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { Static } from '@sinclair/typebox'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand,
+  GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient,
   type QueryCommandInput
 } from '@aws-sdk/lib-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { badRequest, conflict, tooLarge } from '../errors.ts'
-import { batchWriteAll, queryAll } from './bulk.ts'
+import { ConflictError, ContentionError, InvalidInputError, TooLargeError } from '../errors.ts'
+import { MAX_DATA_BYTES, MAX_SEQ } from '../limits.ts'
+import type { ChangeInput as ChangeInputSchema } from '../schemas/projects.ts'
+import { backoff, batchGetAll, batchWriteAll, conditionHolds, documentClient, queryAll } from './dynamo.ts'
 
-export type Operation = 'create' | 'update' | 'delete'
-
-export interface ChangeInput {
-  entityType: string
-  entityId: string
-  operation: Operation
-  data?: Record<string, unknown>
-  timestamp?: string
-  changeId?: string
-}
+export type ChangeInput = Static<typeof ChangeInputSchema>
+export type Operation = ChangeInput['operation']
 
 export interface Change {
   seq: number
@@ -144,8 +139,6 @@ interface EntityItem {
   change: string
 }
 
-export const MAX_BATCH = 100
-export const MAX_DATA_BYTES = 350 * 1024
 /** A batch up to this size is one item; larger batches stage their changes (DynamoDB items hold 400 KB). */
 const INLINE_BATCH_BYTES = 300 * 1024
 const MAX_APPEND_ATTEMPTS = 200
@@ -153,11 +146,8 @@ const LEASE_MS = 10_000
 const PROJECTION_BUDGET_MS = 2_000
 /** Bounds the work of one read when filters skip most changes. */
 const MAX_EXAMINED = 5_000
-const SEQ_DIGITS = 15
-/** The largest seq a key can hold; inputs are bounded by it, so no key range is ever inverted. */
-export const MAX_SEQ = 10 ** SEQ_DIGITS - 1
 
-const pad = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0')
+const pad = (seq: number): string => String(seq).padStart(String(MAX_SEQ).length, '0')
 const projectKey = (projectId: string): string => `P#${projectId}`
 const batchKey = (first: number): string => `L#${pad(first)}`
 const outdatedKey = (seq: number): string => `O#${pad(seq)}`
@@ -183,7 +173,7 @@ export class ProjectsRepository {
   private readonly finalized = new Map<string, string>()
 
   constructor (options: ProjectsRepositoryOptions) {
-    this.db = DynamoDBDocumentClient.from(options.dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    this.db = documentClient(options.dynamodb)
     this.table = options.table
     this.inlineBatchBytes = options.inlineBatchBytes ?? INLINE_BATCH_BYTES
     this.leaseMs = options.leaseMs ?? LEASE_MS
@@ -194,10 +184,10 @@ export class ProjectsRepository {
     const changes = inputs.map(toStored)
     const withIds = changes.filter(c => c.changeId !== undefined).length
     if (withIds !== 0 && withIds !== changes.length) {
-      throw badRequest('CHANGE_ID_PARTIAL', 'changeId must be set on every change of a request or on none')
+      throw new InvalidInputError('CHANGE_ID_PARTIAL', 'changeId must be set on every change of a request or on none')
     }
     const ids = changes.map(c => c.changeId!)
-    if (withIds > 0 && new Set(ids).size !== ids.length) throw badRequest('CHANGE_ID_REPEATED', 'a changeId appears twice in the request')
+    if (withIds > 0 && new Set(ids).size !== ids.length) throw new InvalidInputError('CHANGE_ID_REPEATED', 'a changeId appears twice in the request')
     const requestHash = withIds > 0 ? sha256(JSON.stringify([projectId, changes])) : undefined
     const batchId = withIds > 0 ? sha256(JSON.stringify([projectId, ids])) : randomUUID()
     const createdAt = new Date().toISOString()
@@ -226,21 +216,17 @@ export class ProjectsRepository {
         createdAt,
         ...(stagingId === undefined ? { body } : { stagingId })
       }
-      try {
-        await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }))
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err
-        // A retried put whose first try landed fails its condition on our own batch.
-        if (await this.batchIdAt(pk, first) !== batchId) {
-          await sleep(Math.random() * Math.min(20, 1 + attempt))
-          continue
-        }
+      const put = await conditionHolds(this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })))
+      // A retried put whose first try landed fails its condition on our own batch.
+      if (!put && await this.batchIdAt(pk, first) !== batchId) {
+        await backoff(attempt + 1, 20)
+        continue
       }
       if (requestHash !== undefined) await this.finalize(item)
       await this.project(projectId)
       return expand(projectId, item, changes)
     }
-    throw conflict('WRITE_CONTENTION', `Project ${projectId} is being written too often to take this batch; retry`)
+    throw new ContentionError('WRITE_CONTENTION', `Project ${projectId} is being written too often to take this batch; retry`)
   }
 
   /** Changes after `since`, ascending. */
@@ -354,13 +340,8 @@ export class ProjectsRepository {
     const registered = page.Items ?? []
     const ids = registered.map(item => item.sk as string)
     const metas = new Map<string, MetaItem>()
-    let keys = ids.map(id => ({ pk: projectKey(id), sk: META }))
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(500, 20 * 2 ** attempt))
-      const got = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }))
-      for (const item of got.Responses?.[this.table] ?? []) metas.set((item.pk as string).slice(2), item as unknown as MetaItem)
-      keys = (got.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof keys
-    }
+    const found = await batchGetAll<MetaItem & { pk: string }>(this.db, this.table, ids.map(id => ({ pk: projectKey(id), sk: META })))
+    for (const item of found) metas.set(item.pk.slice(2), item)
     const projects = registered.map(item => ({
       projectId: item.sk as string,
       latestSeq: metas.get(item.sk as string)?.projectedSeq ?? 0,
@@ -409,29 +390,27 @@ export class ProjectsRepository {
       for (const batch of batches) {
         if (batch.first !== meta.projectedSeq + 1) return // someone else moved on; the caller looks again
         const next = await this.applyBatch(projectId, batch, meta)
-        try {
-          await this.db.send(new UpdateCommand({
-            TableName: this.table,
-            Key: { pk, sk: META },
-            UpdateExpression: 'SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now',
-            ConditionExpression: 'projectedSeq = :from',
-            ExpressionAttributeValues: {
-              ':from': meta.projectedSeq,
-              ':to': next.projectedSeq,
-              ':total': next.totalChanges,
-              ':entities': next.entityCount,
-              ':types': next.byEntityType,
-              ':ops': next.byOperation,
-              ':now': next.updatedAt
-            }
-          }))
-          meta = next
-        } catch (err) {
-          if (!(err instanceof ConditionalCheckFailedException)) throw err
+        const advanced = await conditionHolds(this.db.send(new UpdateCommand({
+          TableName: this.table,
+          Key: { pk, sk: META },
+          UpdateExpression: 'SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now',
+          ConditionExpression: 'projectedSeq = :from',
+          ExpressionAttributeValues: {
+            ':from': meta.projectedSeq,
+            ':to': next.projectedSeq,
+            ':total': next.totalChanges,
+            ':entities': next.entityCount,
+            ':types': next.byEntityType,
+            ':ops': next.byOperation,
+            ':now': next.updatedAt
+          }
+        })))
+        if (!advanced) {
           meta = await this.meta(pk)
           if (meta === undefined) return
           break
         }
+        meta = next
       }
     }
   }
@@ -476,49 +455,36 @@ export class ProjectsRepository {
         prevSeq: current?.seq,
         change: JSON.stringify({ ...change, deleted: change.operation === 'delete' })
       }
-      try {
-        await this.db.send(new PutCommand({
-          TableName: this.table,
-          Item: { ...key, ...next },
-          ConditionExpression: current === undefined ? 'attribute_not_exists(pk)' : 'seq = :seen',
-          ExpressionAttributeValues: current === undefined ? undefined : { ':seen': current.seq }
-        }))
-        return next
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err
-      }
+      const moved = await conditionHolds(this.db.send(new PutCommand({
+        TableName: this.table,
+        Item: { ...key, ...next },
+        ConditionExpression: current === undefined ? 'attribute_not_exists(pk)' : 'seq = :seen',
+        ExpressionAttributeValues: current === undefined ? undefined : { ':seen': current.seq }
+      })))
+      if (moved) return next
     }
   }
 
   private async takeLease (pk: string, owner: string): Promise<boolean> {
     const now = Date.now()
-    try {
-      await this.db.send(new UpdateCommand({
-        TableName: this.table,
-        Key: { pk, sk: META },
-        UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :owner',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
-        ExpressionAttributeValues: { ':until': now + this.leaseMs, ':owner': owner, ':now': now }
-      }))
-      return true
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false
-      throw err
-    }
+    return await conditionHolds(this.db.send(new UpdateCommand({
+      TableName: this.table,
+      Key: { pk, sk: META },
+      UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :owner',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+      ExpressionAttributeValues: { ':until': now + this.leaseMs, ':owner': owner, ':now': now }
+    })))
   }
 
   private async releaseLease (pk: string, owner: string): Promise<void> {
-    try {
-      await this.db.send(new UpdateCommand({
-        TableName: this.table,
-        Key: { pk, sk: META },
-        UpdateExpression: 'SET leaseUntil = :zero',
-        ConditionExpression: 'leaseOwner = :owner',
-        ExpressionAttributeValues: { ':zero': 0, ':owner': owner }
-      }))
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err
-    }
+    // Not ours any more (it expired and another took it): nothing to release.
+    await conditionHolds(this.db.send(new UpdateCommand({
+      TableName: this.table,
+      Key: { pk, sk: META },
+      UpdateExpression: 'SET leaseUntil = :zero',
+      ConditionExpression: 'leaseOwner = :owner',
+      ExpressionAttributeValues: { ':zero': 0, ':owner': owner }
+    })))
   }
 
   private async meta (pk: string): Promise<MetaItem | undefined> {
@@ -538,11 +504,7 @@ export class ProjectsRepository {
   }
 
   private async putIfAbsent (item: Record<string, unknown>): Promise<void> {
-    try {
-      await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }))
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err
-    }
+    await conditionHolds(this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })))
   }
 
   private async finalize (batch: BatchItem): Promise<void> {
@@ -557,7 +519,7 @@ export class ProjectsRepository {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk, sk: `I#${batchId}` }, ConsistentRead: true }))
     if (Item === undefined) return undefined
     if (Item.requestHash !== requestHash) {
-      throw conflict('CHANGE_ID_REUSED', 'These changeIds were sent before with other changes; a retry must repeat the request as it was')
+      throw new ConflictError('CHANGE_ID_REUSED', 'These changeIds were sent before with other changes; a retry must repeat the request as it was')
     }
     return Item.first as number
   }
@@ -582,21 +544,21 @@ export class ProjectsRepository {
   }
 
   private async lastBatch (pk: string): Promise<BatchItem | undefined> {
-    return await this.firstOf({
+    return await this.lastOf({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :l)',
       ExpressionAttributeValues: { ':pk': pk, ':l': 'L#' }
     })
   }
 
   private async batchContaining (pk: string, seq: number): Promise<BatchItem | undefined> {
-    return await this.firstOf({
+    return await this.lastOf({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(0), ':to': batchKey(seq) }
     })
   }
 
-  /** The last item of a key range, newest first, without its (possibly large) body. */
-  private async firstOf (query: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>): Promise<BatchItem | undefined> {
+  /** The last batch in a key range (the highest sk), without its (possibly large) body. */
+  private async lastOf (query: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>): Promise<BatchItem | undefined> {
     const { Items } = await this.db.send(new QueryCommand({
       TableName: this.table,
       ...query,
@@ -645,11 +607,11 @@ export class ProjectsRepository {
 
 function toStored (input: ChangeInput): StoredChange {
   if (input.operation === 'delete' ? input.data !== undefined : input.data === undefined) {
-    throw badRequest('INVALID_CHANGE', input.operation === 'delete' ? 'a delete carries no data' : `an ${input.operation} needs data`)
+    throw new InvalidInputError('INVALID_CHANGE', input.operation === 'delete' ? 'a delete carries no data' : `an ${input.operation} needs data`)
   }
   if (input.data !== undefined) {
     const bytes = Buffer.byteLength(JSON.stringify(input.data), 'utf8')
-    if (bytes > MAX_DATA_BYTES) throw tooLarge('DATA_TOO_LARGE', `data of ${input.entityType}/${input.entityId} is ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`)
+    if (bytes > MAX_DATA_BYTES) throw new TooLargeError('DATA_TOO_LARGE', `data of ${input.entityType}/${input.entityId} is ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`)
   }
   const { entityType, entityId, operation, timestamp, data, changeId } = input
   return { entityType, entityId, operation, timestamp, data, changeId }

@@ -41,14 +41,17 @@
  * so every read checks `expiresAt` itself; lists also filter on `ttl`.
  */
 import { randomUUID } from 'node:crypto'
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { Static } from '@sinclair/typebox'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { type VersionCondition, versionAllowed } from '../etag.ts'
 import {
-  DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand
-} from '@aws-sdk/lib-dynamodb'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { AppError, badRequest, conflict, notFound, preconditionFailed } from '../errors.ts'
+  ConflictError, ContentionError, DomainError, InvalidInputError, NotFoundError, PreconditionFailedError, UnavailableError
+} from '../errors.ts'
 import { LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, TTL_ATTRIBUTE, ttlFromMillis } from '../expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import type { CreateUserBody, UpdateUserBody } from '../schemas/users.ts'
+import { backoff, conditional, conditionHolds, createdOrderKey, documentClient } from './dynamo.ts'
 
 export interface User {
   userId: string
@@ -65,23 +68,10 @@ export interface StoredUser extends User {
   version: number
 }
 
-export interface CreateUserInput {
-  email: string
-  name: string
-  department?: string
-  expiresAt?: number
-}
+export type CreateUserInput = Static<typeof CreateUserBody>
 
 /** `null` clears an optional field; an absent field is left as it is. */
-export interface UpdateUserInput {
-  email?: string
-  name?: string
-  department?: string | null
-  expiresAt?: number | null
-}
-
-/** What the caller's If-Match allows: any existing version, or one of these. */
-export type VersionCondition = '*' | number[]
+export type UpdateUserInput = Static<typeof UpdateUserBody>
 
 export interface ListUsersOptions {
   limit: number
@@ -131,7 +121,6 @@ const MAX_ATTEMPTS = 20
 const userKey = (userId: string): string => `USER#${userId}`
 const claimKey = (emailKey: string): string => `EMAIL#${emailKey}`
 const departmentKey = (department: string): string => `DEPT#${department}`
-const createdKey = (createdAt: number, userId: string): string => `${String(createdAt).padStart(15, '0')}#${userId}`
 
 /** The form emails are compared in: trimmed and lower-cased. */
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
@@ -141,9 +130,10 @@ const isLive = (item: Pick<UserItem, 'expiresAt'>, now: number = Date.now()): bo
 
 const LIVE_CONDITION = 'attribute_exists(pk) AND (attribute_not_exists(expiresAt) OR expiresAt > :nowMs)'
 
-const emailTaken = (email: string): AppError => conflict('EMAIL_TAKEN', `Another user has the email ${email}`)
-const userMissing = (userId: string): AppError => notFound('USER_NOT_FOUND', `User ${userId} not found`)
-const notInFuture = (): AppError => badRequest('EXPIRES_AT_NOT_IN_FUTURE', 'expiresAt must be in the future')
+const emailTaken = (email: string): ConflictError => new ConflictError('EMAIL_TAKEN', `Another user has the email ${email}`)
+/** Written to a user that does not exist (or expired); reads answer undefined instead. */
+export const userNotFound = (userId: string): NotFoundError => new NotFoundError('USER_NOT_FOUND', `User ${userId} not found`)
+const notInFuture = (): InvalidInputError => new InvalidInputError('EXPIRES_AT_NOT_IN_FUTURE', 'expiresAt must be in the future')
 /** Thrown inside a loop: what was read has changed, read again. */
 class Stale extends Error {}
 
@@ -160,7 +150,7 @@ export class UsersRepository {
   private readonly claimGraceMs: number
 
   constructor (options: UsersRepositoryOptions) {
-    this.db = DynamoDBDocumentClient.from(options.dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    this.db = documentClient(options.dynamodb)
     this.table = options.table
     this.claimGraceMs = options.claimGraceMs ?? CLAIM_GRACE_MS
   }
@@ -213,9 +203,9 @@ export class UsersRepository {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = Date.now()
       const current = await this.readUser(userId)
-      if (current === undefined || !isLive(current, now)) throw userMissing(userId)
-      if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(current.version)) {
-        throw preconditionFailed('VERSION_MISMATCH', `User ${userId} is at version ${current.version}, not the version in If-Match`)
+      if (current === undefined || !isLive(current, now)) throw userNotFound(userId)
+      if (!versionAllowed(ifMatch, current.version)) {
+        throw new PreconditionFailedError('VERSION_MISMATCH', `User ${userId} is at version ${current.version}, not the version in If-Match`)
       }
       if (typeof changes.expiresAt === 'number' && changes.expiresAt <= now) throw notInFuture()
 
@@ -234,47 +224,46 @@ export class UsersRepository {
       }, emailChanges ? version : current.claimVersion)
 
       let claimedAt: number | undefined
+      let landed = false
       try {
         if (emailChanges) claimedAt = await this.claim(next.emailKey, userId, version)
         if (claimedAt !== undefined) this.checkClaimFresh(claimedAt)
-        await this.db.send(new PutCommand({
+        landed = await conditionHolds(this.db.send(new PutCommand({
           TableName: this.table,
           Item: next,
           ConditionExpression: `${LIVE_CONDITION} AND version = :version`,
           ExpressionAttributeValues: { ':version': current.version, ':nowMs': now }
-        }))
+        })))
       } catch (err) {
-        const lost = err instanceof ConditionalCheckFailedException || err instanceof Stale
-        // After any other failure the claim stays: another request of this user may still land with it. Stale, it is free after the grace period.
-        if (claimedAt !== undefined && (lost || err instanceof AppError)) await this.releaseUnlessHeld(next.emailKey, userId, version)
-        if (lost) {
-          // Another write came first: read again (and with If-Match, answer 412 if it no longer holds).
-          await sleep(Math.random() * Math.min(50, 2 + attempt * 4))
-          continue
+        // Stale: read again. A refusal (email taken, too slow) gives back what was claimed. After any other failure the
+        // claim stays: another request of this user may still land with it; stale, it is free after the grace period.
+        if (!(err instanceof Stale)) {
+          if (claimedAt !== undefined && err instanceof DomainError) await this.releaseUnlessHeld(next.emailKey, userId, version)
+          throw err
         }
-        throw err
+      }
+      if (!landed) {
+        // Another write came first: give back the claim, read again (and with If-Match, answer 412 if it no longer holds).
+        if (claimedAt !== undefined) await this.releaseUnlessHeld(next.emailKey, userId, version)
+        await backoff(attempt + 1)
+        continue
       }
       if (emailChanges) await this.release(current.emailKey, userId, current.claimVersion)
       return toUser(next)
     }
-    throw conflict('WRITE_CONTENTION', `User ${userId} is being changed too often to take this change; retry`)
+    throw new ContentionError('WRITE_CONTENTION', `User ${userId} is being changed too often to take this change; retry`)
   }
 
   async delete (userId: string): Promise<void> {
-    let old: UserItem
-    try {
-      const { Attributes } = await this.db.send(new DeleteCommand({
-        TableName: this.table,
-        Key: { pk: userKey(userId) },
-        ConditionExpression: LIVE_CONDITION,
-        ExpressionAttributeValues: { ':nowMs': Date.now() },
-        ReturnValues: 'ALL_OLD'
-      }))
-      old = Attributes as UserItem
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) throw userMissing(userId)
-      throw err
-    }
+    const deleted = await conditional(this.db.send(new DeleteCommand({
+      TableName: this.table,
+      Key: { pk: userKey(userId) },
+      ConditionExpression: LIVE_CONDITION,
+      ExpressionAttributeValues: { ':nowMs': Date.now() },
+      ReturnValues: 'ALL_OLD'
+    })))
+    if (!deleted.held) throw userNotFound(userId)
+    const old = deleted.result.Attributes as UserItem
     await this.release(old.emailKey, userId, old.claimVersion)
   }
 
@@ -324,13 +313,14 @@ export class UsersRepository {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const claimedAt = Date.now()
       const fresh: ClaimItem = { pk: claimKey(emailKey), userId, version, claimedAt }
-      try {
-        await this.db.send(new PutCommand({ TableName: this.table, Item: fresh, ConditionExpression: 'attribute_not_exists(pk)' }))
-        return claimedAt
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err
-      }
-      const existing = await this.readClaim(emailKey)
+      const claimed = await conditional(this.db.send(new PutCommand({
+        TableName: this.table,
+        Item: fresh,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+      })))
+      if (claimed.held) return claimedAt
+      const existing = (claimed.current as ClaimItem | undefined) ?? await this.readClaim(emailKey)
       if (existing === undefined) continue // released meanwhile
       if (existing.userId === userId) {
         // Another request for this user wants this email too: same version, same claim; a newer one means we read stale.
@@ -344,25 +334,21 @@ export class UsersRepository {
         if (!expired && now - existing.claimedAt < this.claimGraceMs) throw emailTaken(emailKey)
       }
       // Stale: take it over, if it is still exactly what was read.
-      try {
-        await this.db.send(new PutCommand({
-          TableName: this.table,
-          Item: fresh,
-          ConditionExpression: 'userId = :userId AND version = :version AND claimedAt = :claimedAt',
-          ExpressionAttributeValues: { ':userId': existing.userId, ':version': existing.version, ':claimedAt': existing.claimedAt }
-        }))
-        return claimedAt
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err
-      }
+      const takenOver = await conditionHolds(this.db.send(new PutCommand({
+        TableName: this.table,
+        Item: fresh,
+        ConditionExpression: 'userId = :userId AND version = :version AND claimedAt = :claimedAt',
+        ExpressionAttributeValues: { ':userId': existing.userId, ':version': existing.version, ':claimedAt': existing.claimedAt }
+      })))
+      if (takenOver) return claimedAt
     }
-    throw conflict('WRITE_CONTENTION', `The email ${emailKey} is contended; retry`)
+    throw new ContentionError('WRITE_CONTENTION', `The email ${emailKey} is contended; retry`)
   }
 
   /** A writer that stalled after claiming must not write: its claim may be taken over soon. */
   private checkClaimFresh (claimedAt: number): void {
     if (Date.now() - claimedAt > this.claimGraceMs / 2) {
-      throw new AppError(503, 'WRITE_TOO_SLOW', 'Storage was too slow to finish this write; nothing was changed, retry', { 'retry-after': '2' })
+      throw new UnavailableError('WRITE_TOO_SLOW', 'Storage was too slow to finish this write; nothing was changed, retry')
     }
   }
 
@@ -403,7 +389,7 @@ export class UsersRepository {
 }
 
 function toItem (user: StoredUser, claimVersion: number): UserItem {
-  const sk = createdKey(user.createdAt, user.userId)
+  const sk = createdOrderKey(user.createdAt, user.userId)
   return {
     pk: userKey(user.userId),
     userId: user.userId,

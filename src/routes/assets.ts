@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { notFound } from '../errors.ts'
+import { assetNotFound } from '../repositories/assets.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   Asset, AssetList, AssetParams, CompleteBody, CreateAssetBody, CreatedAsset, Download, DownloadQuery, ListAssetsQuery,
@@ -50,7 +50,7 @@ const assetsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const asset = await repo.get(request.params.assetId)
-    if (asset === undefined) throw notFound('ASSET_NOT_FOUND', `Asset ${request.params.assetId} not found`)
+    if (asset === undefined) throw assetNotFound(request.params.assetId)
     return asset
   })
 

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { notFound } from '../errors.ts'
+import { NotFoundError } from '../errors.ts'
 import { etagOf, ifMatchVersions, matchesVersion } from '../etag.ts'
-import { MAX_PAYLOAD_BYTES } from '../repositories/data.ts'
+import { MAX_PAYLOAD_BYTES } from '../limits.ts'
+import { datasetNotFound } from '../repositories/data.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   ConditionalReadHeaders, ConditionalWriteHeaders, CreateDatasetBody, Dataset, DatasetDeleted, DatasetVersions,
@@ -14,9 +15,8 @@ export const DATA_BODY_LIMIT = MAX_PAYLOAD_BYTES + 1024 * 1024
 
 const etagHeader = { ETag: { type: 'string', description: 'The version, quoted: "3"' } }
 const NotModified = Type.Null({ description: 'Not Modified: the If-None-Match ETag is still current' })
-const missing = (keyId: string) => notFound('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
 
-/** Every /data route is public (seeds/000); the rate limiter still applies. */
+/** Every /data route is public: the unguessable keyId is the capability (README: Authentication); the rate limiter still applies. */
 const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const repo = app.dataRepository
 
@@ -58,7 +58,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { keyId } = request.params
     const latest = await repo.latest(keyId)
-    if (latest === undefined) throw missing(keyId)
+    if (latest === undefined) throw datasetNotFound(keyId)
     reply.header('etag', etagOf(latest.version))
     if (matchesVersion(request.headers['if-none-match'], latest.version)) return await reply.code(304).send(null)
     const { version, meta, updatedAt } = latest
@@ -113,7 +113,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { keyId } = request.params
     const versions = await repo.versions(keyId)
-    if (versions === undefined) throw missing(keyId)
+    if (versions === undefined) throw datasetNotFound(keyId)
     return { keyId, versions: versions.map(({ version, updatedAt }) => ({ version, updatedAt })) }
   })
 
@@ -128,7 +128,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { keyId, version } = request.params
     const dataset = await repo.version(keyId, version)
-    if (dataset === undefined) throw notFound('VERSION_NOT_FOUND', `Version ${version} of dataset ${keyId} is not readable`)
+    if (dataset === undefined) throw new NotFoundError('VERSION_NOT_FOUND', `Version ${version} of dataset ${keyId} is not readable`)
     reply.header('etag', etagOf(dataset.version))
     return dataset
   })

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Config } from '../config.ts'
-import { RETRY_AFTER_SECONDS } from '../plugins/errors.ts'
+import { RETRY_AFTER_SECONDS } from '../http-error.ts'
 import { errorResponses } from '../schemas/common.ts'
 import { HealthQuery, HealthResponse } from '../schemas/health.ts'
 

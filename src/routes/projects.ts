@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { projectScope } from '../auth/scopes.ts'
-import { notFound } from '../errors.ts'
+import { NotFoundError } from '../errors.ts'
+import { LAMBDA_BODY_BYTES } from '../limits.ts'
 import { decodeCursor, encodeCursor } from '../pagination.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
@@ -9,8 +10,6 @@ import {
   ProjectParams, ProjectStats, Change
 } from '../schemas/projects.ts'
 
-/** One Lambda invocation carries at most 6 MB; a batch of large changes has to be split by the client. */
-const APPEND_BODY_LIMIT = 6 * 1024 * 1024
 
 const scopeOf = (action: 'read' | 'write') => (request: FastifyRequest) =>
   projectScope((request.params as { projectId: string }).projectId, action)
@@ -21,7 +20,8 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const repo = app.projectsRepository
 
   app.post('/projects/:projectId/changes', {
-    bodyLimit: APPEND_BODY_LIMIT,
+    // A batch of large changes has to be split by the client.
+    bodyLimit: LAMBDA_BODY_BYTES,
     config: write,
     schema: {
       tags: ['projects'],
@@ -69,7 +69,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { projectId, seq } = request.params
     const change = await repo.change(projectId, seq)
-    if (change === undefined) throw notFound('CHANGE_NOT_FOUND', `Project ${projectId} has no change ${seq}`)
+    if (change === undefined) throw new NotFoundError('CHANGE_NOT_FOUND', `Project ${projectId} has no change ${seq}`)
     return change
   })
 
@@ -84,7 +84,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { projectId, entityType, entityId } = request.params
     const entity = await repo.entity(projectId, entityType, entityId)
-    if (entity === undefined) throw notFound('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
+    if (entity === undefined) throw new NotFoundError('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
     return entity
   })
 
@@ -99,7 +99,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { projectId } = request.params
     const stats = await repo.stats(projectId)
-    if (stats === undefined) throw notFound('PROJECT_NOT_FOUND', `Project ${projectId} has no changes`)
+    if (stats === undefined) throw new NotFoundError('PROJECT_NOT_FOUND', `Project ${projectId} has no changes`)
     return stats
   })
 

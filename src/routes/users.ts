@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { badRequest, notFound } from '../errors.ts'
+import { InvalidInputError } from '../errors.ts'
 import { etagOf, ifMatchVersions } from '../etag.ts'
-import type { StoredUser, User as UserRecord } from '../repositories/users.ts'
+import { userNotFound, type StoredUser, type User as UserRecord } from '../repositories/users.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   CreateUserBody, IfMatchHeaders, ListUsersQuery, UpdateUserBody, User, UserIdParams, UserPage
@@ -11,12 +11,11 @@ import {
 const etagHeader = { ETag: { type: 'string', description: 'The user\'s version, quoted: "3"' } }
 const read = { auth: { scopes: ['users:read'] } }
 const write = { auth: { scopes: ['users:write'] } }
-const missing = (userId: string) => notFound('USER_NOT_FOUND', `User ${userId} not found`)
 
 /** The public fields only: the version travels in the ETag. */
 const publicUser = ({ version: _version, ...user }: StoredUser): UserRecord => user
 
-/** /users (seeds/001): users:read to read, users:write to change. */
+/** /users (README: "`/users` rules"): users:read to read, users:write to change. */
 const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const repo = app.usersRepository
 
@@ -54,7 +53,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { email, department, order, limit, cursor } = request.query
     if (email !== undefined) {
       if (department !== undefined || cursor !== undefined) {
-        throw badRequest('INVALID_QUERY', 'email looks up one user: it does not combine with department or cursor')
+        throw new InvalidInputError('INVALID_QUERY', 'email looks up one user: it does not combine with department or cursor')
       }
       const user = await repo.findByEmail(email)
       return { users: user === undefined ? [] : [publicUser(user)], cursor: null }
@@ -74,7 +73,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { userId } = request.params
     const user = await repo.get(userId)
-    if (user === undefined) throw missing(userId)
+    if (user === undefined) throw userNotFound(userId)
     reply.header('etag', etagOf(user.version))
     return publicUser(user)
   })

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME } from '../limits.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
 const AssetId = Type.String({ format: 'uuid', description: 'Asset id, a UUID' })
@@ -6,7 +7,7 @@ const EpochMs = Type.Integer({ minimum: 0, description: 'Epoch milliseconds' })
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('uploaded'), Type.Literal('rejected')])
 
 export const CreateAssetBody = Type.Object({
-  fileName: Type.String({ minLength: 1, maxLength: 1024, description: 'Made safe for the object key: no / \\ .. or control characters, at most 200 characters' }),
+  fileName: Type.String({ minLength: 1, maxLength: 1024, description: `Made safe for the object key: no / \\ .. or control characters, at most ${MAX_FILE_NAME} characters` }),
   contentType: Type.String({ minLength: 3, maxLength: 255, description: 'One of ASSETS_ALLOWED_TYPES; the upload must carry exactly this Content-Type' }),
   size: Type.Integer({ minimum: 1, description: 'Bytes; at most ASSETS_MAX_BYTES (413 above). The upload must be exactly this long.' })
 }, { additionalProperties: false })
@@ -19,7 +20,7 @@ const assetProperties = {
   status: Status,
   s3Key: Type.String({ description: 'assets/<assetId>/<fileName>' }),
   createdAt: EpochMs,
-  expiresAt: { ...EpochMs, description: 'When the metadata expires (30 days after creation), epoch ms' },
+  expiresAt: { ...EpochMs, description: `When the metadata expires (${ASSET_METADATA_TTL_DAYS} days after creation), epoch ms` },
   etag: Type.Optional(Type.String({ description: 'The object\'s ETag, once uploaded' })),
   uploadedAt: Type.Optional(EpochMs),
   rejectedReason: Type.Optional(Type.String()),

@@ -1,5 +1,5 @@
-import { Type, type Static } from '@sinclair/typebox'
-import { MAX_BATCH, MAX_DATA_BYTES, MAX_SEQ } from '../repositories/projects.ts'
+import { Type } from '@sinclair/typebox'
+import { MAX_BATCH, MAX_DATA_BYTES, MAX_SEQ, MAX_WAIT_SECONDS } from '../limits.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
 // Ids become parts of DynamoDB keys joined with '#', so '#' is never in them.
@@ -59,8 +59,6 @@ export const ProjectParams = Type.Object({ projectId: ProjectId })
 export const ChangeParams = Type.Object({ projectId: ProjectId, seq: Seq })
 export const EntityParams = Type.Object({ projectId: ProjectId, entityType: EntityType, entityId: EntityId })
 
-export const MAX_WAIT_SECONDS = 20
-
 export const FeedQuery = Type.Object({
   since: Type.Integer({ minimum: 0, maximum: MAX_SEQ - 1, default: 0, description: 'Return changes after this seq: 0, then each page\'s lastSeq' }),
   limit: Limit(100, 1000),
@@ -107,4 +105,3 @@ export const ProjectList = Type.Object({
   cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null on the last' })
 }, { additionalProperties: false })
 
-export type AppendBodyType = Static<typeof AppendBody>

@@ -1,11 +1,7 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
+import { MAX_EPOCH_MS, USERS_PAGE_DEFAULT, USERS_PAGE_MAX } from '../limits.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
-export const USERS_PAGE_DEFAULT = 20
-export const USERS_PAGE_MAX = 100
-
-/** Latest instant JSON Schema and Date both handle comfortably: 9999-12-31T23:59:59.999Z. */
-const MAX_EPOCH_MS = 253_402_300_799_999
 
 // Dot-atom local part (at most 64 characters) @ dot-separated host labels with a
 // letter TLD. Surrounding whitespace is allowed: emails are compared trimmed.
@@ -72,6 +68,3 @@ export const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'The ETag of the version this change applies to: 412 if the user has changed since. Without it, the last writer wins.' }))
 })
 
-export type CreateUserBodyType = Static<typeof CreateUserBody>
-export type UpdateUserBodyType = Static<typeof UpdateUserBody>
-export type UserType = Static<typeof User>

@@ -5,7 +5,7 @@ import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { safeFileName } from '../../src/repositories/assets.ts'
 import { motoAvailable, startMoto } from '../fixtures/moto.ts'
-import { buildTestApp, type TestApp } from '../helper.ts'
+import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
 
 const key = generateApiKey('assets', ['assets:read', 'assets:write'])
 const baseEnv = { API_KEYS: JSON.stringify([key.entry]), RATE_LIMIT_MAX: '100000' }
@@ -15,11 +15,11 @@ const MIB = 1024 * 1024
 type App = TestApp['app']
 
 async function create (app: App, body: Record<string, unknown>) {
-  const res = await app.inject({ method: 'POST', url: '/assets', headers, payload: body })
+  const res = await injectAs(app, key.key).post('/assets', body)
   if (res.statusCode !== 201) throw new Error(`create: ${res.statusCode} ${res.body}`)
   return res.json()
 }
-const get = (app: App, url: string) => app.inject({ method: 'GET', url, headers })
+const get = (app: App, url: string) => injectAs(app, key.key).get(url)
 
 /** PUT the bytes to a presigned URL as a browser's fetch would. */
 async function upload (upload: { url: string, headers: Record<string, string> }, body: Buffer, contentType?: string) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { QueryCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
-import { MAX_PAYLOAD_BYTES } from '../../src/repositories/data.ts'
+import { MAX_PAYLOAD_BYTES } from '../../src/limits.ts'
 import { buildTestApp, datasetBody, type TestApp } from '../helper.ts'
 
 const json = { 'content-type': 'application/json' }
@@ -258,7 +258,7 @@ t.test('DELETE removes the dataset and every version', async t => {
 })
 
 t.test('payloads too large for an item live in S3, transparently', async t => {
-  const ctx = await buildTestApp(t, { dataInlinePayloadBytes: 1024 })
+  const ctx = await buildTestApp(t, { repositories: { data: { inlinePayloadBytes: 1024 } } })
   const { app } = ctx
   const big = datasetBody({ payload: 'é'.repeat(4000) })
   const { keyId } = await create(app, big)
@@ -276,7 +276,7 @@ t.test('payloads too large for an item live in S3, transparently', async t => {
 })
 
 t.test('losing writers leave no S3 object behind', async t => {
-  const ctx = await buildTestApp(t, { dataInlinePayloadBytes: 16 })
+  const ctx = await buildTestApp(t, { repositories: { data: { inlinePayloadBytes: 16 } } })
   const { app } = ctx
   const { keyId } = await create(app, datasetBody({ payload: 'x'.repeat(100) }))
   const results = await Promise.all(Array.from({ length: 8 }, () =>

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
-import { buildTestApp, type TestApp } from '../helper.ts'
+import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
 
 const writer = generateApiKey('projects-all', ['projects:*:*'])
 const p1Reader = generateApiKey('p1-reader', ['projects:p1:read'])
@@ -16,13 +16,13 @@ const change = (entityId: string, operation = 'create', extra: Record<string, un
 })
 
 async function append (app: App, projectId: string, body: unknown): Promise<Change[]> {
-  const res = await app.inject({ method: 'POST', url: `/projects/${projectId}/changes`, headers, payload: body as object })
+  const res = await injectAs(app, writer.key).post(`/projects/${projectId}/changes`, body)
   if (res.statusCode !== 201) throw new Error(`append failed: ${res.statusCode} ${res.body}`)
   return (res.json() as { changes: Change[] }).changes
 }
 
 async function page (app: App, projectId: string, query: string): Promise<Page> {
-  const res = await app.inject({ method: 'GET', url: `/projects/${projectId}/changes?${query}`, headers })
+  const res = await injectAs(app, writer.key).get(`/projects/${projectId}/changes?${query}`)
   if (res.statusCode !== 200) throw new Error(`read failed: ${res.statusCode} ${res.body}`)
   return res.json() as Page
 }
@@ -38,7 +38,7 @@ async function readAll (app: App, projectId: string, query = ''): Promise<Change
   }
 }
 
-const get = (app: App, url: string) => app.inject({ method: 'GET', url, headers })
+const get = (app: App, url: string) => injectAs(app, writer.key).get(url)
 
 t.test('append one change, then a batch: consecutive seqs, the documented shape', async t => {
   const { app } = await buildTestApp(t, { env })

@@ -4,26 +4,24 @@ import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
+import { toErrorResponse } from '../../src/plugins/app/errors.ts'
 import { UsersRepository } from '../../src/repositories/users.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
-import { buildTestApp, type TestApp } from '../helper.ts'
+import { answerOf, buildTestApp, injectAs, type TestApp, type TestTap } from '../helper.ts'
 
 const key = generateApiKey('users-admin', ['users:read', 'users:write'])
 const API_KEYS = JSON.stringify([key.entry])
-const headers = { 'content-type': 'application/json', 'x-api-key': key.key }
 const USER_FIELDS = ['createdAt', 'department', 'email', 'expiresAt', 'name', 'updatedAt', 'userId']
 
 type App = TestApp['app']
 interface UserBody { userId: string, email: string, name: string, department: string | null, createdAt: number, updatedAt: number, expiresAt: number | null }
 
-const setup = (t: Parameters<typeof buildTestApp>[0]) => buildTestApp(t, { env: { API_KEYS } })
+const setup = (t: TestTap) => buildTestApp(t, { env: { API_KEYS } })
 
-const post = (app: App, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/users', headers, payload })
-const auth = { 'x-api-key': key.key }
-const get = (app: App, url: string) => app.inject({ method: 'GET', url, headers: auth })
-const patch = (app: App, userId: string, payload: unknown, extra: Record<string, string> = {}) =>
-  app.inject({ method: 'PATCH', url: `/users/${userId}`, headers: { ...headers, ...extra }, payload: payload as Record<string, unknown> })
-const del = (app: App, userId: string) => app.inject({ method: 'DELETE', url: `/users/${userId}`, headers: auth })
+const post = (app: App, payload: Record<string, unknown>) => injectAs(app, key.key).post('/users', payload)
+const get = (app: App, url: string) => injectAs(app, key.key).get(url)
+const patch = (app: App, userId: string, payload: unknown, extra: Record<string, string> = {}) => injectAs(app, key.key).patch(`/users/${userId}`, payload, extra)
+const del = (app: App, userId: string) => injectAs(app, key.key).delete(`/users/${userId}`)
 
 async function create (app: App, body: Record<string, unknown> = {}): Promise<UserBody> {
   const res = await post(app, { email: `${randomUUID()}@example.com`, name: 'Ada Lovelace', ...body })
@@ -409,7 +407,7 @@ t.test('a writer dying between claim and user does not lock the email forever', 
 
   // Within the grace period the claim may be a write in flight: refused.
   const repo = new UsersRepository({ dynamodb: clients.dynamodb, table: config.tables.users, claimGraceMs: graceMs })
-  await t.rejects(repo.create({ email: 'orphan@example.com', name: 'Too early' }), { statusCode: 409, code: 'EMAIL_TAKEN' })
+  t.match(await answerOf(repo.create({ email: 'orphan@example.com', name: 'Too early' })), { statusCode: 409, code: 'EMAIL_TAKEN' })
   t.equal((await post(app, { email: 'orphan@example.com', name: 'Too early' })).statusCode, 409)
 
   await sleep(graceMs + 100)
@@ -417,7 +415,7 @@ t.test('a writer dying between claim and user does not lock the email forever', 
     repo.create({ email: i % 2 === 0 ? 'ORPHAN@example.com' : ' orphan@example.com', name: `Takes over ${i}` })))
   const winners = attempts.filter(a => a.status === 'fulfilled')
   t.equal(winners.length, 1, 'of concurrent takers exactly one gets the stale claim')
-  t.ok(attempts.every(a => a.status === 'fulfilled' || (a.reason as { statusCode?: number }).statusCode === 409), 'the others are 409')
+  t.ok(attempts.every(a => a.status === 'fulfilled' || toErrorResponse(a.reason).body.statusCode === 409), 'the others are 409')
   const taken = (winners[0] as PromiseFulfilledResult<{ userId: string }>).value
   t.same((await byEmail(app, 'orphan@example.com')).map(u => u.userId), [taken.userId], 'after the grace period the email is usable')
   t.equal((await storedUsers(ctx)).length, 1)
@@ -493,7 +491,7 @@ t.test('a writer too slow after claiming writes nothing and gives the email back
     if (context.commandName === 'PutItemCommand' && writes++ === 0) await sleep(graceMs)
     return result
   }, { step: 'initialize', name: 'slow-first-write' })
-  await t.rejects(repo.create({ email: 'slow@example.com', name: 'Slow' }), { statusCode: 503, code: 'WRITE_TOO_SLOW' })
+  t.match(await answerOf(repo.create({ email: 'slow@example.com', name: 'Slow' })), { statusCode: 503, code: 'WRITE_TOO_SLOW', headers: { 'retry-after': '2' } })
   clients.dynamodb.middlewareStack.remove('slow-first-write')
   t.same(await items(ctx), [], 'no user, and the claim was released')
   t.equal((await post(app, { email: 'slow@example.com', name: 'Next' })).statusCode, 201, 'the email is free at once')

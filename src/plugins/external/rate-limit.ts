@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import type { Config } from '../config.ts'
-import { AppError } from '../errors.ts'
+import type { Config } from '../../config.ts'
+import { HttpError } from '../../http-error.ts'
 
 /**
  * A window of `RATE_LIMIT_MAX` requests per `RATE_LIMIT_WINDOW_SECONDS`, per
@@ -16,8 +16,8 @@ export default fp<{ config: Config, docsPrefix: string }>(async (app, { config, 
     timeWindow: config.rateLimit.windowMs,
     keyGenerator: (request) => request.principal ? `${request.principal.kind}:${request.principal.id}` : `ip:${request.ip}`,
     allowList: (request) => request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`),
-    errorResponseBuilder: (_request, context) => new AppError(429, 'RATE_LIMITED',
+    errorResponseBuilder: (_request, context) => new HttpError(429, 'RATE_LIMITED',
       `More than ${context.max} requests in ${config.rateLimit.windowMs / 1000} seconds; retry after ${Math.ceil(context.ttl / 1000)} s`,
       { 'retry-after': String(Math.ceil(context.ttl / 1000)) })
   })
-}, { name: 'rate-limit' })
+}, { name: 'rate-limit', dependencies: ['errors'] })

@@ -1,8 +1,8 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
-import type { Config } from '../config.ts'
-import { SECURITY_SCHEMES } from './auth.ts'
+import type { Config } from '../../config.ts'
+import { SECURITY_SCHEMES } from '../../auth/credentials.ts'
 
 export interface OpenApiOptions {
   config: Config
@@ -14,6 +14,9 @@ export const DOCS_PREFIX = '/docs'
 
 export const TAGS = [
   { name: 'data', description: 'Versioned storage of client-side-encrypted datasets' },
+  { name: 'users', description: 'User records with unique emails, in creation order' },
+  { name: 'assets', description: 'Files in S3 through presigned URLs, their metadata in DynamoDB' },
+  { name: 'projects', description: 'Per-project change feeds with gap-free sequence numbers' },
   { name: 'health', description: 'Liveness and dependency checks' }
 ]
 
@@ -25,7 +28,7 @@ export default fp<OpenApiOptions>(async (app, { config, uiStaticDir }) => {
       info: {
         title: 'Atlas API',
         version: config.version,
-        description: 'Datasets, users, assets, sync and project change feeds over DynamoDB and S3.'
+        description: 'Datasets, users, assets and project change feeds over DynamoDB and S3.'
       },
       tags: TAGS,
       components: { securitySchemes: SECURITY_SCHEMES }

@@ -1,14 +1,10 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { ApiKeyStore } from '../auth/api-keys.ts'
-import { loadSecretApiKeys } from '../auth/key-source.ts'
-import { createJwtVerifier, looksLikeJwt } from '../auth/jwt.ts'
-import { isValidScope, missingScopes } from '../auth/scopes.ts'
-import { EMULATOR_CREDENTIALS } from '../aws-clients.ts'
-import type { Config } from '../config.ts'
-import { AppError } from '../errors.ts'
-import { RETRY_AFTER_SECONDS } from './errors.ts'
-import { errorResponses } from '../schemas/common.ts'
+import { createCredentialResolver, type AuthFailure, type Principal } from '../../auth/credentials.ts'
+import { isValidScope, missingScopes } from '../../auth/scopes.ts'
+import type { Config } from '../../config.ts'
+import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
+import { errorResponses } from '../../schemas/common.ts'
 
 /**
  * What a route needs, declared in its `config.auth`: `'public'`, or scopes
@@ -19,15 +15,6 @@ import { errorResponses } from '../schemas/common.ts'
 export type AuthRequirement =
   | 'public'
   | { scopes: readonly string[] | ((request: FastifyRequest) => string[] | undefined) }
-
-export interface Principal {
-  kind: 'apiKey' | 'jwt'
-  /** The key's id, or `jwt:<sub>`: what logs and rate limits know a caller by. */
-  id: string
-  scopes: string[]
-}
-
-type AuthFailure = 'missing' | 'invalid' | 'unavailable'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -43,28 +30,12 @@ declare module 'fastify' {
   }
 }
 
-export const SECURITY_SCHEMES = {
-  apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key (npm run keys:create)' },
-  bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, or a JWT from the configured issuer (Cognito or any OIDC provider)' }
-} as const
-
 const REALM = 'Bearer realm="atlas-api"'
 
 export interface AuthOptions {
   config: Config
   /** Routes under this prefix (the docs UI and its files) are public without declaring it. */
   docsPrefix: string
-}
-
-function presentedCredential (request: FastifyRequest): { scheme: 'bearer' | 'apiKey', value: string } | undefined | 'malformed' {
-  const authorization = request.headers.authorization
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
-    return match ? { scheme: 'bearer', value: match[1]! } : 'malformed'
-  }
-  const key = request.headers['x-api-key']
-  if (typeof key === 'string' && key !== '') return { scheme: 'apiKey', value: key }
-  return undefined
 }
 
 function isInfrastructureRoute (route: RouteOptions, docsPrefix: string): boolean {
@@ -78,16 +49,7 @@ function isInfrastructureRoute (route: RouteOptions, docsPrefix: string): boolea
  * rather than serving it open.
  */
 export default fp<AuthOptions>(async (app, { config, docsPrefix }) => {
-  const keys = new ApiKeyStore([
-    ...config.apiKeys,
-    ...await loadSecretApiKeys({
-      region: config.region,
-      apiKeysSecret: config.apiKeysSecret,
-      endpoints: config.endpoints,
-      credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
-    })
-  ])
-  const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : undefined
+  const resolve = await createCredentialResolver(config)
   const protectedRoutes: typeof app.protectedRoutes = []
 
   app.decorateRequest('principal', undefined)
@@ -122,44 +84,29 @@ export default fp<AuthOptions>(async (app, { config, docsPrefix }) => {
   app.addHook('onRequest', async (request) => {
     const auth = request.routeOptions.config.auth
     if (auth === undefined || auth === 'public') return
-    const credential = presentedCredential(request)
-    if (credential === undefined) {
-      request.authFailure = 'missing'
-      return
-    }
-    if (credential === 'malformed') {
-      request.authFailure = 'invalid'
-      return
-    }
-    if (credential.scheme === 'bearer' && verifyJwt !== undefined && looksLikeJwt(credential.value)) {
-      const outcome = await verifyJwt(credential.value)
-      if (outcome.ok) request.principal = { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes }
-      else request.authFailure = outcome.reason
-      return
-    }
-    const key = keys.find(credential.value)
-    if (key === undefined) request.authFailure = 'invalid'
-    else request.principal = { kind: 'apiKey', id: key.id, scopes: key.scopes }
+    const resolution = await resolve(request.headers)
+    if ('principal' in resolution) request.principal = resolution.principal
+    else request.authFailure = resolution.failure
   })
 
   async function authorize (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const auth = request.routeOptions.config.auth as Exclude<AuthRequirement, 'public'>
     switch (request.authFailure) {
       case 'missing':
-        throw new AppError(401, 'UNAUTHENTICATED', 'This route needs an API key (x-api-key or Authorization: Bearer) or a JWT', { 'www-authenticate': REALM })
+        throw new HttpError(401, 'UNAUTHENTICATED', 'This route needs an API key (x-api-key or Authorization: Bearer) or a JWT', { 'www-authenticate': REALM })
       case 'invalid':
-        throw new AppError(401, 'INVALID_CREDENTIALS', 'The credential sent is not valid', { 'www-authenticate': `${REALM}, error="invalid_token"` })
+        throw new HttpError(401, 'INVALID_CREDENTIALS', 'The credential sent is not valid', { 'www-authenticate': `${REALM}, error="invalid_token"` })
       case 'unavailable':
-        throw new AppError(503, 'DEPENDENCY_UNAVAILABLE', 'The token issuer\'s keys cannot be fetched; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS) })
+        throw new HttpError(503, 'DEPENDENCY_UNAVAILABLE', 'The token issuer\'s keys cannot be fetched; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS) })
     }
     const principal = request.principal!
     const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
     // An id that cannot name a resource is bad input, whoever sends it.
-    if (required === undefined) throw new AppError(400, 'INVALID_RESOURCE_ID', 'The resource id in the path is not valid')
+    if (required === undefined) throw new HttpError(400, 'INVALID_RESOURCE_ID', 'The resource id in the path is not valid')
     const missing = missingScopes(principal.scopes, required)
     if (missing.length > 0) {
-      throw new AppError(403, 'FORBIDDEN', `Credential ${principal.id} lacks ${missing.join(', ')}`)
+      throw new HttpError(403, 'FORBIDDEN', `Credential ${principal.id} lacks ${missing.join(', ')}`)
     }
     request.log.debug({ principal: principal.id }, 'authorized')
   }
-}, { name: 'auth' })
+}, { name: 'auth', dependencies: ['errors', 'rate-limit'] })

@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../config.ts'
-import { AssetsRepository } from '../repositories/assets.ts'
-import { DataRepository } from '../repositories/data.ts'
-import { HealthRepository } from '../repositories/health.ts'
-import { ProjectsRepository } from '../repositories/projects.ts'
-import { UsersRepository } from '../repositories/users.ts'
+import type { Config } from '../../config.ts'
+import { AssetsRepository } from '../../repositories/assets.ts'
+import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
+import { HealthRepository } from '../../repositories/health.ts'
+import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects.ts'
+import { UsersRepository } from '../../repositories/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,24 +16,25 @@ declare module 'fastify' {
   }
 }
 
-export interface RepositoriesOptions {
-  config: Config
-  /** Moves /data payloads above this many bytes to S3 (tests lower it). */
-  dataInlinePayloadBytes?: number
-  /** Stages /projects batches above this many bytes (tests lower it). */
-  projectsInlineBatchBytes?: number
-  /** How long a /projects projector holds its lease (tests shorten it). */
-  projectsLeaseMs?: number
+/** Settings tests change to reach code paths with small inputs; each repository's own option names. */
+export interface RepositoryOverrides {
+  data?: Pick<DataRepositoryOptions, 'inlinePayloadBytes'>
+  projects?: Pick<ProjectsRepositoryOptions, 'inlineBatchBytes' | 'leaseMs'>
 }
 
-export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBytes, projectsInlineBatchBytes, projectsLeaseMs }) => {
+export interface RepositoriesOptions {
+  config: Config
+  overrides?: RepositoryOverrides
+}
+
+export default fp<RepositoriesOptions>(async (app, { config, overrides = {} }) => {
   const { dynamodb, s3 } = app.aws
   app.decorate('dataRepository', new DataRepository({
     dynamodb,
     s3,
     table: config.tables.data,
     bucket: config.buckets.payloads,
-    inlinePayloadBytes: dataInlinePayloadBytes
+    ...overrides.data
   }))
   app.decorate('healthRepository', new HealthRepository({
     dynamodb,
@@ -44,8 +45,7 @@ export default fp<RepositoriesOptions>(async (app, { config, dataInlinePayloadBy
   app.decorate('projectsRepository', new ProjectsRepository({
     dynamodb,
     table: config.tables.projects,
-    inlineBatchBytes: projectsInlineBatchBytes,
-    leaseMs: projectsLeaseMs
+    ...overrides.projects
   }))
   app.decorate('usersRepository', new UsersRepository({
     dynamodb,

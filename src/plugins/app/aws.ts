@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import { createAwsClients, destroyAwsClients, type AwsClients } from '../aws-clients.ts'
-import type { Config } from '../config.ts'
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../../aws-clients.ts'
+import type { Config } from '../../config.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

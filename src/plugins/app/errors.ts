@@ -3,7 +3,11 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError, isDependencyUnavailable } from '../errors.ts'
+import {
+  ConflictError, ContentionError, DomainError, InvalidInputError, isDependencyUnavailable, NotFoundError, PreconditionFailedError,
+  TooLargeError, UnavailableError
+} from '../../errors.ts'
+import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
 
 interface ErrorBody {
   statusCode: number
@@ -12,14 +16,29 @@ interface ErrorBody {
   code: string
 }
 
-export const RETRY_AFTER_SECONDS = 2
+const DOMAIN_STATUS: Array<[abstract new (...args: never[]) => DomainError, number]> = [
+  [InvalidInputError, 400],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [ContentionError, 409],
+  [PreconditionFailedError, 412],
+  [TooLargeError, 413],
+  [UnavailableError, 503]
+]
+
+const retryLater = { 'retry-after': String(RETRY_AFTER_SECONDS) }
 
 const body = (statusCode: number, code: string, message: string): ErrorBody =>
   ({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code })
 
 /** Maps anything thrown to the one error shape. Internals never reach the client. */
 export function toErrorResponse (err: unknown): { body: ErrorBody, headers: Record<string, string> } {
-  if (err instanceof AppError) return { body: body(err.statusCode, err.code, err.message), headers: err.headers }
+  if (err instanceof HttpError) return { body: body(err.statusCode, err.code, err.message), headers: err.headers }
+  if (err instanceof DomainError) {
+    const status = DOMAIN_STATUS.find(([type]) => err instanceof type)?.[1] ?? 500
+    if (status === 500) return { body: body(500, 'INTERNAL_ERROR', 'Internal Server Error'), headers: {} }
+    return { body: body(status, err.code, err.message), headers: status === 503 ? retryLater : {} }
+  }
   const e = err as Partial<FastifyError> & { validation?: unknown }
   const isSyntaxError = err instanceof SyntaxError
   if (e.validation !== undefined) return { body: body(400, 'VALIDATION_FAILED', e.message ?? 'Invalid input'), headers: {} }
@@ -38,7 +57,7 @@ export function toErrorResponse (err: unknown): { body: ErrorBody, headers: Reco
   if (isDependencyUnavailable(err)) {
     return {
       body: body(503, 'DEPENDENCY_UNAVAILABLE', 'A storage dependency is unavailable; retry later'),
-      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) }
+      headers: retryLater
     }
   }
   const status = e.statusCode

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError, badRequest } from '../errors.ts'
+import { InvalidInputError } from '../../errors.ts'
+import { HttpError } from '../../http-error.ts'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 
@@ -49,7 +50,7 @@ export default fp(async (app) => {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase()
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8'), undefined)
+      done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8'), undefined)
       return
     }
     parseJson(request, body as string, done)
@@ -57,10 +58,10 @@ export default fp(async (app) => {
 
   app.addHook('preValidation', async (request: FastifyRequest) => {
     const problem = textProblem(request.params, 'params') ?? textProblem(request.query, 'querystring') ?? textProblem(request.body, 'body')
-    if (problem?.kind === 'too-deep') throw badRequest('BODY_TOO_DEEP', `JSON may nest at most ${MAX_BODY_DEPTH} levels deep`)
+    if (problem?.kind === 'too-deep') throw new InvalidInputError('BODY_TOO_DEEP', `JSON may nest at most ${MAX_BODY_DEPTH} levels deep`)
     if (problem?.kind === 'malformed') {
       const where = problem.at.length > 120 ? `${problem.at.slice(0, 120)}…` : problem.at
-      throw badRequest('MALFORMED_UNICODE', `${where} is not well-formed Unicode (it holds a lone surrogate)`)
+      throw new InvalidInputError('MALFORMED_UNICODE', `${where} is not well-formed Unicode (it holds a lone surrogate)`)
     }
   })
 }, { name: 'request-text' })

@@ -1,0 +1,66 @@
+/**
+ * Who a request's credential says it is: an API key (`x-api-key`, or
+ * `Authorization: Bearer <key>`) looked up by hash, or a JWT from the
+ * configured issuer. Keys kept in Secrets Manager or SSM are read once, when
+ * the resolver is made (on Lambda: at cold start).
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import { EMULATOR_CREDENTIALS } from '../aws-clients.ts'
+import type { Config } from '../config.ts'
+import { ApiKeyStore } from './api-keys.ts'
+import { createJwtVerifier, looksLikeJwt } from './jwt.ts'
+import { loadSecretApiKeys } from './key-source.ts'
+
+export interface Principal {
+  kind: 'apiKey' | 'jwt'
+  /** The key's id, or `jwt:<sub>`: what logs and rate limits know a caller by. */
+  id: string
+  scopes: string[]
+}
+
+/** No credential, one that is not valid, or an issuer whose keys cannot be fetched now. */
+export type AuthFailure = 'missing' | 'invalid' | 'unavailable'
+
+export type Resolution = { principal: Principal } | { failure: AuthFailure }
+
+/** What the OpenAPI document declares: the two ways to send a credential. */
+export const SECURITY_SCHEMES = {
+  apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key (npm run keys:create)' },
+  bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, or a JWT from the configured issuer (Cognito or any OIDC provider)' }
+} as const
+
+function presentedCredential (headers: IncomingHttpHeaders): { scheme: 'bearer' | 'apiKey', value: string } | undefined | 'malformed' {
+  const authorization = headers.authorization
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+    return match ? { scheme: 'bearer', value: match[1]! } : 'malformed'
+  }
+  const key = headers['x-api-key']
+  if (typeof key === 'string' && key !== '') return { scheme: 'apiKey', value: key }
+  return undefined
+}
+
+export async function createCredentialResolver (config: Config): Promise<(headers: IncomingHttpHeaders) => Promise<Resolution>> {
+  const keys = new ApiKeyStore([
+    ...config.apiKeys,
+    ...await loadSecretApiKeys({
+      region: config.region,
+      apiKeysSecret: config.apiKeysSecret,
+      endpoints: config.endpoints,
+      credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
+    })
+  ])
+  const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : undefined
+
+  return async (headers) => {
+    const credential = presentedCredential(headers)
+    if (credential === undefined) return { failure: 'missing' }
+    if (credential === 'malformed') return { failure: 'invalid' }
+    if (credential.scheme === 'bearer' && verifyJwt !== undefined && looksLikeJwt(credential.value)) {
+      const outcome = await verifyJwt(credential.value)
+      return outcome.ok ? { principal: { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes } } : { failure: outcome.reason }
+    }
+    const key = keys.find(credential.value)
+    return key === undefined ? { failure: 'invalid' } : { principal: { kind: 'apiKey', id: key.id, scopes: key.scopes } }
+  }
+}

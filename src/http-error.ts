@@ -1,0 +1,19 @@
+/** Seconds a client is asked to wait before retrying a 503 (and what auth's JWKS outage answers). */
+export const RETRY_AFTER_SECONDS = 2
+
+/**
+ * An answer the HTTP layer itself decides (credentials, rate limits, media
+ * types), with its status and headers. Everything below the routes throws
+ * DomainErrors (src/errors.ts), whose status plugins/app/errors.ts decides.
+ */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  constructor (
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {}
+  ) {
+    super(message)
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * DynamoDB as every repository uses it: one Document client per DynamoDB
+ * client, conditional writes whose failed condition is an answer rather than
+ * an exception, one backoff, and the operations that take more than one
+ * request (every page of a Query, every item of a batch write or get).
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, type QueryCommandInput
+} from '@aws-sdk/lib-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export type Item = Record<string, unknown>
+type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
+
+const BATCH_WRITE = 25
+const BATCH_GET = 100
+const MAX_ATTEMPTS = 10
+
+const documentClients = new WeakMap<DynamoDBClient, DynamoDBDocumentClient>()
+
+/** The Document client of this DynamoDB client, made once and shared by every repository. */
+export function documentClient (dynamodb: DynamoDBClient): DynamoDBDocumentClient {
+  let db = documentClients.get(dynamodb)
+  if (db === undefined) {
+    db = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } })
+    documentClients.set(dynamodb, db)
+  }
+  return db
+}
+
+/**
+ * A conditional write's outcome. When its condition failed, `current` is the
+ * item as it was, where the request asked for it
+ * (`ReturnValuesOnConditionCheckFailure: 'ALL_OLD'`) and the engine returns it:
+ * DynamoDB and DynamoDB Local do, dynalite does not, so callers fall back to a
+ * read.
+ */
+export type Conditional<T> = { held: true, result: T } | { held: false, current: Item | undefined }
+
+export async function conditional<T> (write: Promise<T>): Promise<Conditional<T>> {
+  try {
+    return { held: true, result: await write }
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err
+    return { held: false, current: err.Item === undefined ? undefined : unmarshall(err.Item) }
+  }
+}
+
+/** True when the write landed, false when its condition did not hold; any other failure throws. */
+export async function conditionHolds (write: Promise<unknown>): Promise<boolean> {
+  return (await conditional(write)).held
+}
+
+/**
+ * Waits before attempt `attempt` (0 waits nothing): exponential with full
+ * jitter, so writers that lost a race or were throttled spread out, at most
+ * `capMs`.
+ */
+export async function backoff (attempt: number, capMs = 50): Promise<void> {
+  if (attempt > 0) await sleep(Math.random() * Math.min(capMs, 2 ** attempt))
+}
+
+/** A sort key that orders by creation time, then id: `<createdAt, 15 digits>#<id>`. */
+export const createdOrderKey = (createdAt: number, id: string): string => `${String(createdAt).padStart(15, '0')}#${id}`
+
+/** Every item the query matches, page after page. Only for key ranges known to be small. */
+export async function queryAll<T> (db: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<T[]> {
+  const items: T[] = []
+  let startKey: Record<string, unknown> | undefined
+  do {
+    const page = await db.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }))
+    items.push(...(page.Items ?? []) as T[])
+    startKey = page.LastEvaluatedKey
+  } while (startKey !== undefined)
+  return items
+}
+
+/**
+ * Writes every request, 25 to a BatchWriteItem, retrying what DynamoDB leaves
+ * unprocessed with backoff. Each request is its own single-item write: a batch
+ * is not atomic, so callers must be fine with a prefix landing.
+ */
+export async function batchWriteAll (db: DynamoDBDocumentClient, table: string, all: WriteRequest[]): Promise<void> {
+  for (let i = 0; i < all.length; i += BATCH_WRITE) {
+    let requests = all.slice(i, i + BATCH_WRITE)
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt === MAX_ATTEMPTS) throw new Error(`${requests.length} writes to ${table} stayed unprocessed`)
+      await backoff(attempt, 1000)
+      const { UnprocessedItems } = await db.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }))
+      requests = (UnprocessedItems?.[table] ?? []) as WriteRequest[]
+    }
+  }
+}
+
+/** Every item of these keys that exists (consistent reads), 100 to a BatchGetItem, retrying what is left unprocessed. */
+export async function batchGetAll<T> (db: DynamoDBDocumentClient, table: string, keys: Item[]): Promise<T[]> {
+  const items: T[] = []
+  for (let i = 0; i < keys.length; i += BATCH_GET) {
+    let pending = keys.slice(i, i + BATCH_GET)
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === MAX_ATTEMPTS) throw new Error(`${pending.length} reads from ${table} stayed unprocessed`)
+      await backoff(attempt, 1000)
+      const got = await db.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }))
+      items.push(...(got.Responses?.[table] ?? []) as T[])
+      pending = (got.UnprocessedKeys?.[table]?.Keys ?? []) as Item[]
+    }
+  }
+  return items
+}
