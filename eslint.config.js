@@ -12,25 +12,44 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['@fastify/autoload'], message: 'Register plugins and routes by explicit import: the Lambda bundle must see every module.' }]
-      }]
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@fastify/autoload'],
+              message: 'Register plugins and routes by explicit import: the Lambda bundle must see every module.'
+            }
+          ]
+        }
+      ]
     }
   },
   {
     files: ['src/routes/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['@aws-sdk/*'], message: 'Routes never import the AWS SDK: go through a repository.' }]
-      }]
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@aws-sdk/*'], message: 'Routes never import the AWS SDK: go through a repository.' }]
+        }
+      ]
     }
   },
   {
     files: ['src/repositories/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['fastify', '@fastify/*'], message: 'Repositories never see Fastify: they take clients and names.' }]
-      }]
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify', '@fastify/*'],
+              message: 'Repositories never see Fastify: they take clients and names.'
+            }
+          ]
+        }
+      ]
     }
   }
 )

@@ -19,7 +19,9 @@ import { loadConfig } from '../src/config.ts'
 import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } } })
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } }
+})
 const seconds = Number(values.seconds)
 
 const key = generateApiKey('bench', ['projects:*:*'])
@@ -40,18 +42,23 @@ await app.ready()
 const headers = { 'content-type': 'application/json', 'x-api-key': key.key }
 
 /** Runs `workers` loops of `step` for the duration; returns how many steps completed and what they counted. */
-async function run (workers: number, step: (worker: number) => Promise<number>): Promise<{ steps: number, counted: number, elapsed: number }> {
+async function run(
+  workers: number,
+  step: (worker: number) => Promise<number>
+): Promise<{ steps: number; counted: number; elapsed: number }> {
   const deadline = performance.now() + seconds * 1000
   const started = performance.now()
   let steps = 0
   let counted = 0
-  await Promise.all(Array.from({ length: workers }, async (_, worker) => {
-    while (performance.now() < deadline) {
-      const count = await step(worker)
-      counted += count
-      steps++
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      while (performance.now() < deadline) {
+        const count = await step(worker)
+        counted += count
+        steps++
+      }
+    })
+  )
   return { steps, counted, elapsed: (performance.now() - started) / 1000 }
 }
 
@@ -59,21 +66,30 @@ const rows: Array<Record<string, number>> = []
 for (const workers of [1, 4, 16]) {
   const projectId = `bench-${workers}`
   let n = 0
-  const writes = await run(workers, async (worker) => {
+  const writes = await run(workers, async worker => {
     const res = await app.inject({
       method: 'POST',
       url: `/projects/${projectId}/changes`,
       headers,
-      payload: { entityType: 'document', entityId: `w${worker}-${n++ % 50}`, operation: 'update', data: { title: 'a title', body: 'x'.repeat(200) } }
+      payload: {
+        entityType: 'document',
+        entityId: `w${worker}-${n++ % 50}`,
+        operation: 'update',
+        data: { title: 'a title', body: 'x'.repeat(200) }
+      }
     })
     if (res.statusCode !== 201) throw new Error(`append: ${res.statusCode} ${res.body}`)
     return 1
   })
   const cursors = Array.from({ length: workers }, () => 0)
-  const reads = await run(workers, async (worker) => {
-    const res = await app.inject({ method: 'GET', url: `/projects/${projectId}/changes?since=${cursors[worker]}&limit=100`, headers })
+  const reads = await run(workers, async worker => {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/projects/${projectId}/changes?since=${cursors[worker]}&limit=100`,
+      headers
+    })
     if (res.statusCode !== 200) throw new Error(`read: ${res.statusCode} ${res.body}`)
-    const page = res.json() as { changes: unknown[], lastSeq: number, hasMore: boolean }
+    const page = res.json() as { changes: unknown[]; lastSeq: number; hasMore: boolean }
     cursors[worker] = page.hasMore ? page.lastSeq : 0
     return page.changes.length
   })
@@ -95,5 +111,6 @@ if (values.json) {
   console.log(`/projects on the embedded stack, ${seconds} s per figure; ${machine}\n`)
   console.log('| concurrent writers (and readers) | appends/s | reads/s (limit=100) | changes read/s |')
   console.log('|---:|---:|---:|---:|')
-  for (const r of rows) console.log(`| ${r.workers} | ${r.appendsPerSecond} | ${r.readsPerSecond} | ${r.changesReadPerSecond} |`)
+  for (const r of rows)
+    console.log(`| ${r.workers} | ${r.appendsPerSecond} | ${r.readsPerSecond} | ${r.changesReadPerSecond} |`)
 }

@@ -69,16 +69,22 @@ const runEnv = {
   TZ: 'UTC'
 }
 
-function coldStart (bundle) {
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS], {
-    cwd: dirname(bundle),
-    env: runEnv,
-    encoding: 'utf8',
-    timeout: 60_000
-  })
+function coldStart(bundle) {
+  const child = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS],
+    {
+      cwd: dirname(bundle),
+      env: runEnv,
+      encoding: 'utf8',
+      timeout: 60_000
+    }
+  )
   const last = child.stdout?.trim().split('\n').pop() ?? ''
   if (child.status !== 0 || !last.startsWith('{')) {
-    throw new Error(`${relative(root, bundle)}: run failed (${child.status ?? child.signal})\n${child.stderr}${child.stdout}`)
+    throw new Error(
+      `${relative(root, bundle)}: run failed (${child.status ?? child.signal})\n${child.stderr}${child.stdout}`
+    )
   }
   return JSON.parse(last)
 }
@@ -93,14 +99,22 @@ const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
 const ours = join(root, 'dist/lambda/index.mjs')
 if (!existsSync(ours)) {
   info('dist/lambda/index.mjs is missing: npm run build')
-  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', values.json ? 2 : 'inherit', 'inherit'] })
+  const build = spawnSync('npm', ['run', 'build'], {
+    cwd: root,
+    stdio: ['ignore', values.json ? 2 : 'inherit', 'inherit']
+  })
   if (build.status !== 0) process.exit(build.status ?? 1)
 }
 
 const temp = await mkdtemp(join(tmpdir(), 'atlas-bench-'))
 try {
   const minimal = join(temp, 'minimal', 'index.mjs')
-  await esbuild.build({ ...lambdaBuildOptions, absWorkingDir: root, entryPoints: ['bench/minimal-handler.ts'], outfile: minimal })
+  await esbuild.build({
+    ...lambdaBuildOptions,
+    absWorkingDir: root,
+    entryPoints: ['bench/minimal-handler.ts'],
+    outfile: minimal
+  })
 
   const bundles = [
     { name: 'atlas', label: 'atlas (dist/lambda/index.mjs)', path: ours },
@@ -118,7 +132,13 @@ try {
   }
 
   const cpu = cpus()
-  const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, platform: platform(), arch: arch() }
+  const machine = {
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    node: process.version,
+    platform: platform(),
+    arch: arch()
+  }
   const metrics = ['load', 'firstResponse', 'total']
   for (const bundle of bundles) {
     bundle.median = Object.fromEntries(metrics.map(m => [m, round(median(bundle.runs.map(r => r[m])), 2)]))
@@ -130,17 +150,28 @@ try {
   }
 
   if (values.json) {
-    console.log(JSON.stringify({
-      machine,
-      runs,
-      bundles: Object.fromEntries(bundles.map(x => [x.name, {
-        path: relative(root, x.path).startsWith('..') ? x.label : relative(root, x.path),
-        sizeKiB: round(x.bytes / 1024),
-        median: x.median,
-        runs: x.runs.map(r => Object.fromEntries(metrics.map(m => [m, round(r[m], 2)])))
-      }])),
-      ratio
-    }, null, 2))
+    console.log(
+      JSON.stringify(
+        {
+          machine,
+          runs,
+          bundles: Object.fromEntries(
+            bundles.map(x => [
+              x.name,
+              {
+                path: relative(root, x.path).startsWith('..') ? x.label : relative(root, x.path),
+                sizeKiB: round(x.bytes / 1024),
+                median: x.median,
+                runs: x.runs.map(r => Object.fromEntries(metrics.map(m => [m, round(r[m], 2)])))
+              }
+            ])
+          ),
+          ratio
+        },
+        null,
+        2
+      )
+    )
   } else {
     const rows = [
       ['bundle', 'size KiB', 'load ms', 'first response ms', 'total ms'],
@@ -148,8 +179,10 @@ try {
       ['ratio atlas/minimal', `${ratio.size.toFixed(2)}x`, ...metrics.map(m => `${ratio[m].toFixed(2)}x`)]
     ]
     const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-    const line = r => r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
-    console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.platform}/${machine.arch}`)
+    const line = r => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')
+    console.log(
+      `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.platform}/${machine.arch}`
+    )
     console.log(`medians of ${runs} cold starts (fresh node process: import the bundle, then one GET /health)`)
     console.log('')
     console.log(line(rows[0]))

@@ -20,7 +20,7 @@ const lambdaOut = join(lambdaDir, 'index.mjs')
 /** @param {number} bytes */
 const kib = bytes => `${(bytes / 1024).toFixed(1)} KiB`
 
-async function buildLambda (version) {
+async function buildLambda(version) {
   const result = await esbuild.build({
     ...lambdaBuildOptions,
     absWorkingDir: root,
@@ -33,20 +33,24 @@ async function buildLambda (version) {
 
   const forbidden = forbiddenInputs(result.metafile)
   if (forbidden.length > 0) {
-    throw new Error(`the Lambda bundle must not contain the embedded stack, but it includes:\n  ${forbidden.slice(0, 20).join('\n  ')}`)
+    throw new Error(
+      `the Lambda bundle must not contain the embedded stack, but it includes:\n  ${forbidden.slice(0, 20).join('\n  ')}`
+    )
   }
 
   // src/lambda.ts serves /docs from ./static beside the bundle; @fastify/swagger-ui reads its logo from there too.
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
-  await writeFile(join(lambdaDir, 'package.json'),
-    JSON.stringify({ name: 'atlas-api-lambda', version, private: true, type: 'module' }, null, 2) + '\n')
+  await writeFile(
+    join(lambdaDir, 'package.json'),
+    JSON.stringify({ name: 'atlas-api-lambda', version, private: true, type: 'module' }, null, 2) + '\n'
+  )
 
   const size = (await stat(lambdaOut)).size
   const inputs = Object.keys(result.metafile.inputs).length
   console.log(`${relative(root, lambdaOut)}  ${kib(size)}  (${inputs} modules bundled)`)
 }
 
-async function buildServer () {
+async function buildServer() {
   // Code splitting keeps `await import('./local/storage.ts')` lazy: dynalite and s3rver (devDependencies)
   // are imported only by that chunk, so a production install without them can still start the server.
   const result = await esbuild.build({
@@ -81,6 +85,7 @@ try {
   await buildServer()
 } catch (err) {
   // esbuild has already printed its own errors; ours get a message.
-  if (!(err instanceof Error && 'errors' in err)) console.error(`build failed: ${err instanceof Error ? err.message : err}`)
+  if (!(err instanceof Error && 'errors' in err))
+    console.error(`build failed: ${err instanceof Error ? err.message : err}`)
   process.exitCode = 1
 }

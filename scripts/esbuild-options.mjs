@@ -52,7 +52,8 @@ export const lambdaBuildOptions = {
  * @param {import('esbuild').Metafile} metafile
  * @returns {string[]}
  */
-export function forbiddenInputs (metafile) {
+export function forbiddenInputs(metafile) {
   return Object.keys(metafile.inputs).filter(input =>
-    LAMBDA_FORBIDDEN_PACKAGES.some(name => input.includes(`node_modules/${name}/`)))
+    LAMBDA_FORBIDDEN_PACKAGES.some(name => input.includes(`node_modules/${name}/`))
+  )
 }

@@ -36,13 +36,16 @@ const REGION = 'us-east-1'
 const STACK = 'atlas-rehearsal'
 const KEYS_SECRET = 'atlas/rehearsal-api-keys'
 
-type Resource = { logicalId: string, type: string, physicalId: string, status: string }
-type TemplateResource = { Type: string, Properties?: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
+type Resource = { logicalId: string; type: string; physicalId: string; status: string }
+type TemplateResource = { Type: string; Properties?: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
 interface Deployed {
   status: string
   reason?: string
   resources: Resource[]
-  functions: Record<string, { name: string, runtime: string, memory: number, timeout: number, environment: Record<string, string> }>
+  functions: Record<
+    string,
+    { name: string; runtime: string; memory: number; timeout: number; environment: Record<string, string> }
+  >
   template: { Resources: Record<string, TemplateResource> }
 }
 type Invoke = (event: unknown, timeoutMs?: number) => Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -74,16 +77,22 @@ const EVENT_SOURCES: Array<{
 }> = [
   {
     name: 'S3 notification',
-    find: (resources, fn) => Object.entries(resources)
-      .filter(([, r]) => r.Type === 'AWS::S3::Bucket' && (r.Properties?.NotificationConfiguration?.LambdaConfigurations ?? [])
-        .some((c: { Function?: unknown }) => JSON.stringify(c.Function).includes(`"${fn}"`)))
-      .map(([id]) => id),
+    find: (resources, fn) =>
+      Object.entries(resources)
+        .filter(
+          ([, r]) =>
+            r.Type === 'AWS::S3::Bucket' &&
+            (r.Properties?.NotificationConfiguration?.LambdaConfigurations ?? []).some((c: { Function?: unknown }) =>
+              JSON.stringify(c.Function).includes(`"${fn}"`)
+            )
+        )
+        .map(([id]) => id),
     rehearse: rehearseAssetUpload
   }
 ]
 
 /** Sources the translator makes that no entry above recognises. */
-function unrehearsedSources (resources: Record<string, TemplateResource>, fn: string): string[] {
+function unrehearsedSources(resources: Record<string, TemplateResource>, fn: string): string[] {
   const known = new Set(EVENT_SOURCES.flatMap(source => source.find(resources, fn)))
   return Object.entries(resources).flatMap(([id, r]) => {
     const targetsFunction = JSON.stringify(r.Properties ?? {}).includes(`"${fn}"`)
@@ -94,64 +103,126 @@ function unrehearsedSources (resources: Record<string, TemplateResource>, fn: st
   })
 }
 
-async function rehearseRoutes ({ invoke, check, headers, s3, env }: Context): Promise<void> {
-  const call = async (method: string, path: string, options: { query?: Record<string, string>, body?: unknown } = {}) => await invoke(httpApiEvent({
-    method,
-    path,
-    query: options.query,
-    headers: { ...headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body)
-  }))
+async function rehearseRoutes({ invoke, check, headers, s3, env }: Context): Promise<void> {
+  const call = async (method: string, path: string, options: { query?: Record<string, string>; body?: unknown } = {}) =>
+    await invoke(
+      httpApiEvent({
+        method,
+        path,
+        query: options.query,
+        headers: { ...headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body)
+      })
+    )
 
   const health = await call('GET', '/health', { query: { deep: '1' } })
-  check(health.statusCode === 200 && jsonOf(health)?.checks?.dynamodb === 'ok' && jsonOf(health)?.checks?.s3 === 'ok',
-    'GET /health?deep=1 -> 200, the data table and the payload bucket answer', show(health))
+  check(
+    health.statusCode === 200 && jsonOf(health)?.checks?.dynamodb === 'ok' && jsonOf(health)?.checks?.s3 === 'ok',
+    'GET /health?deep=1 -> 200, the data table and the payload bucket answer',
+    show(health)
+  )
 
   // Over the inline limit: the payload goes to the payload bucket.
   const payload = randomBytes(300 * 1024).toString('base64')
-  const meta = { enc: 'AES-GCM', kdf: 'PBKDF2-SHA256', iterations: 250000, salt: 'c2FsdA==', iv: 'AAECAwQFBgcICQoL', schemaVersion: 1 }
+  const meta = {
+    enc: 'AES-GCM',
+    kdf: 'PBKDF2-SHA256',
+    iterations: 250000,
+    salt: 'c2FsdA==',
+    iv: 'AAECAwQFBgcICQoL',
+    schemaVersion: 1
+  }
   const created = await call('POST', '/data', { body: { payload, meta } })
   const keyId = jsonOf(created)?.keyId
-  check(created.statusCode === 201 && typeof keyId === 'string', 'POST /data with a 400 KiB payload -> 201', show(created))
+  check(
+    created.statusCode === 201 && typeof keyId === 'string',
+    'POST /data with a 400 KiB payload -> 201',
+    show(created)
+  )
   const read = await call('GET', `/data/${keyId}`)
-  check(read.statusCode === 200 && jsonOf(read)?.payload === payload, 'GET /data/{keyId} -> the same 400 KiB payload', show(read))
+  check(
+    read.statusCode === 200 && jsonOf(read)?.payload === payload,
+    'GET /data/{keyId} -> the same 400 KiB payload',
+    show(read)
+  )
   const objects = await s3.send(new ListObjectsV2Command({ Bucket: env.PAYLOAD_BUCKET }))
-  check((objects.Contents ?? []).some(o => o.Key?.startsWith(`data/${keyId}/`)), 'the payload sits in the stack\'s payload bucket',
-    JSON.stringify(objects.Contents?.map(o => o.Key)))
+  check(
+    (objects.Contents ?? []).some(o => o.Key?.startsWith(`data/${keyId}/`)),
+    "the payload sits in the stack's payload bucket",
+    JSON.stringify(objects.Contents?.map(o => o.Key))
+  )
 
   const email = `rehearsal-${randomBytes(4).toString('hex')}@example.com`
   const user = await call('POST', '/users', { body: { email, name: 'Rehearsal', department: 'Operations' } })
   check(user.statusCode === 201, 'POST /users -> 201', show(user))
   const byEmail = await call('GET', '/users', { query: { email: email.toUpperCase() } })
-  check(jsonOf(byEmail)?.users?.[0]?.userId === jsonOf(user)?.userId, 'GET /users?email= finds the user (the claim item)', show(byEmail))
+  check(
+    jsonOf(byEmail)?.users?.[0]?.userId === jsonOf(user)?.userId,
+    'GET /users?email= finds the user (the claim item)',
+    show(byEmail)
+  )
   const byDepartment = await call('GET', '/users', { query: { department: 'Operations' } })
-  check(jsonOf(byDepartment)?.users?.some((u: { userId: string }) => u.userId === jsonOf(user)?.userId) === true,
-    'GET /users?department= lists the user (department-createdAt-index)', show(byDepartment))
+  check(
+    jsonOf(byDepartment)?.users?.some((u: { userId: string }) => u.userId === jsonOf(user)?.userId) === true,
+    'GET /users?department= lists the user (department-createdAt-index)',
+    show(byDepartment)
+  )
 
-  const appended = await call('POST', '/projects/rehearsal/changes', { body: { entityType: 'doc', entityId: 'd1', operation: 'create', data: { title: 'Hello' } } })
-  check(appended.statusCode === 201 && jsonOf(appended)?.changes?.[0]?.seq === 1, 'POST /projects/rehearsal/changes -> 201, seq 1', show(appended))
+  const appended = await call('POST', '/projects/rehearsal/changes', {
+    body: { entityType: 'doc', entityId: 'd1', operation: 'create', data: { title: 'Hello' } }
+  })
+  check(
+    appended.statusCode === 201 && jsonOf(appended)?.changes?.[0]?.seq === 1,
+    'POST /projects/rehearsal/changes -> 201, seq 1',
+    show(appended)
+  )
   const feed = await call('GET', '/projects/rehearsal/changes', { query: { since: '0' } })
-  check(jsonOf(feed)?.changes?.length === 1 && jsonOf(feed)?.lastSeq === 1, 'GET /projects/rehearsal/changes?since=0 -> the change', show(feed))
+  check(
+    jsonOf(feed)?.changes?.length === 1 && jsonOf(feed)?.lastSeq === 1,
+    'GET /projects/rehearsal/changes?since=0 -> the change',
+    show(feed)
+  )
   const stats = await call('GET', '/projects/rehearsal/stats')
-  check(stats.statusCode === 200 && jsonOf(stats)?.totalChanges === 1, 'GET /projects/rehearsal/stats -> 1 change', show(stats))
+  check(
+    stats.statusCode === 200 && jsonOf(stats)?.totalChanges === 1,
+    'GET /projects/rehearsal/stats -> 1 change',
+    show(stats)
+  )
 }
 
 /** POST /assets, the bytes to the presigned URL, then the notification S3 would send the function. */
-async function rehearseAssetUpload ({ invoke, check, headers, physical }: Context, bucketId: string): Promise<void> {
+async function rehearseAssetUpload({ invoke, check, headers, physical }: Context, bucketId: string): Promise<void> {
   const bytes = randomBytes(4096)
-  const asset = await invoke(httpApiEvent({
-    method: 'POST',
-    path: '/assets',
-    headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ fileName: 'rehearsal.pdf', contentType: 'application/pdf', size: bytes.length })
-  }))
+  const asset = await invoke(
+    httpApiEvent({
+      method: 'POST',
+      path: '/assets',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ fileName: 'rehearsal.pdf', contentType: 'application/pdf', size: bytes.length })
+    })
+  )
   const created = jsonOf(asset)
-  if (!check(asset.statusCode === 201 && created?.upload?.method === 'PUT', 'POST /assets -> 201 with a presigned PUT', show(asset))) return
-  const put = await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: new Uint8Array(bytes) })
+  if (
+    !check(
+      asset.statusCode === 201 && created?.upload?.method === 'PUT',
+      'POST /assets -> 201 with a presigned PUT',
+      show(asset)
+    )
+  )
+    return
+  const put = await fetch(created.upload.url, {
+    method: 'PUT',
+    headers: created.upload.headers,
+    body: new Uint8Array(bytes)
+  })
   check(put.ok, `the presigned PUT uploads to the stack's bucket (${put.status})`, await put.text())
   const bucket = physical(bucketId)!
   const result = await invoke(s3Event({ bucket, key: created.s3Key, size: bytes.length }))
-  check(result?.assets?.[0]?.status === 'uploaded', `an ObjectCreated notification from ${bucketId} marks the asset uploaded`, JSON.stringify(result))
+  check(
+    result?.assets?.[0]?.status === 'uploaded',
+    `an ObjectCreated notification from ${bucketId} marks the asset uploaded`,
+    JSON.stringify(result)
+  )
   const download = await invoke(httpApiEvent({ method: 'GET', path: `/assets/${created.assetId}/download`, headers }))
   const url = jsonOf(download)?.url
   const got = typeof url === 'string' ? Buffer.from(await (await fetch(url)).arrayBuffer()) : undefined
@@ -159,23 +230,48 @@ async function rehearseAssetUpload ({ invoke, check, headers, physical }: Contex
 }
 
 /** Every variable src/tables.ts reads is set on the function and names a resource of this stack. */
-async function checkEnvironment ({ check, env, deployed }: Context, clients: { dynamodb: DynamoDBClient, s3: S3Client }): Promise<void> {
+async function checkEnvironment(
+  { check, env, deployed }: Context,
+  clients: { dynamodb: DynamoDBClient; s3: S3Client }
+): Promise<void> {
   const created = new Set(deployed.resources.map(r => r.physicalId))
   const kinds = [
-    { kind: 'table', defs: Object.values(tables), exists: (name: string) => clients.dynamodb.send(new DescribeTableCommand({ TableName: name })) },
-    { kind: 'bucket', defs: Object.values(buckets), exists: (name: string) => clients.s3.send(new HeadBucketCommand({ Bucket: name })) }
+    {
+      kind: 'table',
+      defs: Object.values(tables),
+      exists: (name: string) => clients.dynamodb.send(new DescribeTableCommand({ TableName: name }))
+    },
+    {
+      kind: 'bucket',
+      defs: Object.values(buckets),
+      exists: (name: string) => clients.s3.send(new HeadBucketCommand({ Bucket: name }))
+    }
   ]
   for (const { kind, defs, exists } of kinds) {
     for (const { envVar } of defs) {
       const name = env[envVar]
-      if (!check(name !== undefined && name !== '', `the function's environment has ${envVar}`, `src/tables.ts reads ${envVar}; the function lacks it`)) continue
-      const found = await exists(name!).then(() => true, () => false)
-      check(found && created.has(name!), `${envVar} names a ${kind} of the stack (${name})`, `${envVar} names ${kind} ${name}, which the stack did not create`)
+      if (
+        !check(
+          name !== undefined && name !== '',
+          `the function's environment has ${envVar}`,
+          `src/tables.ts reads ${envVar}; the function lacks it`
+        )
+      )
+        continue
+      const found = await exists(name!).then(
+        () => true,
+        () => false
+      )
+      check(
+        found && created.has(name!),
+        `${envVar} names a ${kind} of the stack (${name})`,
+        `${envVar} names ${kind} ${name}, which the stack did not create`
+      )
     }
   }
 }
 
-async function main (): Promise<number> {
+async function main(): Promise<number> {
   const list = checklist()
   const { check } = list
   if (spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status !== 0) {
@@ -203,20 +299,48 @@ async function main (): Promise<number> {
     // An API key, kept where a deployed stack keeps them: the secret ApiKeysSecretName names.
     const key = `atk_${randomBytes(32).toString('base64url')}`
     const entry = { id: 'rehearsal', hash: `sha256:${createHash('sha256').update(key).digest('hex')}`, scopes: ['*'] }
-    await new SecretsManagerClient({ region: REGION, endpoint, credentials }).send(new CreateSecretCommand({ Name: KEYS_SECRET, SecretString: JSON.stringify([entry]) }))
+    await new SecretsManagerClient({ region: REGION, endpoint, credentials }).send(
+      new CreateSecretCommand({ Name: KEYS_SECRET, SecretString: JSON.stringify([entry]) })
+    )
 
-    const deploy = spawnSync('python3', [join(root, 'scripts/rehearse/stack.py'), 'deploy', '--endpoint', endpoint, '--code', join(root, 'dist/lambda'),
-      '--stack', STACK, '--region', REGION, '--param', `ApiKeysSecretName=${KEYS_SECRET}`], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-    if (!check(deploy.status === 0, 'template.yaml translates with the SAM translator and deploys', deploy.stderr.slice(-3000))) return 1
+    const deploy = spawnSync(
+      'python3',
+      [
+        join(root, 'scripts/rehearse/stack.py'),
+        'deploy',
+        '--endpoint',
+        endpoint,
+        '--code',
+        join(root, 'dist/lambda'),
+        '--stack',
+        STACK,
+        '--region',
+        REGION,
+        '--param',
+        `ApiKeysSecretName=${KEYS_SECRET}`
+      ],
+      { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }
+    )
+    if (
+      !check(
+        deploy.status === 0,
+        'template.yaml translates with the SAM translator and deploys',
+        deploy.stderr.slice(-3000)
+      )
+    )
+      return 1
     const deployed = JSON.parse(deploy.stdout) as Deployed
     const failedResources = deployed.resources.filter(r => r.status !== 'CREATE_COMPLETE')
-    check(deployed.status === 'CREATE_COMPLETE' && failedResources.length === 0,
+    check(
+      deployed.status === 'CREATE_COMPLETE' && failedResources.length === 0,
       `stack ${deployed.status}: ${deployed.resources.length} resources created`,
-      `${deployed.reason ?? ''} ${failedResources.map(r => `${r.logicalId} ${r.status}`).join(', ')}`)
+      `${deployed.reason ?? ''} ${failedResources.map(r => `${r.logicalId} ${r.status}`).join(', ')}`
+    )
 
     const [fnId, fnConfig] = Object.entries(deployed.functions)[0] ?? []
     if (!check(fnConfig !== undefined, 'the stack has the API function')) return 1
-    const physical = (logicalId: string): string | undefined => deployed.resources.find(r => r.logicalId === logicalId)?.physicalId
+    const physical = (logicalId: string): string | undefined =>
+      deployed.resources.find(r => r.logicalId === logicalId)?.physicalId
     const env = fnConfig!.environment
     const ctx: Context = {
       invoke: async () => undefined,
@@ -257,13 +381,19 @@ async function main (): Promise<number> {
       for (const logicalId of source.find(deployed.template.Resources, fnId!)) await source.rehearse(ctx, logicalId)
     }
     const missing = unrehearsedSources(deployed.template.Resources, fnId!)
-    check(missing.length === 0, 'every event source of the function is rehearsed',
-      `the template wires ${missing.join(', ')} to the function, and scripts/rehearse-deploy.ts has no entry in EVENT_SOURCES for it`)
+    check(
+      missing.length === 0,
+      'every event source of the function is rehearsed',
+      `the template wires ${missing.join(', ')} to the function, and scripts/rehearse-deploy.ts has no entry in EVENT_SOURCES for it`
+    )
   } catch (err) {
     check(false, 'rehearsal', err instanceof Error ? err.stack : err)
   } finally {
     if (list.failed > 0) {
-      for (const [name, text] of [['bundle process', fn?.log() ?? ''], ['moto_server', motoLog()]] as const) {
+      for (const [name, text] of [
+        ['bundle process', fn?.log() ?? ''],
+        ['moto_server', motoLog()]
+      ] as const) {
         if (text !== '') console.log(`# --- ${name} output (last lines) ---\n# ${text.replace(/\n/g, '\n# ')}`)
       }
     }

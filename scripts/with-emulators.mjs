@@ -17,7 +17,7 @@ if (!command) {
   process.exit(2)
 }
 
-function need (binary, hint) {
+function need(binary, hint) {
   if (spawnSync(binary, ['--version'], { stdio: 'ignore' }).error) {
     console.error(`${binary} is not installed: ${hint}`)
     process.exit(2)
@@ -27,14 +27,17 @@ need('java', 'DynamoDB Local needs a Java runtime (17 or newer)')
 need('moto_server', 'S3 comes from moto (pip install "moto[server]")')
 
 /** DynamoDB Local's jar, unpacked once into .emulators/ without installing the package's dependencies. */
-function dynamodbLocal () {
+function dynamodbLocal() {
   const home = join(cache, 'dynamodb-local')
   const jar = join(home, 'package', 'emulator', 'DynamoDBLocal.jar')
   if (existsSync(jar)) return dirname(jar)
   rmSync(home, { recursive: true, force: true })
   mkdirSync(home, { recursive: true })
   console.log(`fetching DynamoDB Local (${SIMULATOR})`)
-  const pack = spawnSync('npm', ['pack', SIMULATOR, '--silent', '--pack-destination', home], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const pack = spawnSync('npm', ['pack', SIMULATOR, '--silent', '--pack-destination', home], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   if (pack.status !== 0) throw new Error('npm pack failed')
   const tarball = readdirSync(home).find(f => f.endsWith('.tgz'))
   const untar = spawnSync('tar', ['xzf', join(home, tarball), '-C', home, 'package/emulator'], { stdio: 'inherit' })
@@ -44,16 +47,33 @@ function dynamodbLocal () {
 }
 
 const children = []
-function stopAll () {
+function stopAll() {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
 }
 process.on('exit', stopAll)
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { stopAll(); process.exit(130) })
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    stopAll()
+    process.exit(130)
+  })
 
 const emulatorDir = dynamodbLocal()
 const [dynamoPort, motoPort] = [await freePort(), await freePort()]
-children.push(spawn('java', ['-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar', '-inMemory', '-sharedDb', '-port', String(dynamoPort)],
-  { cwd: emulatorDir, stdio: ['ignore', 'ignore', 'inherit'] }))
+children.push(
+  spawn(
+    'java',
+    [
+      '-Djava.library.path=./DynamoDBLocal_lib',
+      '-jar',
+      'DynamoDBLocal.jar',
+      '-inMemory',
+      '-sharedDb',
+      '-port',
+      String(dynamoPort)
+    ],
+    { cwd: emulatorDir, stdio: ['ignore', 'ignore', 'inherit'] }
+  )
+)
 children.push(spawn('moto_server', ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: 'ignore' }))
 const dynamodb = `http://127.0.0.1:${dynamoPort}`
 const moto = `http://127.0.0.1:${motoPort}`

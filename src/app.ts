@@ -42,7 +42,7 @@ export interface BuildOptions {
  * The one app, for the HTTP server, the Lambda handler and tests alike. Registers
  * plugins, then routes; not yet ready, so an adapter can still decorate it.
  */
-export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const headers = securityHeaders()
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),

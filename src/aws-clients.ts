@@ -14,7 +14,7 @@ export interface AwsClients {
  */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
 
-export function createAwsClients (config: Pick<Config, 'region' | 'endpoints' | 'useEmulatorCredentials'>): AwsClients {
+export function createAwsClients(config: Pick<Config, 'region' | 'endpoints' | 'useEmulatorCredentials'>): AwsClients {
   const credentials = config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
   // Fail fast: a request that hangs on a dead dependency becomes a 503, not a Lambda timeout.
   const requestHandler = { connectionTimeout: 2000, requestTimeout: 10_000 }
@@ -40,7 +40,7 @@ export function createAwsClients (config: Pick<Config, 'region' | 'endpoints' | 
   }
 }
 
-export function destroyAwsClients (clients: AwsClients): void {
+export function destroyAwsClients(clients: AwsClients): void {
   clients.dynamodb.destroy()
   clients.s3.destroy()
 }

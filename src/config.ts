@@ -15,7 +15,7 @@ export interface Config {
   prettyLogs: boolean
   dataDir: string
   region: string
-  endpoints: { dynamodb?: string, s3?: string, secretsManager?: string, ssm?: string }
+  endpoints: { dynamodb?: string; s3?: string; secretsManager?: string; ssm?: string }
   /** True when no AWS endpoint is configured outside production: the HTTP server then starts the embedded stack. */
   embeddedStack: boolean
   /** Endpoints are set and no AWS credentials are: talk to an emulator with fixed dummy credentials. */
@@ -28,7 +28,7 @@ export interface Config {
   apiKeys: ApiKey[]
   apiKeysSecret?: string
   jwt?: JwtConfig
-  rateLimit: { max: number, windowMs: number }
+  rateLimit: { max: number; windowMs: number }
   assets: AssetsConfig
   obsidian: { apiUrl: string }
 }
@@ -47,25 +47,49 @@ export interface AssetsConfig {
 const MIB = 1024 * 1024
 /** Common document, image, audio and video types; no HTML or SVG, which a browser would run. */
 export const DEFAULT_ASSET_TYPES = [
-  'application/json', 'application/octet-stream', 'application/pdf', 'application/zip', 'audio/mpeg', 'audio/wav',
-  'image/gif', 'image/jpeg', 'image/png', 'image/webp', 'text/csv', 'text/plain', 'video/mp4', 'video/webm'
+  'application/json',
+  'application/octet-stream',
+  'application/pdf',
+  'application/zip',
+  'audio/mpeg',
+  'audio/wav',
+  'image/gif',
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'text/csv',
+  'text/plain',
+  'video/mp4',
+  'video/webm'
 ]
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/
 
-function assets (env: NodeJS.ProcessEnv): AssetsConfig {
+function assets(env: NodeJS.ProcessEnv): AssetsConfig {
   const maxBytes = positiveInteger(env, 'ASSETS_MAX_BYTES', 100 * MIB)
   // S3 takes one PUT up to 5 GiB and parts of at least 5 MiB.
-  if (maxBytes > 5 * 1024 * 1024 * MIB) throw new ConfigError('ASSETS_MAX_BYTES may be at most 5 TiB, S3\'s object limit')
+  if (maxBytes > 5 * 1024 * 1024 * MIB)
+    throw new ConfigError("ASSETS_MAX_BYTES may be at most 5 TiB, S3's object limit")
   const multipartBytes = positiveInteger(env, 'ASSETS_MULTIPART_BYTES', 64 * MIB)
   if (multipartBytes < 5 * MIB || multipartBytes > 5 * 1024 * MIB) {
-    throw new ConfigError('ASSETS_MULTIPART_BYTES must be from 5 MiB (S3\'s smallest part) to 5 GiB (its largest single PUT)')
+    throw new ConfigError(
+      "ASSETS_MULTIPART_BYTES must be from 5 MiB (S3's smallest part) to 5 GiB (its largest single PUT)"
+    )
   }
   const presignTtlSeconds = positiveInteger(env, 'PRESIGN_TTL_SECONDS', 3600)
-  if (presignTtlSeconds > 604_800) throw new ConfigError('PRESIGN_TTL_SECONDS may be at most 604800 (7 days, SigV4\'s limit)')
+  if (presignTtlSeconds > 604_800)
+    throw new ConfigError("PRESIGN_TTL_SECONDS may be at most 604800 (7 days, SigV4's limit)")
   const raw = env.ASSETS_ALLOWED_TYPES?.trim()
-  const allowedTypes = raw ? raw.split(',').map(type => type.trim().toLowerCase()).filter(Boolean) : DEFAULT_ASSET_TYPES
+  const allowedTypes = raw
+    ? raw
+        .split(',')
+        .map(type => type.trim().toLowerCase())
+        .filter(Boolean)
+    : DEFAULT_ASSET_TYPES
   const invalid = allowedTypes.find(type => !CONTENT_TYPE.test(type))
-  if (invalid !== undefined) throw new ConfigError(`ASSETS_ALLOWED_TYPES must be comma-separated type/subtype values, got ${JSON.stringify(invalid)}`)
+  if (invalid !== undefined)
+    throw new ConfigError(
+      `ASSETS_ALLOWED_TYPES must be comma-separated type/subtype values, got ${JSON.stringify(invalid)}`
+    )
   return { maxBytes, allowedTypes, multipartBytes, presignTtlSeconds }
 }
 
@@ -75,7 +99,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-function port (env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
@@ -85,15 +109,16 @@ function port (env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value
 }
 
-function positiveInteger (env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
   return value
 }
 
-function apiKeys (raw: string | undefined): ApiKey[] {
+function apiKeys(raw: string | undefined): ApiKey[] {
   if (raw === undefined || raw.trim() === '') return []
   try {
     return parseApiKeys(raw, 'API_KEYS')
@@ -103,11 +128,15 @@ function apiKeys (raw: string | undefined): ApiKey[] {
   }
 }
 
-function jwt (env: NodeJS.ProcessEnv): JwtConfig | undefined {
+function jwt(env: NodeJS.ProcessEnv): JwtConfig | undefined {
   const issuer = env.JWT_ISSUER?.trim()
-  const audience = (env.JWT_AUDIENCE ?? '').split(',').map(a => a.trim()).filter(Boolean)
+  const audience = (env.JWT_AUDIENCE ?? '')
+    .split(',')
+    .map(a => a.trim())
+    .filter(Boolean)
   if (!issuer && audience.length === 0) return undefined
-  if (!issuer || audience.length === 0) throw new ConfigError('JWT_ISSUER and JWT_AUDIENCE go together: set both or neither')
+  if (!issuer || audience.length === 0)
+    throw new ConfigError('JWT_ISSUER and JWT_AUDIENCE go together: set both or neither')
   const jwksUrl = endpoint(env, 'JWT_JWKS_URL')
   try {
     new URL(issuer)
@@ -117,7 +146,7 @@ function jwt (env: NodeJS.ProcessEnv): JwtConfig | undefined {
   return { issuer, audience, jwksUrl }
 }
 
-function endpoint (env: NodeJS.ProcessEnv, name: string): string | undefined {
+function endpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name]
   if (raw === undefined || raw === '') return undefined
   let url: URL
@@ -126,19 +155,23 @@ function endpoint (env: NodeJS.ProcessEnv, name: string): string | undefined {
   } catch {
     throw new ConfigError(`${name} must be a URL, got ${JSON.stringify(raw)}`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`)
   return url.toString().replace(/\/$/, '')
 }
 
-function origins (raw: string | undefined, production: boolean): '*' | string[] {
+function origins(raw: string | undefined, production: boolean): '*' | string[] {
   // Browsers from anywhere may call a laptop's API; a deployed one answers only the origins it was given.
   if (raw === undefined || raw.trim() === '') return production ? [] : '*'
   if (raw.trim() === '*') return '*'
-  return raw.split(',').map(o => o.trim()).filter(Boolean)
+  return raw
+    .split(',')
+    .map(o => o.trim())
+    .filter(Boolean)
 }
 
 /** The one place that reads the environment. Throws ConfigError on a value it cannot use. */
-export function loadConfig (env: NodeJS.ProcessEnv = process.env, runtime: Runtime = 'server'): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtime = 'server'): Config {
   const nodeEnv = env.NODE_ENV ?? 'development'
   const production = nodeEnv === 'production'
   const logLevel = env.LOG_LEVEL ?? 'info'
@@ -162,9 +195,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, runtime: Runti
     dataDir: env.DATA_DIR ?? '.data',
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     endpoints,
-    embeddedStack: runtime === 'server' && !production && endpoints.dynamodb === undefined && endpoints.s3 === undefined,
-    useEmulatorCredentials: Object.values(endpoints).some(url => url !== undefined) &&
-      env.AWS_ACCESS_KEY_ID === undefined && env.AWS_PROFILE === undefined,
+    embeddedStack:
+      runtime === 'server' && !production && endpoints.dynamodb === undefined && endpoints.s3 === undefined,
+    useEmulatorCredentials:
+      Object.values(endpoints).some(url => url !== undefined) &&
+      env.AWS_ACCESS_KEY_ID === undefined &&
+      env.AWS_PROFILE === undefined,
     tables: tableNames(env),
     buckets: bucketNames(env),
     allowedOrigins: origins(env.ALLOWED_ORIGINS, production),

@@ -8,7 +8,11 @@
  * NotFoundError itself.
  */
 export class DomainError extends Error {
-  constructor (readonly code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
     super(message, options)
     this.name = new.target.name
   }
@@ -47,12 +51,20 @@ const UNAVAILABLE_NAMES = new Set([
   'RequestTimeout',
   'AbortError'
 ])
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'])
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH'
+])
 
 /** True for AWS throttling, AWS-side failures and network errors: the dependency, not the request, is at fault. */
-export function isDependencyUnavailable (err: unknown): boolean {
+export function isDependencyUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
-  const e = err as { name?: string, code?: string, $metadata?: { httpStatusCode?: number }, cause?: unknown }
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown }
   if (e.name !== undefined && UNAVAILABLE_NAMES.has(e.name)) return true
   if (e.code !== undefined && UNAVAILABLE_CODES.has(e.code)) return true
   const status = e.$metadata?.httpStatusCode

@@ -7,7 +7,7 @@ export const etagOf = (version: number): string => `"${version}"`
  * version; If-None-Match compares weakly, so there it names version 3. An
  * entry that names no version matches nothing.
  */
-export function parseVersionList (header: string, comparison: 'strong' | 'weak'): '*' | number[] {
+export function parseVersionList(header: string, comparison: 'strong' | 'weak'): '*' | number[] {
   if (header.trim() === '*') return '*'
   return header.split(',').flatMap(part => {
     const match = /^\s*(W\/)?"(\d{1,15})"\s*$/.exec(part)
@@ -20,7 +20,7 @@ export function parseVersionList (header: string, comparison: 'strong' | 'weak')
 export const ifMatchVersions = (header: string): '*' | number[] => parseVersionList(header, 'strong')
 
 /** If-None-Match: true when the header names this version (a 304 for a read). */
-export function matchesVersion (header: string | undefined, version: number): boolean {
+export function matchesVersion(header: string | undefined, version: number): boolean {
   if (header === undefined) return false
   const list = parseVersionList(header, 'weak')
   return list === '*' || list.includes(version)

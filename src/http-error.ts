@@ -8,7 +8,7 @@ export const RETRY_AFTER_SECONDS = 2
  */
 export class HttpError extends Error {
   override name = 'HttpError'
-  constructor (
+  constructor(
     readonly statusCode: number,
     readonly code: string,
     message: string,

@@ -6,15 +6,18 @@ export interface ApiGatewayEvent {
   httpMethod?: string
   rawPath?: string
   headers?: Record<string, string | undefined> | null
-  requestContext?: { requestId?: string, stage?: string, http?: { method: string, path?: string } }
+  requestContext?: { requestId?: string; stage?: string; http?: { method: string; path?: string } }
   body?: string | null
   isBase64Encoded?: boolean
 }
 
-export function isApiGatewayEvent (event: unknown): event is ApiGatewayEvent {
+export function isApiGatewayEvent(event: unknown): event is ApiGatewayEvent {
   if (typeof event !== 'object' || event === null) return false
   const e = event as ApiGatewayEvent
-  return e.requestContext !== undefined && (typeof e.httpMethod === 'string' || typeof e.requestContext.http?.method === 'string')
+  return (
+    e.requestContext !== undefined &&
+    (typeof e.httpMethod === 'string' || typeof e.requestContext.http?.method === 'string')
+  )
 }
 
 /**
@@ -23,7 +26,7 @@ export function isApiGatewayEvent (event: unknown): event is ApiGatewayEvent {
  * - An HTTP API on a named stage (`dev`) puts the stage in rawPath (`/dev/health`); the
  *   adapter strips it for REST APIs only, so it is stripped here.
  */
-export function normalizeEvent<T extends ApiGatewayEvent> (event: T): T {
+export function normalizeEvent<T extends ApiGatewayEvent>(event: T): T {
   const requestId = event.requestContext?.requestId
   const headers: Record<string, string | undefined> = {}
   for (const [name, value] of Object.entries(event.headers ?? {})) {
@@ -39,10 +42,11 @@ export function normalizeEvent<T extends ApiGatewayEvent> (event: T): T {
   return { ...event, headers, ...(rawPath === undefined ? {} : { rawPath }) }
 }
 
-const TEXTUAL = /^(text\/|application\/(json|[\w.+-]+\+json|javascript|xml|[\w.+-]+\+xml|x-www-form-urlencoded)|image\/svg\+xml)/
+const TEXTUAL =
+  /^(text\/|application\/(json|[\w.+-]+\+json|javascript|xml|[\w.+-]+\+xml|x-www-form-urlencoded)|image\/svg\+xml)/
 
 /** Anything not textual (images, fonts, octet streams) or compressed goes back base64-encoded. */
-export function isBinaryResponse (res: { headers: Record<string, unknown> }): boolean {
+export function isBinaryResponse(res: { headers: Record<string, unknown> }): boolean {
   const encoding = String(res.headers['content-encoding'] ?? 'identity')
   if (encoding !== 'identity') return true
   const type = String(res.headers['content-type'] ?? '')
@@ -54,22 +58,31 @@ export interface S3Event {
   Records: Array<{
     eventSource: 'aws:s3'
     eventName: string
-    s3: { bucket: { name: string }, object: { key: string, size?: number, eTag?: string } }
+    s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } }
   }>
 }
 
-export function isS3Event (event: unknown): event is S3Event {
+export function isS3Event(event: unknown): event is S3Event {
   const records = (event as { Records?: unknown } | null)?.Records
-  return Array.isArray(records) && records.length > 0 &&
-    records.every(r => (r as { eventSource?: unknown }).eventSource === 'aws:s3' && typeof (r as S3Event['Records'][number]).s3?.object?.key === 'string')
+  return (
+    Array.isArray(records) &&
+    records.length > 0 &&
+    records.every(
+      r =>
+        (r as { eventSource?: unknown }).eventSource === 'aws:s3' &&
+        typeof (r as S3Event['Records'][number]).s3?.object?.key === 'string'
+    )
+  )
 }
 
 /** S3 sends object keys URL-encoded, with `+` for a space. */
 export const objectKeyOf = (encoded: string): string => decodeURIComponent(encoded.replace(/\+/g, ' '))
 
-const ASSET_KEY = new RegExp(`^${buckets.assets.keyPrefix}([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/[^/]+$`)
+const ASSET_KEY = new RegExp(
+  `^${buckets.assets.keyPrefix}([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/[^/]+$`
+)
 
 /** The asset an `assets/<assetId>/<fileName>` key belongs to, or undefined for any other key. */
-export function assetIdOfKey (key: string): string | undefined {
+export function assetIdOfKey(key: string): string | undefined {
   return ASSET_KEY.exec(key)?.[1]
 }

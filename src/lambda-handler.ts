@@ -7,12 +7,20 @@ import awsLambdaFastify from '@fastify/aws-lambda'
 import type { Context } from 'aws-lambda'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
-import { assetIdOfKey, isApiGatewayEvent, isBinaryResponse, isS3Event, normalizeEvent, objectKeyOf, type S3Event } from './lambda-events.ts'
+import {
+  assetIdOfKey,
+  isApiGatewayEvent,
+  isBinaryResponse,
+  isS3Event,
+  normalizeEvent,
+  objectKeyOf,
+  type S3Event
+} from './lambda-events.ts'
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>
 
 /** Readies the app (compiling every schema now, during init) and returns the handler. */
-export async function createLambdaHandler (app: FastifyInstance, config: Config): Promise<LambdaHandler> {
+export async function createLambdaHandler(app: FastifyInstance, config: Config): Promise<LambdaHandler> {
   const proxy = awsLambdaFastify(app, {
     enforceBase64: isBinaryResponse,
     callbackWaitsForEmptyEventLoop: false
@@ -24,12 +32,16 @@ export async function createLambdaHandler (app: FastifyInstance, config: Config)
    * check GET /assets/{id} runs, so it is marked uploaded without a client polling.
    * A failure throws, and Lambda retries the notification.
    */
-  async function assetsUploaded (event: S3Event): Promise<{ assets: Array<{ key: string, status: string }> }> {
+  async function assetsUploaded(event: S3Event): Promise<{ assets: Array<{ key: string; status: string }> }> {
     const assets = []
     for (const record of event.Records) {
       const key = objectKeyOf(record.s3.object.key)
       const assetId = assetIdOfKey(key)
-      if (!record.eventName.startsWith('ObjectCreated') || record.s3.bucket.name !== config.buckets.assets || assetId === undefined) {
+      if (
+        !record.eventName.startsWith('ObjectCreated') ||
+        record.s3.bucket.name !== config.buckets.assets ||
+        assetId === undefined
+      ) {
         app.log.warn({ bucket: record.s3.bucket.name, key, eventName: record.eventName }, 'S3 notification ignored')
         continue
       }
@@ -46,6 +58,8 @@ export async function createLambdaHandler (app: FastifyInstance, config: Config)
     }
     if (isS3Event(event)) return await assetsUploaded(event)
     app.log.error({ event: Object.keys(event as object) }, 'unsupported event')
-    throw new Error('Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events and S3 notifications')
+    throw new Error(
+      'Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events and S3 notifications'
+    )
   }
 }

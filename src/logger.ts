@@ -17,7 +17,10 @@ export const REDACTED_PATHS = [
 const redact = { paths: REDACTED_PATHS, censor: '[redacted]' }
 
 /** JSON to stdout (or the given stream); pretty-printed on a laptop. */
-export function loggerOptions (config: Config, stream?: { write: (line: string) => void }): FastifyServerOptions['logger'] {
+export function loggerOptions(
+  config: Config,
+  stream?: { write: (line: string) => void }
+): FastifyServerOptions['logger'] {
   if (stream !== undefined) return { level: config.logLevel, redact, stream }
   if (!config.prettyLogs) return { level: config.logLevel, redact }
   return {

@@ -14,7 +14,12 @@ export const Cursor = Type.String({
 
 /** A `limit` query parameter: `fallback` when absent, 1 to `max`. */
 export const Limit = (fallback: number, max: number) =>
-  Type.Integer({ minimum: 1, maximum: max, default: fallback, description: `Items per page, 1 to ${max} (default ${fallback})` })
+  Type.Integer({
+    minimum: 1,
+    maximum: max,
+    default: fallback,
+    description: `Items per page, 1 to ${max} (default ${fallback})`
+  })
 
 export type KeyValue = string | number
 export type CursorKey = Record<string, KeyValue>
@@ -26,13 +31,14 @@ export type CursorKey = Record<string, KeyValue>
 export type CursorField = 'string' | 'number' | { equals: string } | { pattern: RegExp }
 export type CursorShape = Record<string, CursorField>
 
-export function encodeCursor (key: CursorKey): string {
+export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
 }
 
-const invalidCursor = (): InvalidInputError => new InvalidInputError('INVALID_CURSOR', 'cursor is not one this list handed out')
+const invalidCursor = (): InvalidInputError =>
+  new InvalidInputError('INVALID_CURSOR', 'cursor is not one this list handed out')
 
-function fits (value: unknown, field: CursorField): boolean {
+function fits(value: unknown, field: CursorField): boolean {
   if (field === 'number') return Number.isSafeInteger(value) && (value as number) >= 0
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024 || !value.isWellFormed()) return false
   if (field === 'string') return true
@@ -43,7 +49,7 @@ function fits (value: unknown, field: CursorField): boolean {
  * The key inside a cursor, checked to hold exactly the attributes of `shape`,
  * each of its kind: a forged cursor is a 400, never an engine error.
  */
-export function decodeCursor (cursor: string | undefined, shape: CursorShape): CursorKey | undefined {
+export function decodeCursor(cursor: string | undefined, shape: CursorShape): CursorKey | undefined {
   if (cursor === undefined) return undefined
   let parsed: unknown
   try {

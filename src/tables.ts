@@ -72,9 +72,7 @@ export const tables = {
     logicalId: 'UsersTable',
     envVar: 'USERS_TABLE',
     defaultName: 'atlas-users',
-    keySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' }
-    ],
+    keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     attributeDefinitions: [
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'gsi1pk', AttributeType: 'S' },
@@ -85,12 +83,18 @@ export const tables = {
     globalSecondaryIndexes: [
       {
         IndexName: 'createdAt-index',
-        KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+        KeySchema: [
+          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi1sk', KeyType: 'RANGE' }
+        ],
         Projection: { ProjectionType: 'ALL' }
       },
       {
         IndexName: 'department-createdAt-index',
-        KeySchema: [{ AttributeName: 'gsi2pk', KeyType: 'HASH' }, { AttributeName: 'gsi2sk', KeyType: 'RANGE' }],
+        KeySchema: [
+          { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi2sk', KeyType: 'RANGE' }
+        ],
         Projection: { ProjectionType: 'ALL' }
       }
     ],
@@ -105,9 +109,7 @@ export const tables = {
     logicalId: 'AssetsTable',
     envVar: 'ASSETS_TABLE',
     defaultName: 'atlas-assets',
-    keySchema: [
-      { AttributeName: 'assetId', KeyType: 'HASH' }
-    ],
+    keySchema: [{ AttributeName: 'assetId', KeyType: 'HASH' }],
     attributeDefinitions: [
       { AttributeName: 'assetId', AttributeType: 'S' },
       { AttributeName: 'status', AttributeType: 'S' },
@@ -116,7 +118,10 @@ export const tables = {
     globalSecondaryIndexes: [
       {
         IndexName: 'status-index',
-        KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' }, { AttributeName: 'createdKey', KeyType: 'RANGE' }],
+        KeySchema: [
+          { AttributeName: 'status', KeyType: 'HASH' },
+          { AttributeName: 'createdKey', KeyType: 'RANGE' }
+        ],
         Projection: { ProjectionType: 'ALL' }
       }
     ],
@@ -144,10 +149,13 @@ export const buckets = {
 export type TableNames = { [K in keyof typeof tables]: string }
 export type BucketNames = { [K in keyof typeof buckets]: string }
 
-function namesFrom<T extends Record<string, { envVar: string, defaultName: string }>> (defs: T, env: NodeJS.ProcessEnv): { [K in keyof T]: string } {
-  return Object.fromEntries(
-    Object.entries(defs).map(([key, def]) => [key, env[def.envVar] || def.defaultName])
-  ) as { [K in keyof T]: string }
+function namesFrom<T extends Record<string, { envVar: string; defaultName: string }>>(
+  defs: T,
+  env: NodeJS.ProcessEnv
+): { [K in keyof T]: string } {
+  return Object.fromEntries(Object.entries(defs).map(([key, def]) => [key, env[def.envVar] || def.defaultName])) as {
+    [K in keyof T]: string
+  }
 }
 
 export const tableNames = (env: NodeJS.ProcessEnv): TableNames => namesFrom(tables, env)

@@ -7,29 +7,61 @@ import { EMULATOR_CREDENTIALS } from '../src/aws-clients.ts'
 import { buildTestApp } from './helper.ts'
 import { motoAvailable, startMoto } from './fixtures/moto.ts'
 
-const probe: FastifyPluginAsync = async (app) => {
+const probe: FastifyPluginAsync = async app => {
   app.get('/probe', { config: { auth: { scopes: ['users:read'] } } }, async () => ({ ok: true }))
 }
 
-t.test('API keys read at start-up from Secrets Manager and from SSM', { skip: motoAvailable() ? false : 'moto_server is not installed' }, async t => {
-  const endpoint = await startMoto(t)
-  const aws = { region: 'us-east-1', endpoint, credentials: EMULATOR_CREDENTIALS }
-  const fromSecret = generateApiKey('from-secret', ['users:read'])
-  const fromParameter = generateApiKey('from-parameter', ['users:read'])
-  const secrets = new SecretsManagerClient(aws)
-  const ssm = new SSMClient(aws)
-  t.teardown(() => { secrets.destroy(); ssm.destroy() })
-  await secrets.send(new CreateSecretCommand({ Name: 'atlas/api-keys', SecretString: JSON.stringify([fromSecret.entry]) }))
-  await ssm.send(new PutParameterCommand({ Name: '/atlas/api-keys', Type: 'SecureString', Value: JSON.stringify([fromParameter.entry]) }))
-  const env = { AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint, AWS_ENDPOINT_URL_SSM: endpoint }
+t.test(
+  'API keys read at start-up from Secrets Manager and from SSM',
+  { skip: motoAvailable() ? false : 'moto_server is not installed' },
+  async t => {
+    const endpoint = await startMoto(t)
+    const aws = { region: 'us-east-1', endpoint, credentials: EMULATOR_CREDENTIALS }
+    const fromSecret = generateApiKey('from-secret', ['users:read'])
+    const fromParameter = generateApiKey('from-parameter', ['users:read'])
+    const secrets = new SecretsManagerClient(aws)
+    const ssm = new SSMClient(aws)
+    t.teardown(() => {
+      secrets.destroy()
+      ssm.destroy()
+    })
+    await secrets.send(
+      new CreateSecretCommand({ Name: 'atlas/api-keys', SecretString: JSON.stringify([fromSecret.entry]) })
+    )
+    await ssm.send(
+      new PutParameterCommand({
+        Name: '/atlas/api-keys',
+        Type: 'SecureString',
+        Value: JSON.stringify([fromParameter.entry])
+      })
+    )
+    const env = { AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint, AWS_ENDPOINT_URL_SSM: endpoint }
 
-  const viaSecret = (await buildTestApp(t, { env: { ...env, API_KEYS_SECRET: 'atlas/api-keys' }, extraRoutes: [probe] })).app
-  t.equal((await viaSecret.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromSecret.key } })).statusCode, 200)
-  t.equal((await viaSecret.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromParameter.key } })).statusCode, 401)
+    const viaSecret = (
+      await buildTestApp(t, { env: { ...env, API_KEYS_SECRET: 'atlas/api-keys' }, extraRoutes: [probe] })
+    ).app
+    t.equal(
+      (await viaSecret.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromSecret.key } })).statusCode,
+      200
+    )
+    t.equal(
+      (await viaSecret.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromParameter.key } }))
+        .statusCode,
+      401
+    )
 
-  const viaParameter = (await buildTestApp(t, { env: { ...env, API_KEYS_SECRET: 'ssm:/atlas/api-keys' }, extraRoutes: [probe] })).app
-  t.equal((await viaParameter.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromParameter.key } })).statusCode, 200)
+    const viaParameter = (
+      await buildTestApp(t, { env: { ...env, API_KEYS_SECRET: 'ssm:/atlas/api-keys' }, extraRoutes: [probe] })
+    ).app
+    t.equal(
+      (await viaParameter.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromParameter.key } }))
+        .statusCode,
+      200
+    )
 
-  await t.rejects(buildTestApp(t, { env: { ...env, API_KEYS_SECRET: 'atlas/missing' }, extraRoutes: [probe] }),
-    'a secret that cannot be read stops the start, rather than serving with no keys')
-})
+    await t.rejects(
+      buildTestApp(t, { env: { ...env, API_KEYS_SECRET: 'atlas/missing' }, extraRoutes: [probe] }),
+      'a secret that cannot be read stops the start, rather than serving with no keys'
+    )
+  }
+)

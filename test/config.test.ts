@@ -17,7 +17,10 @@ t.test('production and Lambda', async t => {
   t.equal(prod.embeddedStack, false)
   t.same(prod.allowedOrigins, [], 'no CORS unless origins are given')
   t.equal(prod.prettyLogs, false)
-  const lambda = loadConfig({ DATA_TABLE: 'prod-data', ALLOWED_ORIGINS: 'https://a.example, https://b.example' }, 'lambda')
+  const lambda = loadConfig(
+    { DATA_TABLE: 'prod-data', ALLOWED_ORIGINS: 'https://a.example, https://b.example' },
+    'lambda'
+  )
   t.equal(lambda.embeddedStack, false, 'Lambda never starts the embedded stack')
   t.equal(lambda.prettyLogs, false)
   t.equal(lambda.tables.data, 'prod-data')
@@ -25,7 +28,10 @@ t.test('production and Lambda', async t => {
 })
 
 t.test('endpoints switch off the embedded stack and use emulator credentials', async t => {
-  const config = loadConfig({ AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000/', AWS_ENDPOINT_URL_S3: 'http://localhost:5000' })
+  const config = loadConfig({
+    AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000/',
+    AWS_ENDPOINT_URL_S3: 'http://localhost:5000'
+  })
   t.equal(config.embeddedStack, false)
   t.equal(config.useEmulatorCredentials, true)
   t.equal(config.endpoints.dynamodb, 'http://localhost:8000')
@@ -47,10 +53,26 @@ t.test('the Obsidian API: the real one unless set', async t => {
 
 t.test('asset limits: defaults, overrides and refusals', async t => {
   const defaults = loadConfig({}).assets
-  t.same([defaults.maxBytes, defaults.multipartBytes, defaults.presignTtlSeconds], [100 * 1024 * 1024, 64 * 1024 * 1024, 3600])
-  t.ok(defaults.allowedTypes.includes('image/png') && !defaults.allowedTypes.includes('text/html'), 'no type a browser would run')
-  const set = loadConfig({ ASSETS_MAX_BYTES: '1000', ASSETS_ALLOWED_TYPES: 'Image/PNG, text/plain', ASSETS_MULTIPART_BYTES: '10485760', PRESIGN_TTL_SECONDS: '60' }).assets
-  t.same(set, { maxBytes: 1000, allowedTypes: ['image/png', 'text/plain'], multipartBytes: 10485760, presignTtlSeconds: 60 })
+  t.same(
+    [defaults.maxBytes, defaults.multipartBytes, defaults.presignTtlSeconds],
+    [100 * 1024 * 1024, 64 * 1024 * 1024, 3600]
+  )
+  t.ok(
+    defaults.allowedTypes.includes('image/png') && !defaults.allowedTypes.includes('text/html'),
+    'no type a browser would run'
+  )
+  const set = loadConfig({
+    ASSETS_MAX_BYTES: '1000',
+    ASSETS_ALLOWED_TYPES: 'Image/PNG, text/plain',
+    ASSETS_MULTIPART_BYTES: '10485760',
+    PRESIGN_TTL_SECONDS: '60'
+  }).assets
+  t.same(set, {
+    maxBytes: 1000,
+    allowedTypes: ['image/png', 'text/plain'],
+    multipartBytes: 10485760,
+    presignTtlSeconds: 60
+  })
   t.throws(() => loadConfig({ ASSETS_ALLOWED_TYPES: 'png' }), /ASSETS_ALLOWED_TYPES/)
   t.throws(() => loadConfig({ ASSETS_MULTIPART_BYTES: '1024' }), /ASSETS_MULTIPART_BYTES/)
   t.throws(() => loadConfig({ PRESIGN_TTL_SECONDS: '999999' }), /PRESIGN_TTL_SECONDS/)

@@ -10,16 +10,28 @@ t.test('an unknown route is a JSON 404', async t => {
   t.teardown(() => app.close())
   const res = await app.inject({ method: 'GET', url: '/no/such/route?x=1' })
   t.equal(res.statusCode, 404)
-  t.same(res.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET /no/such/route not found', code: 'ROUTE_NOT_FOUND' })
+  t.same(res.json(), {
+    statusCode: 404,
+    error: 'Not Found',
+    message: 'Route GET /no/such/route not found',
+    code: 'ROUTE_NOT_FOUND'
+  })
 })
 
 t.test('an unexpected error is a 500 with no internals', async t => {
   const app = await buildApp(await testConfig())
   t.teardown(() => app.close())
-  app.get('/boom', { config: { auth: 'public' } }, async () => { throw new Error('secret table arn:aws:dynamodb:us-east-1:123:table/x at repo.ts:42') })
+  app.get('/boom', { config: { auth: 'public' } }, async () => {
+    throw new Error('secret table arn:aws:dynamodb:us-east-1:123:table/x at repo.ts:42')
+  })
   const res = await app.inject({ method: 'GET', url: '/boom' })
   t.equal(res.statusCode, 500)
-  t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error', code: 'INTERNAL_ERROR' })
+  t.same(res.json(), {
+    statusCode: 500,
+    error: 'Internal Server Error',
+    message: 'Internal Server Error',
+    code: 'INTERNAL_ERROR'
+  })
   t.notMatch(res.body, /secret|arn:|repo\.ts|stack/)
 })
 
@@ -36,14 +48,30 @@ t.test('DynamoDB unreachable: 503 with Retry-After, in the error shape', async t
 })
 
 t.test('AWS throttling and server errors map to 503; client errors do not', async t => {
-  const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } })
+  const throttled = Object.assign(new Error('Rate exceeded'), {
+    name: 'ProvisionedThroughputExceededException',
+    $metadata: { httpStatusCode: 400 }
+  })
   t.equal(toErrorResponse(throttled).body.statusCode, 503)
   t.equal(toErrorResponse(throttled).headers['retry-after'], '2')
-  const s3Slow = Object.assign(new Error('Please reduce your request rate'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } })
+  const s3Slow = Object.assign(new Error('Please reduce your request rate'), {
+    name: 'SlowDown',
+    $metadata: { httpStatusCode: 503 }
+  })
   t.equal(toErrorResponse(s3Slow).body.statusCode, 503)
-  const awsInternal = Object.assign(new Error('oops'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } })
+  const awsInternal = Object.assign(new Error('oops'), {
+    name: 'InternalServerError',
+    $metadata: { httpStatusCode: 500 }
+  })
   t.equal(toErrorResponse(awsInternal).body.statusCode, 503)
-  const validation = Object.assign(new Error('One or more parameter values were invalid'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } })
-  t.equal(toErrorResponse(validation).body.statusCode, 500, 'a request our code built wrong is our bug, not the client\'s')
+  const validation = Object.assign(new Error('One or more parameter values were invalid'), {
+    name: 'ValidationException',
+    $metadata: { httpStatusCode: 400 }
+  })
+  t.equal(
+    toErrorResponse(validation).body.statusCode,
+    500,
+    "a request our code built wrong is our bug, not the client's"
+  )
   t.equal(toErrorResponse(validation).body.message, 'Internal Server Error')
 })

@@ -16,10 +16,14 @@ t.test('the failure fixture lets k writes through, then fails every write but no
   await put('b')
   await t.rejects(put('c'), { name: 'InjectedFailure' })
   t.equal(failure.writes, 2)
-  const read = await db.send(new GetCommand({ TableName: config.tables.data, Key: { keyId: 'k', sk: 'b' }, ConsistentRead: true }))
+  const read = await db.send(
+    new GetCommand({ TableName: config.tables.data, Key: { keyId: 'k', sk: 'b' }, ConsistentRead: true })
+  )
   t.ok(read.Item, 'reads still work')
   failure.restore()
   await put('c-' + randomUUID())
-  const stored = await db.send(new GetCommand({ TableName: config.tables.data, Key: { keyId: 'k', sk: 'c' }, ConsistentRead: true }))
+  const stored = await db.send(
+    new GetCommand({ TableName: config.tables.data, Key: { keyId: 'k', sk: 'c' }, ConsistentRead: true })
+  )
   t.notOk(stored.Item, 'the failed write never reached the engine')
 })

@@ -28,15 +28,23 @@ type Schema = Record<string, unknown> & {
   oneOf?: Schema[]
   enum?: unknown[]
 }
-interface Parameter { in: 'path' | 'query' | 'header', name: string, required?: boolean, schema: Schema }
-interface Operation { parameters?: Parameter[], requestBody?: { content: Record<string, { schema: Schema }> } }
+interface Parameter {
+  in: 'path' | 'query' | 'header'
+  name: string
+  required?: boolean
+  schema: Schema
+}
+interface Operation {
+  parameters?: Parameter[]
+  requestBody?: { content: Record<string, { schema: Schema }> }
+}
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124)
 const WARMUP = 6
 const RANDOM_CASES = 12
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function prng (seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -49,33 +57,63 @@ function prng (seed: number): () => number {
 /** Values no schema of ours should let through to storage unchecked, by the type they stand in for. */
 const HOSTILE: Record<'string' | 'number' | 'other', readonly unknown[]> = {
   string: [
-    '', ' ', '\ud83d', 'a\udc00b', '\u0000', '../../etc/passwd', '..', '%2e%2e%2f', '#', 'a#b', 'e\u0301', '日本語',
-    '😀'.repeat(300), 'x'.repeat(5000), '<script>', '1e308', 'W/"1"'
+    '',
+    ' ',
+    '\ud83d',
+    'a\udc00b',
+    '\u0000',
+    '../../etc/passwd',
+    '..',
+    '%2e%2e%2f',
+    '#',
+    'a#b',
+    'e\u0301',
+    '日本語',
+    '😀'.repeat(300),
+    'x'.repeat(5000),
+    '<script>',
+    '1e308',
+    'W/"1"'
   ],
   number: [-1, 1.5, 1e308, -1e308, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 1e-320, 1e15 - 1, 1e15, 1e16],
   other: [
-    true, null, [], [1, 'a'], {}, JSON.parse('{"__proto__":{"polluted":true}}'),
+    true,
+    null,
+    [],
+    [1, 'a'],
+    {},
+    JSON.parse('{"__proto__":{"polluted":true}}'),
     JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40))
   ]
 }
 
 type Path = Array<string | number>
 /** A place of a request that a case may spoil: `['params', name]` or `['body', ...keys]`. */
-interface Place { path: Path, schema: Schema, name: string }
-interface Request { params: Record<string, unknown>, body: unknown }
+interface Place {
+  path: Path
+  schema: Schema
+  name: string
+}
+interface Request {
+  params: Record<string, unknown>
+  body: unknown
+}
 
 class Generator {
   /** Cursors handed out per route: forged variants of real ones reach further than random bytes. */
   private readonly cursors = new Map<string, string[]>()
 
-  constructor (readonly random: () => number, readonly known: Record<string, unknown>) {}
+  constructor(
+    readonly random: () => number,
+    readonly known: Record<string, unknown>
+  ) {}
 
-  pick<T> (list: readonly T[]): T {
+  pick<T>(list: readonly T[]): T {
     return list[Math.floor(this.random() * list.length)]!
   }
 
   /** A value the schema accepts, as far as a simple generator can tell; every place in it goes to `places`. */
-  valid (schema: Schema, name: string, path: Path, places: Place[], route: string): unknown {
+  valid(schema: Schema, name: string, path: Path, places: Place[], route: string): unknown {
     places.push({ path, schema, name })
     if (name in this.known && this.random() < 0.8) return this.known[name]
     if ('const' in schema) return schema.const
@@ -97,13 +135,15 @@ class Generator {
         return this.random() < 0.5
       case 'array': {
         const count = Math.max((schema.minItems as number | undefined) ?? 0, this.random() < 0.5 ? 1 : 2)
-        return Array.from({ length: Math.min(count, (schema.maxItems as number | undefined) ?? count) },
-          (_, i) => this.valid(schema.items ?? {}, '', [...path, i], places, route))
+        return Array.from({ length: Math.min(count, (schema.maxItems as number | undefined) ?? count) }, (_, i) =>
+          this.valid(schema.items ?? {}, '', [...path, i], places, route)
+        )
       }
       case 'object': {
         const out: Record<string, unknown> = {}
         for (const [key, property] of Object.entries(schema.properties ?? {})) {
-          if (schema.required?.includes(key) || this.random() < 0.5) out[key] = this.valid(property, key, [...path, key], places, route)
+          if (schema.required?.includes(key) || this.random() < 0.5)
+            out[key] = this.valid(property, key, [...path, key], places, route)
         }
         places.push({ path: [...path, 'unexpected'], schema: {}, name: 'unexpected' })
         return out
@@ -117,38 +157,62 @@ class Generator {
     }
   }
 
-  private string (schema: Schema, name: string): string {
-    if (schema.format === 'uuid') return this.pick(['00000000-0000-4000-8000-000000000000', '9b2f8c0e-3d4a-4b6c-9f1e-2a7d5c8b1e30'])
-    if (schema.format === 'date-time') return new Date(Date.UTC(2026, 0, 1 + Math.floor(this.random() * 300))).toISOString()
+  private string(schema: Schema, name: string): string {
+    if (schema.format === 'uuid')
+      return this.pick(['00000000-0000-4000-8000-000000000000', '9b2f8c0e-3d4a-4b6c-9f1e-2a7d5c8b1e30'])
+    if (schema.format === 'date-time')
+      return new Date(Date.UTC(2026, 0, 1 + Math.floor(this.random() * 300))).toISOString()
     const pattern = typeof schema.pattern === 'string' ? new RegExp(schema.pattern, 'u') : undefined
     const candidates = [
-      'fuzz', `${name || 'v'}-1`, 'fuzz@example.com', 'application/zip', 'image/png', 'text/plain', 'c2FsdHNhbHQ=',
-      'AAECAwQFBgcICQoL', 'A'.repeat((schema.maxLength as number | undefined) ?? 64), 'ümlaut ✓', '"1"', '*'
+      'fuzz',
+      `${name || 'v'}-1`,
+      'fuzz@example.com',
+      'application/zip',
+      'image/png',
+      'text/plain',
+      'c2FsdHNhbHQ=',
+      'AAECAwQFBgcICQoL',
+      'A'.repeat((schema.maxLength as number | undefined) ?? 64),
+      'ümlaut ✓',
+      '"1"',
+      '*'
     ]
-    const fits = candidates.filter(c => (pattern === undefined || pattern.test(c)) &&
-      c.length >= ((schema.minLength as number | undefined) ?? 0) && c.length <= ((schema.maxLength as number | undefined) ?? Infinity))
+    const fits = candidates.filter(
+      c =>
+        (pattern === undefined || pattern.test(c)) &&
+        c.length >= ((schema.minLength as number | undefined) ?? 0) &&
+        c.length <= ((schema.maxLength as number | undefined) ?? Infinity)
+    )
     return fits.length > 0 ? this.pick(fits) : 'fuzz'
   }
 
   /** Every bad value worth sending to a place: those of its type, a few of others, and for cursors, forgeries of real ones. */
-  hostileFor (place: Place, route: string): unknown[] {
-    const type = place.schema.type === 'integer' || place.schema.type === 'number' ? 'number' : place.schema.type === 'string' ? 'string' : 'other'
+  hostileFor(place: Place, route: string): unknown[] {
+    const type =
+      place.schema.type === 'integer' || place.schema.type === 'number'
+        ? 'number'
+        : place.schema.type === 'string'
+          ? 'string'
+          : 'other'
     const others = (['string', 'number', 'other'] as const).filter(k => k !== type).map(k => this.pick(HOSTILE[k]))
-    const forged = place.name === 'cursor' ? (this.cursors.get(route) ?? []).flatMap(cursor => this.forgeries(cursor)) : []
+    const forged =
+      place.name === 'cursor' ? (this.cursors.get(route) ?? []).flatMap(cursor => this.forgeries(cursor)) : []
     return [...HOSTILE[type], ...others, ...forged]
   }
 
   /** A real cursor with one attribute given another type, an empty, hostile or foreign value, or a second attribute. */
-  forgeries (cursor: string): string[] {
+  forgeries(cursor: string): string[] {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>
     const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
     return [
-      ...Object.keys(key).flatMap(name => [1, 1e308, -1, '', '\ud83d', 'x', { S: 'x' }, null].map(value => encode({ ...key, [name]: value }))),
+      ...Object.keys(key).flatMap(name =>
+        [1, 1e308, -1, '', '\ud83d', 'x', { S: 'x' }, null].map(value => encode({ ...key, [name]: value }))
+      ),
       encode({ ...key, extra: 'x' })
     ]
   }
 
-  harvest (route: string, body: string): void {
+  harvest(route: string, body: string): void {
     const cursor = /"cursor":"([A-Za-z0-9_-]+)"/.exec(body)?.[1]
     if (cursor === undefined) return
     const list = this.cursors.get(route) ?? []
@@ -156,7 +220,7 @@ class Generator {
   }
 }
 
-function setAt (request: Request, [part, ...path]: Path, value: unknown): Request {
+function setAt(request: Request, [part, ...path]: Path, value: unknown): Request {
   const copy = structuredClone(request)
   if (part === 'params') {
     copy.params[path[0] as string] = value
@@ -172,12 +236,14 @@ function setAt (request: Request, [part, ...path]: Path, value: unknown): Reques
 }
 
 /** A digest of every item of every table and every object of every bucket the app uses. */
-async function storageFingerprint ({ clients, config }: TestApp): Promise<string> {
+async function storageFingerprint({ clients, config }: TestApp): Promise<string> {
   const scan = async (table: string): Promise<string> => {
     const items: string[] = []
     let startKey: Record<string, unknown> | undefined
     do {
-      const page = await clients.dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey as never }))
+      const page = await clients.dynamodb.send(
+        new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey as never })
+      )
       for (const item of page.Items ?? []) items.push(JSON.stringify(item, Object.keys(item).sort()))
       startKey = page.LastEvaluatedKey
     } while (startKey !== undefined)
@@ -185,7 +251,10 @@ async function storageFingerprint ({ clients, config }: TestApp): Promise<string
   }
   const list = async (bucket: string): Promise<string> => {
     const { Contents } = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket }))
-    return (Contents ?? []).map(o => `${o.Key}@${o.ETag}`).sort().join('\n')
+    return (Contents ?? [])
+      .map(o => `${o.Key}@${o.ETag}`)
+      .sort()
+      .join('\n')
   }
   const parts = await Promise.all([
     ...Object.keys(tables).map(key => scan(config.tables[key as keyof typeof tables])),
@@ -201,25 +270,57 @@ const everything = generateApiKey('fuzz', ['*'])
 
 t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
   const test = await buildTestApp(t, {
-    env: { API_KEYS: JSON.stringify([everything.entry]), RATE_LIMIT_MAX: '1000000', ASSETS_MULTIPART_BYTES: String(5 * 1024 * 1024) },
+    env: {
+      API_KEYS: JSON.stringify([everything.entry]),
+      RATE_LIMIT_MAX: '1000000',
+      ASSETS_MULTIPART_BYTES: String(5 * 1024 * 1024)
+    },
     repositories: { data: { inlinePayloadBytes: 1024 } }
   })
   const { app } = test
   const send = (method: string, url: string, payload?: unknown, extra: Record<string, string> = {}) =>
-    app.inject({ method: method as 'GET', url, headers: { 'x-api-key': everything.key, ...extra }, ...(payload === undefined ? {} : { payload: payload as object }) })
+    app.inject({
+      method: method as 'GET',
+      url,
+      headers: { 'x-api-key': everything.key, ...extra },
+      ...(payload === undefined ? {} : { payload: payload as object })
+    })
 
   // Three of each listed thing, so pages of one hand out cursors to forge.
   const dataset = (await send('POST', '/data', datasetBody())).json()
   const users = []
   const assets = []
   for (const n of [1, 2, 3]) {
-    users.push((await send('POST', '/users', { email: `known${n}@example.com`, name: 'Known', department: 'fuzz' })).json())
-    assets.push((await send('POST', '/assets', { fileName: 'big.zip', contentType: 'application/zip', size: n * 6 * 1024 * 1024 })).json())
-    await send('POST', `/projects/known${n}/changes`, { entityType: 'doc', entityId: 'd1', operation: 'create', data: { a: n }, changeId: `c${n}` })
+    users.push(
+      (await send('POST', '/users', { email: `known${n}@example.com`, name: 'Known', department: 'fuzz' })).json()
+    )
+    assets.push(
+      (
+        await send('POST', '/assets', {
+          fileName: 'big.zip',
+          contentType: 'application/zip',
+          size: n * 6 * 1024 * 1024
+        })
+      ).json()
+    )
+    await send('POST', `/projects/known${n}/changes`, {
+      entityType: 'doc',
+      entityId: 'd1',
+      operation: 'create',
+      data: { a: n },
+      changeId: `c${n}`
+    })
   }
   const random = prng(SEED)
   const gen = new Generator(random, {
-    keyId: dataset.keyId, userId: users[0].userId, assetId: assets[0].assetId, projectId: 'known1', entityType: 'doc', entityId: 'd1', seq: 1, version: 1
+    keyId: dataset.keyId,
+    userId: users[0].userId,
+    assetId: assets[0].assetId,
+    projectId: 'known1',
+    entityType: 'doc',
+    entityId: 'd1',
+    seq: 1,
+    version: 1
   })
   const doc = app.swagger() as { paths: Record<string, Record<string, Operation>> }
   let stored = await storageFingerprint(test)
@@ -231,12 +332,14 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
       const parameters = operation.parameters ?? []
       const bodySchema = operation.requestBody?.content['application/json']?.schema
 
-      const generate = (): { request: Request, places: Place[] } => {
+      const generate = (): { request: Request; places: Place[] } => {
         const places: Place[] = []
-        const params = Object.fromEntries(parameters.map(p => {
-          const value = gen.valid(p.schema, p.name, ['params', p.name], places, route)
-          return [p.name, p.required !== true && random() < 0.5 ? undefined : value]
-        }))
+        const params = Object.fromEntries(
+          parameters.map(p => {
+            const value = gen.valid(p.schema, p.name, ['params', p.name], places, route)
+            return [p.name, p.required !== true && random() < 0.5 ? undefined : value]
+          })
+        )
         const body = bodySchema === undefined ? undefined : gen.valid(bodySchema, '', ['body'], places, route)
         return { request: { params, body }, places }
       }
@@ -250,7 +353,7 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
           if (value === undefined) continue
           // A valid long poll would only wait; its bad values are still sent.
           if (parameter.name === 'wait' && typeof value === 'number' && value > 0 && value <= 20) value = 0
-          const text = (typeof value === 'string' ? value : JSON.stringify(value) ?? '').toWellFormed()
+          const text = (typeof value === 'string' ? value : (JSON.stringify(value) ?? '')).toWellFormed()
           if (parameter.in === 'path') url = url.replace(`{${parameter.name}}`, encodeURIComponent(text))
           else if (parameter.in === 'query') query.set(parameter.name, text)
           else if (/^[\t\x20-\x7e]*$/.test(text)) headers[parameter.name] = text
@@ -264,8 +367,10 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
           t.fail(`${label} -> ${res.statusCode} ${res.body.slice(0, 300)}`)
         } else if (res.statusCode >= 400) {
           if (now !== stored) t.fail(`${label} -> ${res.statusCode}, yet storage changed`)
-          if (!String(res.headers['content-type']).startsWith('application/json') ||
-            Object.keys(res.json()).sort().join() !== 'code,error,message,statusCode') {
+          if (
+            !String(res.headers['content-type']).startsWith('application/json') ||
+            Object.keys(res.json()).sort().join() !== 'code,error,message,statusCode'
+          ) {
             t.fail(`${label} -> ${res.statusCode} not in the error shape: ${res.body.slice(0, 200)}`)
           }
         } else {
@@ -275,7 +380,7 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
         return res.statusCode
       }
 
-      let baseline: { request: Request, places: Place[] } | undefined
+      let baseline: { request: Request; places: Place[] } | undefined
       for (let i = 0; i < WARMUP; i++) {
         const candidate = generate()
         const status = await run(candidate.request, `valid ${i}`)

@@ -9,7 +9,10 @@ import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { buckets, tables } from '../src/tables.ts'
 
-interface Engine { dynamodb: string, s3: string }
+interface Engine {
+  dynamodb: string
+  s3: string
+}
 
 let engine: Promise<Engine> | undefined
 
@@ -18,7 +21,7 @@ let engine: Promise<Engine> | undefined
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3 when set (the emulator pass),
  * otherwise an embedded stack started once and stopped when the file's tests end.
  */
-export async function testEngine (): Promise<Engine> {
+export async function testEngine(): Promise<Engine> {
   engine ??= (async () => {
     const dynamodb = process.env.AWS_ENDPOINT_URL_DYNAMODB
     const s3 = process.env.AWS_ENDPOINT_URL_S3
@@ -31,7 +34,7 @@ export async function testEngine (): Promise<Engine> {
 }
 
 /** A config on the test engine with tables and buckets of its own, so tests never see each other's data. */
-export async function testConfig (env: NodeJS.ProcessEnv = {}): Promise<Config> {
+export async function testConfig(env: NodeJS.ProcessEnv = {}): Promise<Config> {
   const { dynamodb, s3 } = await testEngine()
   const suffix = randomUUID().slice(0, 8)
   const names: NodeJS.ProcessEnv = {}
@@ -65,7 +68,10 @@ export interface TestApp {
 export type TestTap = { teardown: (fn: () => unknown) => void }
 
 /** A fresh app on fresh tables, closed when the test ends. `clients` reach the same tables and buckets. */
-export async function buildTestApp (t: TestTap, options: BuildOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  t: TestTap,
+  options: BuildOptions & { env?: NodeJS.ProcessEnv } = {}
+): Promise<TestApp> {
   const { env, ...buildOptions } = options
   const config = await testConfig(env)
   const app = await buildApp(config, buildOptions)
@@ -78,7 +84,10 @@ export async function buildTestApp (t: TestTap, options: BuildOptions & { env?: 
 }
 
 /** A valid /data body; override any part. */
-export function datasetBody (overrides: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): Record<string, unknown> {
+export function datasetBody(
+  overrides: Record<string, unknown> = {},
+  meta: Record<string, unknown> = {}
+): Record<string, unknown> {
   return {
     payload: 'ciphertext-' + randomUUID(),
     meta: {
@@ -95,7 +104,9 @@ export function datasetBody (overrides: Record<string, unknown> = {}, meta: Reco
 }
 
 /** How an error thrown below the routes is answered over HTTP: what plugins/app/errors.ts makes of it. */
-export async function answerOf (promise: Promise<unknown>): Promise<{ statusCode: number, code: string, headers: Record<string, string> }> {
+export async function answerOf(
+  promise: Promise<unknown>
+): Promise<{ statusCode: number; code: string; headers: Record<string, string> }> {
   try {
     await promise
   } catch (err) {
@@ -108,10 +119,20 @@ export async function answerOf (promise: Promise<unknown>): Promise<{ statusCode
 type Headers = Record<string, string>
 
 /** Requests to `app` as the holder of `key` (or anonymous): a JSON body goes as JSON, extra headers on top. */
-export function injectAs (app: FastifyInstance, key?: string) {
+export function injectAs(app: FastifyInstance, key?: string) {
   const credential: Headers = key === undefined ? {} : { 'x-api-key': key }
-  const send = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Headers = {}): Promise<LightMyRequestResponse> =>
-    await app.inject({ method, url, headers: { ...credential, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) })
+  const send = async (
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: unknown,
+    headers: Headers = {}
+  ): Promise<LightMyRequestResponse> =>
+    await app.inject({
+      method,
+      url,
+      headers: { ...credential, ...headers },
+      ...(payload === undefined ? {} : { payload: payload as object })
+    })
   return {
     get: (url: string, headers?: Headers) => send('GET', url, undefined, headers),
     post: (url: string, payload?: unknown, headers?: Headers) => send('POST', url, payload, headers),

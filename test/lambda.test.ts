@@ -40,14 +40,19 @@ const app = await buildApp(loadConfig(process.env, 'lambda'))
 const handler = await createLambdaHandler(app, loadConfig(process.env, 'lambda'))
 t.teardown(() => app.close())
 const lambdaContext = contextOf()
-const invoke = async (event: unknown): Promise<LambdaResult> => await handler(event, lambdaContext) as LambdaResult
+const invoke = async (event: unknown): Promise<LambdaResult> => (await handler(event, lambdaContext)) as LambdaResult
 
 const json = { 'content-type': 'application/json' }
 
-for (const [format, makeEvent] of [['HTTP API 2.0', httpApiEvent], ['REST API 1.0', restApiEvent]] as const) {
+for (const [format, makeEvent] of [
+  ['HTTP API 2.0', httpApiEvent],
+  ['REST API 1.0', restApiEvent]
+] as const) {
   t.test(`${format}: create, read, 404 and 400`, async t => {
     const body = datasetBody()
-    const created = await invoke(makeEvent({ method: 'POST', path: '/data', headers: json, body: JSON.stringify(body) }))
+    const created = await invoke(
+      makeEvent({ method: 'POST', path: '/data', headers: json, body: JSON.stringify(body) })
+    )
     t.equal(created.statusCode, 201)
     const { keyId, version } = JSON.parse(created.body)
     t.equal(version, 1)
@@ -63,7 +68,14 @@ for (const [format, makeEvent] of [['HTTP API 2.0', httpApiEvent], ['REST API 1.
     t.equal(missing.statusCode, 404)
     t.equal(JSON.parse(missing.body).code, 'DATASET_NOT_FOUND')
 
-    const invalid = await invoke(makeEvent({ method: 'POST', path: '/data', headers: json, body: JSON.stringify(datasetBody({}, { enc: 'none' })) }))
+    const invalid = await invoke(
+      makeEvent({
+        method: 'POST',
+        path: '/data',
+        headers: json,
+        body: JSON.stringify(datasetBody({}, { enc: 'none' }))
+      })
+    )
     t.equal(invalid.statusCode, 400)
     t.match(JSON.parse(invalid.body), { code: 'VALIDATION_FAILED', message: /enc/ })
 
@@ -75,13 +87,15 @@ for (const [format, makeEvent] of [['HTTP API 2.0', httpApiEvent], ['REST API 1.
   t.test(`${format}: a base64-encoded request body round-trips byte for byte`, async t => {
     // API Gateway base64-encodes bodies it treats as binary; multi-byte text must survive the decoding.
     const body = datasetBody({ payload: 'ünïcødé ✓ 🔐 ' + '\u0000\u0001'.repeat(3) })
-    const created = await invoke(makeEvent({
-      method: 'POST',
-      path: '/data',
-      headers: json,
-      body: Buffer.from(JSON.stringify(body), 'utf8').toString('base64'),
-      isBase64Encoded: true
-    }))
+    const created = await invoke(
+      makeEvent({
+        method: 'POST',
+        path: '/data',
+        headers: json,
+        body: Buffer.from(JSON.stringify(body), 'utf8').toString('base64'),
+        isBase64Encoded: true
+      })
+    )
     t.equal(created.statusCode, 201)
     const read = await invoke(makeEvent({ method: 'GET', path: `/data/${JSON.parse(created.body).keyId}` }))
     t.equal(JSON.parse(read.body).payload, body.payload)
@@ -94,7 +108,10 @@ for (const [format, makeEvent] of [['HTTP API 2.0', httpApiEvent], ['REST API 1.
     t.equal(res.isBase64Encoded, true)
     const require = createRequire(import.meta.url)
     const staticDir = join(dirname(require.resolve('@fastify/swagger-ui')), 'static')
-    t.ok(Buffer.from(res.body, 'base64').equals(await readFile(join(staticDir, 'favicon-32x32.png'))), 'same bytes as the file')
+    t.ok(
+      Buffer.from(res.body, 'base64').equals(await readFile(join(staticDir, 'favicon-32x32.png'))),
+      'same bytes as the file'
+    )
   })
 
   t.test(`${format}: the request id is API Gateway's, not the client's`, async t => {
@@ -123,12 +140,22 @@ t.test('HTTP API 2.0: CORS headers for a configured origin', async t => {
 })
 
 t.test('an event that is not from API Gateway is refused, not served', async t => {
-  await t.rejects(handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, lambdaContext), /Unsupported event/)
+  await t.rejects(
+    handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, lambdaContext),
+    /Unsupported event/
+  )
 })
 
 t.test('an S3 ObjectCreated notification marks the asset uploaded, with no GET polling', async t => {
   const headers = { 'content-type': 'application/json', 'x-api-key': assetsKey.key }
-  const created = await invoke(httpApiEvent({ method: 'POST', path: '/assets', headers, body: JSON.stringify({ fileName: 'photo of me.png', contentType: 'image/png', size: 4 }) }))
+  const created = await invoke(
+    httpApiEvent({
+      method: 'POST',
+      path: '/assets',
+      headers,
+      body: JSON.stringify({ fileName: 'photo of me.png', contentType: 'image/png', size: 4 })
+    })
+  )
   t.equal(created.statusCode, 201)
   const asset = JSON.parse(created.body)
   const put = await fetch(asset.upload.url, { method: 'PUT', body: 'abcd', headers: asset.upload.headers })
@@ -136,15 +163,28 @@ t.test('an S3 ObjectCreated notification marks the asset uploaded, with no GET p
 
   const clients = createAwsClients(config)
   t.teardown(() => destroyAwsClients(clients))
-  const stored = async () => (await clients.dynamodb.send(new GetItemCommand({
-    TableName: config.tables.assets, Key: { assetId: { S: asset.assetId } }, ConsistentRead: true
-  }))).Item?.status?.S
+  const stored = async () =>
+    (
+      await clients.dynamodb.send(
+        new GetItemCommand({
+          TableName: config.tables.assets,
+          Key: { assetId: { S: asset.assetId } },
+          ConsistentRead: true
+        })
+      )
+    ).Item?.status?.S
   t.equal(await stored(), 'pending', 'nothing has looked at the object yet')
 
-  const result = await handler(s3Event({ bucket: config.buckets.assets, key: asset.s3Key, size: 4, eTag: 'e2fc714c4727ee9395f324cd2e7f331f' }), lambdaContext)
+  const result = await handler(
+    s3Event({ bucket: config.buckets.assets, key: asset.s3Key, size: 4, eTag: 'e2fc714c4727ee9395f324cd2e7f331f' }),
+    lambdaContext
+  )
   t.same(result, { assets: [{ key: asset.s3Key, status: 'uploaded' }] })
   t.equal(await stored(), 'uploaded', 'the notification recorded it')
 
-  const other = await handler(s3Event({ bucket: 'someone-elses-bucket', key: asset.s3Key, size: 4, eTag: 'x' }), lambdaContext)
+  const other = await handler(
+    s3Event({ bucket: 'someone-elses-bucket', key: asset.s3Key, size: 4, eTag: 'x' }),
+    lambdaContext
+  )
   t.same(other, { assets: [] }, 'a notification from another bucket is ignored')
 })

@@ -38,5 +38,7 @@ t.test('fixed and patterned attributes must match', async t => {
   t.same(decodeCursor(encodeCursor({ pk: 'USER#1', list: 'USERS' }), shape), { pk: 'USER#1', list: 'USERS' })
   t.throws(() => decodeCursor(encodeCursor({ pk: 'EMAIL#a', list: 'USERS' }), shape), { code: 'INVALID_CURSOR' })
   t.throws(() => decodeCursor(encodeCursor({ pk: 'USER#1', list: 'DEPT#x' }), shape), { code: 'INVALID_CURSOR' })
-  t.throws(() => decodeCursor(encodeCursor({ pk: 'USER#1', list: 'USERS', constructor: 'x' }), shape), { code: 'INVALID_CURSOR' })
+  t.throws(() => decodeCursor(encodeCursor({ pk: 'USER#1', list: 'USERS', constructor: 'x' }), shape), {
+    code: 'INVALID_CURSOR'
+  })
 })

@@ -8,7 +8,16 @@
 import t from 'tap'
 import { buckets } from '../src/tables.ts'
 import { codeOperations, type Operation } from './fixtures/aws-operations.ts'
-import { allows, Evaluator, iamMatches, PSEUDO, roleStatements, translatedTemplate, type Statement, type Template } from './fixtures/cloudformation.ts'
+import {
+  allows,
+  Evaluator,
+  iamMatches,
+  PSEUDO,
+  roleStatements,
+  translatedTemplate,
+  type Statement,
+  type Template
+} from './fixtures/cloudformation.ts'
 
 const translated = translatedTemplate()
 const unavailable = 'unavailable' in translated ? translated.unavailable : undefined
@@ -16,35 +25,45 @@ const template = translated as Template
 const FUNCTION = 'ApiFunction'
 
 /** The function's role, as SAM made it. */
-function functionRole (evaluator: Evaluator): { statements: Statement[], managed: string[] } {
+function functionRole(evaluator: Evaluator): { statements: Statement[]; managed: string[] } {
   const fn = template.Resources[FUNCTION]!
   const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string
   return roleStatements(evaluator, template.Resources[roleId]!)
 }
 
-function resourceArn (evaluator: Evaluator, op: Operation): string {
+function resourceArn(evaluator: Evaluator, op: Operation): string {
   const arn = evaluator.arnOf(op.resource)
   switch (op.target) {
-    case 'index': return `${arn}/index/${op.index}`
-    case 'object': return `${arn}/${Object.values(buckets).find(b => b.logicalId === op.resource)!.keyPrefix}any-key`
-    default: return arn
+    case 'index':
+      return `${arn}/index/${op.index}`
+    case 'object':
+      return `${arn}/${Object.values(buckets).find(b => b.logicalId === op.resource)!.keyPrefix}any-key`
+    default:
+      return arn
   }
 }
 
-const READ_ONLY = /^(dynamodb:(Get|BatchGet|Query|Scan|Describe|ListStreams)|s3:(Get|List)|secretsmanager:(Get|Describe)|ssm:Get|xray:|logs:|lambda:Get)/i
+const READ_ONLY =
+  /^(dynamodb:(Get|BatchGet|Query|Scan|Describe|ListStreams)|s3:(Get|List)|secretsmanager:(Get|Describe)|ssm:Get|xray:|logs:|lambda:Get)/i
 
-t.test('every operation the code performs is allowed by the function\'s policy, on its resource', { skip: unavailable }, async t => {
-  const { operations, unmapped } = codeOperations()
-  t.same(unmapped, [], 'every SDK command the repositories send has an IAM action in test/fixtures/aws-operations.ts')
-  t.ok(operations.length > 20, `${operations.length} operations found in src/`)
-  const evaluator = new Evaluator(template)
-  const { statements } = functionRole(evaluator)
-  for (const op of operations) {
-    const arn = resourceArn(evaluator, op)
-    t.ok(allows(statements, op.action, arn),
-      `${op.source} needs ${op.action} on ${op.resource}${op.index ? ` index ${op.index}` : ''}${op.target === 'object' ? ' objects' : ''} (${arn})`)
+t.test(
+  "every operation the code performs is allowed by the function's policy, on its resource",
+  { skip: unavailable },
+  async t => {
+    const { operations, unmapped } = codeOperations()
+    t.same(unmapped, [], 'every SDK command the repositories send has an IAM action in test/fixtures/aws-operations.ts')
+    t.ok(operations.length > 20, `${operations.length} operations found in src/`)
+    const evaluator = new Evaluator(template)
+    const { statements } = functionRole(evaluator)
+    for (const op of operations) {
+      const arn = resourceArn(evaluator, op)
+      t.ok(
+        allows(statements, op.action, arn),
+        `${op.source} needs ${op.action} on ${op.resource}${op.index ? ` index ${op.index}` : ''}${op.target === 'object' ? ' objects' : ''} (${arn})`
+      )
+    }
   }
-})
+)
 
 t.test('the policy grants no write action the code does not use', { skip: unavailable }, async t => {
   const { operations } = codeOperations()
@@ -61,15 +80,45 @@ t.test('the policy grants no write action the code does not use', { skip: unavai
   }
 })
 
-t.test('API keys: the function may read the one secret or parameter it is told of, and nothing when none', { skip: unavailable }, async t => {
-  const secretsOf = (parameter: string): Statement[] => functionRole(new Evaluator(template, { ApiKeysSecretName: parameter })).statements
-    .filter(s => s.Action.some(a => /^(secretsmanager|ssm):/i.test(a)))
-  const { 'AWS::Region': region, 'AWS::AccountId': account } = PSEUDO
-  t.same(secretsOf(''), [], 'no secret named: no access to any')
-  const secret = secretsOf('atlas/api-keys')
-  t.ok(allows(secret, 'secretsmanager:GetSecretValue', `arn:aws:secretsmanager:${region}:${account}:secret:atlas/api-keys-AbC123`), 'the named secret (with its random suffix)')
-  t.notOk(allows(secret, 'secretsmanager:GetSecretValue', `arn:aws:secretsmanager:${region}:${account}:secret:atlas/other-AbC123`), 'no other secret')
-  const parameter = secretsOf('ssm:/atlas/api-keys')
-  t.ok(allows(parameter, 'ssm:GetParameter', `arn:aws:ssm:${region}:${account}:parameter/atlas/api-keys`), 'the named SSM parameter')
-  t.notOk(allows(parameter, 'secretsmanager:GetSecretValue', `arn:aws:secretsmanager:${region}:${account}:secret:ssm-AbC123`), 'and no secret')
-})
+t.test(
+  'API keys: the function may read the one secret or parameter it is told of, and nothing when none',
+  { skip: unavailable },
+  async t => {
+    const secretsOf = (parameter: string): Statement[] =>
+      functionRole(new Evaluator(template, { ApiKeysSecretName: parameter })).statements.filter(s =>
+        s.Action.some(a => /^(secretsmanager|ssm):/i.test(a))
+      )
+    const { 'AWS::Region': region, 'AWS::AccountId': account } = PSEUDO
+    t.same(secretsOf(''), [], 'no secret named: no access to any')
+    const secret = secretsOf('atlas/api-keys')
+    t.ok(
+      allows(
+        secret,
+        'secretsmanager:GetSecretValue',
+        `arn:aws:secretsmanager:${region}:${account}:secret:atlas/api-keys-AbC123`
+      ),
+      'the named secret (with its random suffix)'
+    )
+    t.notOk(
+      allows(
+        secret,
+        'secretsmanager:GetSecretValue',
+        `arn:aws:secretsmanager:${region}:${account}:secret:atlas/other-AbC123`
+      ),
+      'no other secret'
+    )
+    const parameter = secretsOf('ssm:/atlas/api-keys')
+    t.ok(
+      allows(parameter, 'ssm:GetParameter', `arn:aws:ssm:${region}:${account}:parameter/atlas/api-keys`),
+      'the named SSM parameter'
+    )
+    t.notOk(
+      allows(
+        parameter,
+        'secretsmanager:GetSecretValue',
+        `arn:aws:secretsmanager:${region}:${account}:secret:ssm-AbC123`
+      ),
+      'and no secret'
+    )
+  }
+)

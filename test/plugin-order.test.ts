@@ -13,15 +13,21 @@ t.test('auth registered before the rate limiter fails at boot: refused callers m
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(errorsPlugin)
-  await t.rejects(async () => { await app.register(authPlugin, { config, docsPrefix: '/docs' }).ready() }, /rate-limit/)
+  await t.rejects(async () => {
+    await app.register(authPlugin, { config, docsPrefix: '/docs' }).ready()
+  }, /rate-limit/)
 })
 
 t.test('the rate limiter needs the error shape first; repositories need the AWS clients', async t => {
   const config = await testConfig()
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(async () => { await app.register(rateLimitPlugin, { config, docsPrefix: '/docs' }).ready() }, /errors/)
+  await t.rejects(async () => {
+    await app.register(rateLimitPlugin, { config, docsPrefix: '/docs' }).ready()
+  }, /errors/)
   const other = Fastify()
   t.teardown(() => other.close())
-  await t.rejects(async () => { await other.register(repositoriesPlugin, { config }).ready() }, /aws/)
+  await t.rejects(async () => {
+    await other.register(repositoriesPlugin, { config }).ready()
+  }, /aws/)
 })

@@ -4,25 +4,51 @@ import { parse, type Tags } from 'yaml'
 import { buckets, tables } from '../src/tables.ts'
 
 // CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
-const INTRINSICS = ['Ref', 'Condition', 'Base64', 'GetAZs', 'ImportValue', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'And', 'Or',
-  'Join', 'Select', 'Split', 'FindInMap', 'Cidr']
+const INTRINSICS = [
+  'Ref',
+  'Condition',
+  'Base64',
+  'GetAZs',
+  'ImportValue',
+  'Sub',
+  'GetAtt',
+  'If',
+  'Equals',
+  'Not',
+  'And',
+  'Or',
+  'Join',
+  'Select',
+  'Split',
+  'FindInMap',
+  'Cidr'
+]
 const customTags: Tags = INTRINSICS.flatMap(name => {
   const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`
-  return (['scalar', 'seq', 'map'] as const).map(collection => ({
-    tag: `!${name}`,
-    collection: collection === 'scalar' ? undefined : collection,
-    resolve: (value: unknown) => {
-      const plain = typeof (value as { toJSON?: unknown })?.toJSON === 'function' ? (value as { toJSON: () => unknown }).toJSON() : value
-      return { [key]: name === 'GetAtt' && typeof plain === 'string' ? plain.split('.') : plain }
-    }
-  }) as unknown as Tags[number])
+  return (['scalar', 'seq', 'map'] as const).map(
+    collection =>
+      ({
+        tag: `!${name}`,
+        collection: collection === 'scalar' ? undefined : collection,
+        resolve: (value: unknown) => {
+          const plain =
+            typeof (value as { toJSON?: unknown })?.toJSON === 'function'
+              ? (value as { toJSON: () => unknown }).toJSON()
+              : value
+          return { [key]: name === 'GetAtt' && typeof plain === 'string' ? plain.split('.') : plain }
+        }
+      }) as unknown as Tags[number]
+  )
 })
 
-type Resource = { Type: string, Properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
-const template = parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as { Resources: Record<string, Resource> }
+type Resource = { Type: string; Properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
+const template = parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as {
+  Resources: Record<string, Resource>
+}
 const resources = template.Resources
 const fn = resources.ApiFunction!
-const sorted = <T>(list: T[] | undefined): T[] => [...(list ?? [])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+const sorted = <T>(list: T[] | undefined): T[] =>
+  [...(list ?? [])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
 
 for (const [key, def] of Object.entries(tables)) {
   t.test(`table ${key} in template.yaml matches src/tables.ts`, async t => {
@@ -32,7 +58,8 @@ for (const [key, def] of Object.entries(tables)) {
     const p = table!.Properties
     t.same(p.KeySchema, def.keySchema, 'key schema')
     t.same(sorted(p.AttributeDefinitions), sorted(def.attributeDefinitions), 'attribute definitions')
-    const gsis = ('globalSecondaryIndexes' in def ? def.globalSecondaryIndexes : undefined) as Array<Record<string, unknown>> | undefined
+    const gsis = ('globalSecondaryIndexes' in def ? def.globalSecondaryIndexes : undefined) as
+      Array<Record<string, unknown>> | undefined
     t.same(sorted(p.GlobalSecondaryIndexes), sorted(gsis), 'global secondary indexes')
     const ttl = 'ttlAttribute' in def ? def.ttlAttribute : undefined
     t.same(p.TimeToLiveSpecification, ttl === undefined ? undefined : { AttributeName: ttl, Enabled: true }, 'TTL')
@@ -49,7 +76,10 @@ for (const [key, def] of Object.entries(buckets)) {
     t.ok(bucket, `${def.logicalId} exists`)
     t.equal(bucket!.Type, 'AWS::S3::Bucket')
     t.same(bucket!.Properties.PublicAccessBlockConfiguration, {
-      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true
     })
     t.ok(bucket!.Properties.BucketEncryption?.ServerSideEncryptionConfiguration?.length, 'encrypted')
     // A bucket that notifies the function is named explicitly, and the function gets that name: a Ref would be a cycle.
@@ -58,28 +88,47 @@ for (const [key, def] of Object.entries(buckets)) {
   })
 }
 
-t.test('the assets bucket: 30-day expiry, multipart cleanup, CORS for uploads, notifications to the function', async t => {
-  const p = resources.AssetsBucket!.Properties
-  const rules = p.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
-  t.ok(rules.some(r => r.Prefix === buckets.assets.keyPrefix && r.ExpirationInDays === 30 && r.Status === 'Enabled'), 'assets/ expires after 30 days')
-  t.ok(rules.some(r => (r.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation), 'unfinished multipart uploads are aborted')
-  const cors = p.CorsConfiguration['Fn::If'][1].CorsRules[0]
-  t.same(cors.AllowedOrigins, { Ref: 'AllowedOrigins' })
-  t.ok(['PUT', 'POST', 'GET'].every(m => cors.AllowedMethods.includes(m)))
-  t.same(cors.ExposedHeaders, ['ETag'])
-  const event = fn.Properties.Events.AssetUploaded.Properties
-  t.same(event.Bucket, { Ref: 'AssetsBucket' })
-  t.equal(event.Events, 's3:ObjectCreated:*')
-  t.same(event.Filter.S3Key.Rules, [{ Name: 'prefix', Value: buckets.assets.keyPrefix }])
-  t.equal(resources.AssetsBucketPolicy?.Properties.PolicyDocument.Statement[0].Condition.Bool['aws:SecureTransport'], false, 'TLS only')
-})
+t.test(
+  'the assets bucket: 30-day expiry, multipart cleanup, CORS for uploads, notifications to the function',
+  async t => {
+    const p = resources.AssetsBucket!.Properties
+    const rules = p.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
+    t.ok(
+      rules.some(r => r.Prefix === buckets.assets.keyPrefix && r.ExpirationInDays === 30 && r.Status === 'Enabled'),
+      'assets/ expires after 30 days'
+    )
+    t.ok(
+      rules.some(
+        r => (r.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation
+      ),
+      'unfinished multipart uploads are aborted'
+    )
+    const cors = p.CorsConfiguration['Fn::If'][1].CorsRules[0]
+    t.same(cors.AllowedOrigins, { Ref: 'AllowedOrigins' })
+    t.ok(['PUT', 'POST', 'GET'].every(m => cors.AllowedMethods.includes(m)))
+    t.same(cors.ExposedHeaders, ['ETag'])
+    const event = fn.Properties.Events.AssetUploaded.Properties
+    t.same(event.Bucket, { Ref: 'AssetsBucket' })
+    t.equal(event.Events, 's3:ObjectCreated:*')
+    t.same(event.Filter.S3Key.Rules, [{ Name: 'prefix', Value: buckets.assets.keyPrefix }])
+    t.equal(
+      resources.AssetsBucketPolicy?.Properties.PolicyDocument.Statement[0].Condition.Bool['aws:SecureTransport'],
+      false,
+      'TLS only'
+    )
+  }
+)
 
 t.test('the function runs the bundle npm run build makes', async t => {
   const p = fn.Properties
   t.equal(fn.Type, 'AWS::Serverless::Function')
   t.equal(p.CodeUri, 'dist/lambda')
   t.equal(p.Handler, 'index.handler')
-  const globals = (parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as { Globals: { Function: Record<string, unknown> } }).Globals.Function
+  const globals = (
+    parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as {
+      Globals: { Function: Record<string, unknown> }
+    }
+  ).Globals.Function
   t.equal(p.Runtime ?? globals.Runtime, 'nodejs22.x')
   t.same(p.Architectures ?? globals.Architectures, ['arm64'])
   t.equal(p.Tracing, 'Active')

@@ -9,7 +9,7 @@ const INVOKER = fileURLToPath(new URL('./invoker.mjs', import.meta.url))
  * @param {string} bundle the bundle's path
  * @param {{ env: Record<string, string>, cwd: string, functionName: string }} options
  */
-export function startBundle (bundle, { env, cwd, functionName }) {
+export function startBundle(bundle, { env, cwd, functionName }) {
   const child = fork(INVOKER, [bundle, functionName], {
     cwd,
     // As on Lambda: the function's variables and the runtime's, plus PATH; nothing of ours.
@@ -38,7 +38,7 @@ export function startBundle (bundle, { env, cwd, functionName }) {
   return {
     ready,
     /** The handler's result for one event; throws what the handler threw. */
-    async invoke (/** @type {any} */ event, timeoutMs = 30_000) {
+    async invoke(/** @type {any} */ event, timeoutMs = 30_000) {
       const id = nextId++
       /** @type {Promise<any>} */
       const answer = new Promise((resolve, reject) => {
@@ -52,7 +52,7 @@ export function startBundle (bundle, { env, cwd, functionName }) {
     },
     /** What the process wrote last. */
     log: () => [out(), err()].filter(Boolean).join('\n'),
-    stop () {
+    stop() {
       if (child.connected) child.disconnect()
       child.kill()
     }
@@ -60,7 +60,7 @@ export function startBundle (bundle, { env, cwd, functionName }) {
 }
 
 /** The JSON body of an API Gateway response, or undefined. */
-export function jsonOf (/** @type {any} */ response) {
+export function jsonOf(/** @type {any} */ response) {
   try {
     return JSON.parse(response.isBase64Encoded ? Buffer.from(response.body, 'base64').toString('utf8') : response.body)
   } catch {
@@ -69,4 +69,5 @@ export function jsonOf (/** @type {any} */ response) {
 }
 
 /** A response for a failure message: status and the start of the body. */
-export const show = (/** @type {any} */ response) => `${response?.statusCode} ${String(response?.body ?? '').slice(0, 500)}`
+export const show = (/** @type {any} */ response) =>
+  `${response?.statusCode} ${String(response?.body ?? '').slice(0, 500)}`

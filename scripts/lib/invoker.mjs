@@ -13,7 +13,7 @@ const send = message => new Promise(resolve => process.send(message, resolve))
 const started = performance.now()
 let handler
 try {
-  ({ handler } = await import(pathToFileURL(bundle).href))
+  ;({ handler } = await import(pathToFileURL(bundle).href))
   if (typeof handler !== 'function') throw new Error(`${bundle} exports no handler function`)
 } catch (err) {
   await send({ type: 'init-error', error: String(err?.stack ?? err) })
@@ -22,7 +22,10 @@ try {
 await send({ type: 'ready', loadMs: performance.now() - started })
 process.on('message', async ({ id, event, timeoutMs }) => {
   try {
-    const result = await handler(event, lambdaContext({ functionName, timeoutMs, requestId: event?.requestContext?.requestId }))
+    const result = await handler(
+      event,
+      lambdaContext({ functionName, timeoutMs, requestId: event?.requestContext?.requestId })
+    )
     await send({ type: 'result', id, result })
   } catch (err) {
     await send({ type: 'result', id, error: String(err?.stack ?? err) })

@@ -9,15 +9,26 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const DOMAIN = 'abc123defg.execute-api.us-east-1.amazonaws.com'
 
 /** API Gateway's request time: `22/Nov/2026:10:30:00 +0000`. */
-const gatewayTime = (/** @type {Date} */ now) => now.toISOString().replace(/^(\d+)-(\d+)-(\d+)T([\d:]+)\.\d+Z$/,
-  (_, y, m, d, t) => `${d}/${MONTHS[Number(m) - 1]}/${y}:${t} +0000`)
+const gatewayTime = (/** @type {Date} */ now) =>
+  now
+    .toISOString()
+    .replace(/^(\d+)-(\d+)-(\d+)T([\d:]+)\.\d+Z$/, (_, y, m, d, t) => `${d}/${MONTHS[Number(m) - 1]}/${y}:${t} +0000`)
 
 /**
  * An API Gateway HTTP API event, payload format 2.0, as the `$default` route delivers it.
  * @param {{ method: string, path: string, query?: Record<string, string> | string, headers?: Record<string, string>,
  *   body?: string, isBase64Encoded?: boolean, stage?: string, requestId?: string }} request
  */
-export function httpApiEvent ({ method, path, query = {}, headers = {}, body, isBase64Encoded = false, stage = '$default', requestId }) {
+export function httpApiEvent({
+  method,
+  path,
+  query = {},
+  headers = {},
+  body,
+  isBase64Encoded = false,
+  stage = '$default',
+  requestId
+}) {
   const now = new Date()
   const rawQueryString = typeof query === 'string' ? query : new URLSearchParams(query).toString()
   const userAgent = 'curl/8.5.0'
@@ -54,7 +65,9 @@ export function httpApiEvent ({ method, path, query = {}, headers = {}, body, is
   }
   return {
     ...event,
-    ...(rawQueryString === '' ? {} : { queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)) }),
+    ...(rawQueryString === ''
+      ? {}
+      : { queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)) }),
     ...(body === undefined ? {} : { body })
   }
 }
@@ -63,7 +76,7 @@ export function httpApiEvent ({ method, path, query = {}, headers = {}, body, is
  * An API Gateway REST API event, payload format 1.0, on stage `prod`.
  * @param {{ method: string, path: string, query?: Record<string, string>, headers?: Record<string, string>, body?: string, isBase64Encoded?: boolean }} request
  */
-export function restApiEvent ({ method, path, query, headers = {}, body, isBase64Encoded = false }) {
+export function restApiEvent({ method, path, query, headers = {}, body, isBase64Encoded = false }) {
   /** @type {Record<string, string>} */
   const allHeaders = {
     Accept: '*/*',
@@ -110,24 +123,40 @@ export function restApiEvent ({ method, path, query, headers = {}, body, isBase6
  * An S3 event notification for one object, as S3 sends it to Lambda: the key URL-encoded, spaces as `+`.
  * @param {{ bucket: string, key: string, eventName?: string, size?: number, eTag?: string }} object
  */
-export function s3Event ({ bucket, key, eventName = 'ObjectCreated:Put', size = 0, eTag = '0123456789abcdef0123456789abcdef' }) {
+export function s3Event({
+  bucket,
+  key,
+  eventName = 'ObjectCreated:Put',
+  size = 0,
+  eTag = '0123456789abcdef0123456789abcdef'
+}) {
   return {
-    Records: [{
-      eventVersion: '2.1',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: new Date().toISOString(),
-      eventName,
-      userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
-      requestParameters: { sourceIPAddress: '203.0.113.7' },
-      responseElements: { 'x-amz-request-id': 'C3D13FE58DE4C810', 'x-amz-id-2': 'FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD' },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'atlas-assets-uploaded',
-        bucket: { name: bucket, ownerIdentity: { principalId: 'A3NL1KOZZKExample' }, arn: `arn:aws:s3:::${bucket}` },
-        object: { key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'), size, eTag, sequencer: '0055AED6DCD90281E5' }
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName,
+        userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
+        requestParameters: { sourceIPAddress: '203.0.113.7' },
+        responseElements: {
+          'x-amz-request-id': 'C3D13FE58DE4C810',
+          'x-amz-id-2': 'FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD'
+        },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'atlas-assets-uploaded',
+          bucket: { name: bucket, ownerIdentity: { principalId: 'A3NL1KOZZKExample' }, arn: `arn:aws:s3:::${bucket}` },
+          object: {
+            key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'),
+            size,
+            eTag,
+            sequencer: '0055AED6DCD90281E5'
+          }
+        }
       }
-    }]
+    ]
   }
 }
 
@@ -135,7 +164,7 @@ export function s3Event ({ bucket, key, eventName = 'ObjectCreated:Put', size = 
  * What the Node.js runtime hands a handler as its second argument.
  * @param {{ functionName?: string, requestId?: string, timeoutMs?: number }} [options]
  */
-export function lambdaContext ({ functionName = 'atlas-api', requestId = randomUUID(), timeoutMs = 30_000 } = {}) {
+export function lambdaContext({ functionName = 'atlas-api', requestId = randomUUID(), timeoutMs = 30_000 } = {}) {
   const deadline = Date.now() + timeoutMs
   return {
     callbackWaitsForEmptyEventLoop: true,

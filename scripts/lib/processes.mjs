@@ -2,7 +2,7 @@
 import { createServer } from 'node:net'
 
 /** A TCP port free on loopback right now. */
-export function freePort () {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -21,7 +21,7 @@ export const sleep = (/** @type {number} */ ms) => new Promise(resolve => setTim
  * @param {string} url
  * @param {RequestInit} [init]
  */
-export async function waitFor (name, url, init = {}, tries = 300) {
+export async function waitFor(name, url, init = {}, tries = 300) {
   for (let i = 0; i < tries; i++) {
     try {
       await fetch(url, { ...init, signal: AbortSignal.timeout(1000) })
@@ -38,7 +38,7 @@ export async function waitFor (name, url, init = {}, tries = 300) {
  * @param {import('node:stream').Readable | null | undefined} stream
  * @returns {() => string}
  */
-export function tail (stream, lines = 40) {
+export function tail(stream, lines = 40) {
   /** @type {string[]} */
   const kept = []
   stream?.setEncoding('utf8')
@@ -52,7 +52,7 @@ export function tail (stream, lines = 40) {
 /**
  * `ok - …` / `not ok - …` lines and their totals, for the scripts CI counts.
  */
-export function checklist () {
+export function checklist() {
   let passed = 0
   let failed = 0
   return {
@@ -61,13 +61,19 @@ export function checklist () {
      * @param {string} name
      * @param {unknown} [detail] shown under a failure
      */
-    check (ok, name, detail) {
+    check(ok, name, detail) {
       if (ok) passed++
       else failed++
-      console.log(`${ok ? 'ok' : 'not ok'} - ${name}${!ok && detail !== undefined ? `\n  # ${String(detail).replace(/\n/g, '\n  # ')}` : ''}`)
+      console.log(
+        `${ok ? 'ok' : 'not ok'} - ${name}${!ok && detail !== undefined ? `\n  # ${String(detail).replace(/\n/g, '\n  # ')}` : ''}`
+      )
       return ok
     },
-    get failed () { return failed },
-    summary () { return `${passed} passed, ${failed} failed` }
+    get failed() {
+      return failed
+    },
+    summary() {
+      return `${passed} passed, ${failed} failed`
+    }
   }
 }

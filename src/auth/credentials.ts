@@ -26,10 +26,16 @@ export type Resolution = { principal: Principal } | { failure: AuthFailure }
 /** What the OpenAPI document declares: the two ways to send a credential. */
 export const SECURITY_SCHEMES = {
   apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key (npm run keys:create)' },
-  bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, or a JWT from the configured issuer (Cognito or any OIDC provider)' }
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key, or a JWT from the configured issuer (Cognito or any OIDC provider)'
+  }
 } as const
 
-function presentedCredential (headers: IncomingHttpHeaders): { scheme: 'bearer' | 'apiKey', value: string } | undefined | 'malformed' {
+function presentedCredential(
+  headers: IncomingHttpHeaders
+): { scheme: 'bearer' | 'apiKey'; value: string } | undefined | 'malformed' {
   const authorization = headers.authorization
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
@@ -40,27 +46,33 @@ function presentedCredential (headers: IncomingHttpHeaders): { scheme: 'bearer' 
   return undefined
 }
 
-export async function createCredentialResolver (config: Config): Promise<(headers: IncomingHttpHeaders) => Promise<Resolution>> {
+export async function createCredentialResolver(
+  config: Config
+): Promise<(headers: IncomingHttpHeaders) => Promise<Resolution>> {
   const keys = new ApiKeyStore([
     ...config.apiKeys,
-    ...await loadSecretApiKeys({
+    ...(await loadSecretApiKeys({
       region: config.region,
       apiKeysSecret: config.apiKeysSecret,
       endpoints: config.endpoints,
       credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
-    })
+    }))
   ])
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : undefined
 
-  return async (headers) => {
+  return async headers => {
     const credential = presentedCredential(headers)
     if (credential === undefined) return { failure: 'missing' }
     if (credential === 'malformed') return { failure: 'invalid' }
     if (credential.scheme === 'bearer' && verifyJwt !== undefined && looksLikeJwt(credential.value)) {
       const outcome = await verifyJwt(credential.value)
-      return outcome.ok ? { principal: { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes } } : { failure: outcome.reason }
+      return outcome.ok
+        ? { principal: { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes } }
+        : { failure: outcome.reason }
     }
     const key = keys.find(credential.value)
-    return key === undefined ? { failure: 'invalid' } : { principal: { kind: 'apiKey', id: key.id, scopes: key.scopes } }
+    return key === undefined
+      ? { failure: 'invalid' }
+      : { principal: { kind: 'apiKey', id: key.id, scopes: key.scopes } }
   }
 }

@@ -9,7 +9,9 @@ export const DEV_KEY_FILE = 'dev-api-key'
  * `<dataDir>/dev-api-key` (one line, plain text, readable only by its owner),
  * reused afterwards.
  */
-export async function ensureDevApiKey (dataDir: string): Promise<{ key: string, entry: ApiKey, path: string, created: boolean }> {
+export async function ensureDevApiKey(
+  dataDir: string
+): Promise<{ key: string; entry: ApiKey; path: string; created: boolean }> {
   const path = join(dataDir, DEV_KEY_FILE)
   try {
     const key = (await readFile(path, 'utf8')).trim()

@@ -12,8 +12,7 @@ export interface JwtConfig {
 }
 
 export type JwtOutcome =
-  | { ok: true, subject: string, scopes: string[] }
-  | { ok: false, reason: 'invalid' | 'unavailable' }
+  { ok: true; subject: string; scopes: string[] } | { ok: false; reason: 'invalid' | 'unavailable' }
 
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/([\w-]+_\w+)$/
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
@@ -23,7 +22,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
  * machine only (a local identity provider in development and tests).
  */
 const jwksFetcher: Fetcher = {
-  async fetch (uri: string): Promise<ArrayBuffer> {
+  async fetch(uri: string): Promise<ArrayBuffer> {
     const url = new URL(uri)
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
       throw new NonRetryableFetchError(uri, 'JWKS must be served over HTTPS')
@@ -39,31 +38,39 @@ const jwksFetcher: Fetcher = {
   }
 }
 
-function scopesOf (payload: Record<string, unknown>): string[] {
+function scopesOf(payload: Record<string, unknown>): string[] {
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(/\s+/).filter(Boolean) : []
-  const groups = Array.isArray(payload['cognito:groups']) ? payload['cognito:groups'].filter(g => typeof g === 'string') : []
+  const groups = Array.isArray(payload['cognito:groups'])
+    ? payload['cognito:groups'].filter(g => typeof g === 'string')
+    : []
   return [...scopes, ...groups]
 }
 
 /** Verifies signature (keys from the issuer's JWKS, cached), issuer, audience, expiry and not-before. */
-export function createJwtVerifier (config: JwtConfig): (token: string) => Promise<JwtOutcome> {
+export function createJwtVerifier(config: JwtConfig): (token: string) => Promise<JwtOutcome> {
   const jwksCache = new SimpleJwksCache({ fetcher: jwksFetcher })
   const cognito = COGNITO_ISSUER.exec(config.issuer)
-  const verifier = cognito && config.jwksUrl === undefined
-    // Cognito access tokens carry the app client in client_id, not aud; its verifier checks either.
-    ? CognitoJwtVerifier.create({ userPoolId: cognito[1]!, tokenUse: null, clientId: config.audience }, { jwksCache })
-    : JwtVerifier.create({
-      issuer: config.issuer,
-      audience: config.audience,
-      jwksUri: config.jwksUrl ?? `${config.issuer.replace(/\/$/, '')}/.well-known/jwks.json`
-    }, { jwksCache })
+  const verifier =
+    cognito && config.jwksUrl === undefined
+      ? // Cognito access tokens carry the app client in client_id, not aud; its verifier checks either.
+        CognitoJwtVerifier.create({ userPoolId: cognito[1]!, tokenUse: null, clientId: config.audience }, { jwksCache })
+      : JwtVerifier.create(
+          {
+            issuer: config.issuer,
+            audience: config.audience,
+            jwksUri: config.jwksUrl ?? `${config.issuer.replace(/\/$/, '')}/.well-known/jwks.json`
+          },
+          { jwksCache }
+        )
 
-  return async (token) => {
+  return async token => {
     try {
-      const payload = await verifier.verify(token) as Record<string, unknown>
+      const payload = (await verifier.verify(token)) as Record<string, unknown>
       return { ok: true, subject: typeof payload.sub === 'string' ? payload.sub : 'unknown', scopes: scopesOf(payload) }
     } catch (err) {
-      const unavailable = (err instanceof FetchError && !(err instanceof NonRetryableFetchError)) || err instanceof JwksNotAvailableInCacheError
+      const unavailable =
+        (err instanceof FetchError && !(err instanceof NonRetryableFetchError)) ||
+        err instanceof JwksNotAvailableInCacheError
       return { ok: false, reason: unavailable ? 'unavailable' : 'invalid' }
     }
   }

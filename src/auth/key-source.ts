@@ -6,15 +6,15 @@ export interface KeySourceConfig {
   region: string
   /** `API_KEYS_SECRET`: a Secrets Manager secret id or ARN, or `ssm:<parameter name>`. */
   apiKeysSecret?: string
-  endpoints: { secretsManager?: string, ssm?: string }
-  credentials?: { accessKeyId: string, secretAccessKey: string }
+  endpoints: { secretsManager?: string; ssm?: string }
+  credentials?: { accessKeyId: string; secretAccessKey: string }
 }
 
 /**
  * Reads the API keys kept in Secrets Manager or SSM Parameter Store. Called once,
  * when the app is built (on Lambda: at cold start), so a request never waits on it.
  */
-export async function loadSecretApiKeys (config: KeySourceConfig): Promise<ApiKey[]> {
+export async function loadSecretApiKeys(config: KeySourceConfig): Promise<ApiKey[]> {
   const name = config.apiKeysSecret
   if (name === undefined) return []
   const common = { region: config.region, credentials: config.credentials, maxAttempts: 3 }

@@ -15,11 +15,20 @@ const { values } = parseArgs({
   }
 })
 
-const scopes = (values.scopes ?? '').split(',').map(s => s.trim()).filter(Boolean)
+const scopes = (values.scopes ?? '')
+  .split(',')
+  .map(s => s.trim())
+  .filter(Boolean)
 const invalid = scopes.filter(s => !isValidScope(s))
 if (scopes.length === 0 || invalid.length > 0) {
-  console.error(invalid.length > 0 ? `Not a scope: ${invalid.join(', ')}` : 'Give the key its scopes: --scopes users:read,users:write')
-  console.error('Scopes: users:read users:write assets:read assets:write projects:<projectId>:read projects:<projectId>:write sync:run sync:read; * matches one segment, a final * the rest.')
+  console.error(
+    invalid.length > 0
+      ? `Not a scope: ${invalid.join(', ')}`
+      : 'Give the key its scopes: --scopes users:read,users:write'
+  )
+  console.error(
+    'Scopes: users:read users:write assets:read assets:write projects:<projectId>:read projects:<projectId>:write sync:run sync:read; * matches one segment, a final * the rest.'
+  )
   process.exit(2)
 }
 

@@ -1,5 +1,9 @@
 import {
-  CreateTableCommand, DescribeTableCommand, ResourceInUseException, UpdateTimeToLiveCommand, type DynamoDBClient
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,22 +11,29 @@ import type { AwsClients } from '../aws-clients.ts'
 import { buckets, tables, type BucketNames, type TableDefinition, type TableNames } from '../tables.ts'
 
 /** Creates every table and bucket of src/tables.ts that does not exist yet. Safe to run on every start. */
-export async function bootstrapStorage (clients: AwsClients, names: { tables: TableNames, buckets: BucketNames }): Promise<void> {
+export async function bootstrapStorage(
+  clients: AwsClients,
+  names: { tables: TableNames; buckets: BucketNames }
+): Promise<void> {
   await Promise.all([
-    ...Object.entries(tables).map(([key, def]) => ensureTable(clients.dynamodb, def, names.tables[key as keyof TableNames])),
+    ...Object.entries(tables).map(([key, def]) =>
+      ensureTable(clients.dynamodb, def, names.tables[key as keyof TableNames])
+    ),
     ...Object.keys(buckets).map(key => ensureBucket(clients.s3, names.buckets[key as keyof BucketNames]))
   ])
 }
 
-async function ensureTable (dynamodb: DynamoDBClient, def: TableDefinition, name: string): Promise<void> {
+async function ensureTable(dynamodb: DynamoDBClient, def: TableDefinition, name: string): Promise<void> {
   try {
-    await dynamodb.send(new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: def.keySchema,
-      AttributeDefinitions: def.attributeDefinitions,
-      GlobalSecondaryIndexes: def.globalSecondaryIndexes?.length ? def.globalSecondaryIndexes : undefined
-    }))
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: def.keySchema,
+        AttributeDefinitions: def.attributeDefinitions,
+        GlobalSecondaryIndexes: def.globalSecondaryIndexes?.length ? def.globalSecondaryIndexes : undefined
+      })
+    )
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err
   }
@@ -33,17 +44,19 @@ async function ensureTable (dynamodb: DynamoDBClient, def: TableDefinition, name
   }
   if (def.ttlAttribute) {
     try {
-      await dynamodb.send(new UpdateTimeToLiveCommand({
-        TableName: name,
-        TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true }
-      }))
+      await dynamodb.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true }
+        })
+      )
     } catch {
       // Some emulators lack TTL or refuse enabling it twice; reads treat expired items as gone anyway.
     }
   }
 }
 
-async function ensureBucket (s3: S3Client, name: string): Promise<void> {
+async function ensureBucket(s3: S3Client, name: string): Promise<void> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: name }))
     return

@@ -21,7 +21,7 @@ export interface EmbeddedStack {
 }
 
 /** dynalite (DynamoDB) and s3rver (S3) in this process: all a laptop needs besides Node.js. */
-export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
+export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   const host = options.host ?? '127.0.0.1'
   const persistent = options.dataDir !== undefined
   const root = persistent ? resolve(options.dataDir as string) : await mkdtemp(join(tmpdir(), 'atlas-stack-'))
@@ -64,10 +64,7 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
     dynamodbEndpoint: `http://${host}:${dynamoPort}`,
     s3Endpoint: `http://${host}:${s3Port}`,
     close: async () => {
-      await Promise.all([
-        new Promise(done => dynamo.close(done)),
-        s3.close()
-      ])
+      await Promise.all([new Promise(done => dynamo.close(done)), s3.close()])
       if (!persistent) await rm(root, { recursive: true, force: true })
     }
   }

@@ -28,7 +28,10 @@ export interface Emulator {
  * a try/catch nor a promise reaches them; a domain is the one Node mechanism
  * that ties such an error back to the request that caused it.
  */
-export function containRequestErrors ({ name, server, fail }: Emulator, log: (message: string) => void = console.error): void {
+export function containRequestErrors(
+  { name, server, fail }: Emulator,
+  log: (message: string) => void = console.error
+): void {
   const listeners = server.listeners('request') as RequestListener[]
   server.removeAllListeners('request')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -48,12 +51,19 @@ export function containRequestErrors ({ name, server, fail }: Emulator, log: (me
 
 export const failS3 = (res: ServerResponse): void => {
   res.writeHead(500, { 'content-type': 'application/xml' })
-  res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>The embedded S3 failed this request.</Message></Error>')
+  res.end(
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>The embedded S3 failed this request.</Message></Error>'
+  )
 }
 
 export const failDynamoDb = (res: ServerResponse): void => {
   res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' })
-  res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'The embedded DynamoDB failed this request.' }))
+  res.end(
+    JSON.stringify({
+      __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+      message: 'The embedded DynamoDB failed this request.'
+    })
+  )
 }
 
 /**
@@ -61,15 +71,21 @@ export const failDynamoDb = (res: ServerResponse): void => {
  * never compares ETags; S3 refuses with InvalidPart when a listed part was not
  * uploaded or its ETag differs. The embedded S3 does the same.
  */
-export function checkPartsOnComplete (s3: S3rver): void {
+export function checkPartsOnComplete(s3: S3rver): void {
   const store = s3.store
   const complete = store.putObjectMultipart.bind(store)
   store.putObjectMultipart = async (bucket, uploadId, parts) => {
     const dir = join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId)
     for (const part of parts) {
-      const md5 = await readFile(join(dir, `${part.number}.md5`), 'utf8').then(text => text.trim(), () => undefined)
+      const md5 = await readFile(join(dir, `${part.number}.md5`), 'utf8').then(
+        text => text.trim(),
+        () => undefined
+      )
       if (md5 === undefined || md5 !== part.etag) {
-        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found or the specified entity tag might not have matched the part\'s entity tag.')
+        throw new S3Error(
+          'InvalidPart',
+          "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag."
+        )
       }
     }
     return await complete(bucket, uploadId, parts)

@@ -24,7 +24,12 @@ const { values } = parseArgs({
 const base = loadConfig({ ...process.env, AWS_ENDPOINT_URL_DYNAMODB: undefined, AWS_ENDPOINT_URL_S3: undefined })
 const dynamodbPort = Number(values['dynamodb-port'])
 const s3Port = Number(values['s3-port'])
-const { config, stack } = await startLocalStorage(base, { dataDir: base.dataDir, host: values.host, dynamodbPort, s3Port })
+const { config, stack } = await startLocalStorage(base, {
+  dataDir: base.dataDir,
+  host: values.host,
+  dynamodbPort,
+  s3Port
+})
 
 const endpointHost = values['endpoint-host']
 const parameters: Record<string, string> = {
@@ -35,8 +40,10 @@ const parameters: Record<string, string> = {
   AWS_ENDPOINT_URL_S3: `http://${endpointHost}:${s3Port}`,
   LOG_LEVEL: config.logLevel
 }
-for (const [key, def] of Object.entries(tables)) parameters[def.envVar] = config.tables[key as keyof typeof config.tables]
-for (const [key, def] of Object.entries(buckets)) parameters[def.envVar] = config.buckets[key as keyof typeof config.buckets]
+for (const [key, def] of Object.entries(tables))
+  parameters[def.envVar] = config.tables[key as keyof typeof config.tables]
+for (const [key, def] of Object.entries(buckets))
+  parameters[def.envVar] = config.buckets[key as keyof typeof config.buckets]
 
 const envFile = resolve(values['env-out'] ?? `${config.dataDir}/stack-env.json`)
 await mkdir(dirname(envFile), { recursive: true })

@@ -7,7 +7,10 @@ import { startEmbeddedStack, type EmbeddedStack, type EmbeddedStackOptions } fro
  * Starts the embedded stack, creates the tables and buckets in it, and returns
  * the config pointed at it.
  */
-export async function startLocalStorage (config: Config, options: EmbeddedStackOptions): Promise<{ config: Config, stack: EmbeddedStack }> {
+export async function startLocalStorage(
+  config: Config,
+  options: EmbeddedStackOptions
+): Promise<{ config: Config; stack: EmbeddedStack }> {
   const stack = await startEmbeddedStack(options)
   const local: Config = {
     ...config,

@@ -18,10 +18,24 @@
 import { randomUUID } from 'node:crypto'
 import type { Static } from '@sinclair/typebox'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient
+} from '@aws-sdk/lib-dynamodb'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { AssetsConfig } from '../config.ts'
@@ -48,12 +62,12 @@ export interface Asset {
   etag?: string
   uploadedAt?: number
   rejectedReason?: string
-  multipart?: { uploadId: string, partSize: number, partCount: number }
+  multipart?: { uploadId: string; partSize: number; partCount: number }
 }
 
 export type UploadInstructions =
-  | { method: 'PUT', url: string, headers: Record<string, string>, expiresAt: number }
-  | { method: 'MULTIPART', uploadId: string, partSize: number, partCount: number, expiresAt: number }
+  | { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: number }
+  | { method: 'MULTIPART'; uploadId: string; partSize: number; partCount: number; expiresAt: number }
 
 interface Item extends Omit<Asset, 'expiresAt' | 'multipart'> {
   createdKey: string
@@ -71,8 +85,9 @@ const MAX_PARTS = 10_000
  * A file name that cannot leave `assets/<assetId>/`: no slashes, backslashes,
  * `..` or control characters, at most 200 characters, never empty; otherwise as sent.
  */
-export function safeFileName (name: string): string {
-  const cleaned = name.normalize('NFC')
+export function safeFileName(name: string): string {
+  const cleaned = name
+    .normalize('NFC')
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, '') // eslint-disable-line no-control-regex
     .replace(/[/\\]/g, '_')
     .replace(/\.{2,}/g, '.')
@@ -97,7 +112,7 @@ export class AssetsRepository {
   readonly bucket: string
   private readonly limits: AssetsConfig
 
-  constructor (options: AssetsRepositoryOptions) {
+  constructor(options: AssetsRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
     this.s3 = options.s3
     this.table = options.table
@@ -105,13 +120,19 @@ export class AssetsRepository {
     this.limits = options.limits
   }
 
-  async create (input: Static<typeof CreateAssetBody>): Promise<Asset & { upload: UploadInstructions }> {
+  async create(input: Static<typeof CreateAssetBody>): Promise<Asset & { upload: UploadInstructions }> {
     const contentType = input.contentType.trim().toLowerCase()
     if (!this.limits.allowedTypes.includes(contentType)) {
-      throw new InvalidInputError('CONTENT_TYPE_NOT_ALLOWED', `contentType must be one of ${this.limits.allowedTypes.join(', ')}`)
+      throw new InvalidInputError(
+        'CONTENT_TYPE_NOT_ALLOWED',
+        `contentType must be one of ${this.limits.allowedTypes.join(', ')}`
+      )
     }
     if (input.size > this.limits.maxBytes) {
-      throw new TooLargeError('ASSET_TOO_LARGE', `size ${input.size} is over the limit of ${this.limits.maxBytes} bytes`)
+      throw new TooLargeError(
+        'ASSET_TOO_LARGE',
+        `size ${input.size} is over the limit of ${this.limits.maxBytes} bytes`
+      )
     }
     const assetId = randomUUID()
     const fileName = safeFileName(input.fileName)
@@ -133,27 +154,35 @@ export class AssetsRepository {
     // Whatever can fail comes before the write: a record is stored only with its upload ready.
     if (input.size > this.limits.multipartBytes) {
       const partSize = Math.max(MIN_PART_BYTES, Math.ceil(input.size / MAX_PARTS / MIN_PART_BYTES) * MIN_PART_BYTES)
-      const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType }))
+      const { UploadId } = await this.s3.send(
+        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType })
+      )
       const multipart = { uploadId: UploadId!, partSize, partCount: Math.ceil(input.size / partSize) }
       Object.assign(item, multipart)
       upload = { method: 'MULTIPART', ...multipart, expiresAt }
     } else {
-      const url = await getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType, ContentLength: input.size }), this.signing)
+      const url = await getSignedUrl(
+        this.s3,
+        new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType, ContentLength: input.size }),
+        this.signing
+      )
       upload = { method: 'PUT', url, headers: { 'content-type': contentType }, expiresAt }
     }
-    await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(assetId)' }))
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(assetId)' })
+    )
     return { ...toAsset(item), upload }
   }
 
   /** The asset, checked against its object while pending; undefined when unknown or expired. */
-  async get (assetId: string): Promise<Asset | undefined> {
+  async get(assetId: string): Promise<Asset | undefined> {
     const item = await this.item(assetId)
     if (item === undefined) return undefined
     return toAsset(item.status === 'pending' ? await this.check(item) : item)
   }
 
   /** What an S3 ObjectCreated notification for this asset's key triggers: the same check as GET. */
-  async objectCreated (assetId: string, key: string): Promise<AssetStatus | undefined> {
+  async objectCreated(assetId: string, key: string): Promise<AssetStatus | undefined> {
     const item = await this.item(assetId)
     if (item === undefined || item.s3Key !== key) return undefined
     if (item.status === 'pending') return (await this.check(item)).status
@@ -162,116 +191,155 @@ export class AssetsRepository {
     return item.status
   }
 
-  async downloadUrl (assetId: string): Promise<{ url: string, expiresAt: number }> {
+  async downloadUrl(assetId: string): Promise<{ url: string; expiresAt: number }> {
     const asset = await this.get(assetId)
     if (asset === undefined) throw assetNotFound(assetId)
-    if (asset.status !== 'uploaded') throw new ConflictError('ASSET_NOT_UPLOADED', `Asset ${assetId} is ${asset.status}, not uploaded`)
-    const url = await getSignedUrl(this.s3, new GetObjectCommand({
-      Bucket: this.bucket,
-      Key: asset.s3Key,
-      ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(asset.fileName)}`
-    }), this.signing)
+    if (asset.status !== 'uploaded')
+      throw new ConflictError('ASSET_NOT_UPLOADED', `Asset ${assetId} is ${asset.status}, not uploaded`)
+    const url = await getSignedUrl(
+      this.s3,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: asset.s3Key,
+        ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(asset.fileName)}`
+      }),
+      this.signing
+    )
     return { url, expiresAt: this.urlExpiry() }
   }
 
-  async partUrls (assetId: string, partNumbers: number[]): Promise<{ parts: Array<{ partNumber: number, url: string }>, expiresAt: number }> {
+  async partUrls(
+    assetId: string,
+    partNumbers: number[]
+  ): Promise<{ parts: Array<{ partNumber: number; url: string }>; expiresAt: number }> {
     const item = await this.pendingMultipart(assetId)
     checkPartNumbers(partNumbers, item.partCount!)
-    const parts = await Promise.all([...new Set(partNumbers)].sort((a, b) => a - b).map(async partNumber => ({
-      partNumber,
-      url: await getSignedUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId, PartNumber: partNumber }), this.signing)
-    })))
+    const parts = await Promise.all(
+      [...new Set(partNumbers)]
+        .sort((a, b) => a - b)
+        .map(async partNumber => ({
+          partNumber,
+          url: await getSignedUrl(
+            this.s3,
+            new UploadPartCommand({
+              Bucket: this.bucket,
+              Key: item.s3Key,
+              UploadId: item.uploadId,
+              PartNumber: partNumber
+            }),
+            this.signing
+          )
+        }))
+    )
     return { parts, expiresAt: this.urlExpiry() }
   }
 
-  async complete (assetId: string, parts: Array<{ partNumber: number, etag: string }>): Promise<Asset> {
+  async complete(assetId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<Asset> {
     const item = await this.pendingMultipart(assetId)
     const numbers = parts.map(p => p.partNumber)
     checkPartNumbers(numbers, item.partCount!)
-    if (new Set(numbers).size !== numbers.length) throw new InvalidInputError('INVALID_PART', 'a part number appears twice')
+    if (new Set(numbers).size !== numbers.length)
+      throw new InvalidInputError('INVALID_PART', 'a part number appears twice')
     try {
-      await this.s3.send(new CompleteMultipartUploadCommand({
-        Bucket: this.bucket,
-        Key: item.s3Key,
-        UploadId: item.uploadId,
-        MultipartUpload: {
-          Parts: [...parts].sort((a, b) => a.partNumber - b.partNumber)
-            .map(p => ({ PartNumber: p.partNumber, ETag: p.etag.startsWith('"') ? p.etag : `"${p.etag}"` }))
-        }
-      }))
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: item.s3Key,
+          UploadId: item.uploadId,
+          MultipartUpload: {
+            Parts: [...parts]
+              .sort((a, b) => a.partNumber - b.partNumber)
+              .map(p => ({ PartNumber: p.partNumber, ETag: p.etag.startsWith('"') ? p.etag : `"${p.etag}"` }))
+          }
+        })
+      )
     } catch (err) {
       const name = (err as { name?: string }).name ?? ''
       if (['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML'].includes(name)) {
         throw new InvalidInputError('INVALID_PARTS', `S3 refused the parts: ${name}`)
       }
-      if (name === 'NoSuchUpload') throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
+      if (name === 'NoSuchUpload')
+        throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
       throw err
     }
     return toAsset(await this.check(item))
   }
 
-  async delete (assetId: string): Promise<void> {
+  async delete(assetId: string): Promise<void> {
     const item = await this.item(assetId)
     if (item === undefined) throw assetNotFound(assetId)
     if (item.uploadId !== undefined && item.status === 'pending') {
       try {
-        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId }))
+        await this.s3.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId })
+        )
       } catch (err) {
         // Already gone; or the embedded S3, which cannot abort (the bucket's lifecycle rule would, deployed).
-        if (!['NoSuchUpload', 'NotImplemented', 'MethodNotAllowed'].includes((err as { name?: string }).name ?? '')) throw err
+        if (!['NoSuchUpload', 'NotImplemented', 'MethodNotAllowed'].includes((err as { name?: string }).name ?? ''))
+          throw err
       }
     }
     await this.deleteObject(item.s3Key)
     // The metadata goes last: a DELETE that fails halfway can be retried.
-    const deleted = await conditionHolds(this.db.send(new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' })))
+    const deleted = await conditionHolds(
+      this.db.send(
+        new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' })
+      )
+    )
     if (!deleted) throw assetNotFound(assetId)
   }
 
   /** Live assets with one status, newest first, through the status index. */
-  async list (status: AssetStatus, limit: number, cursor?: string): Promise<{ assets: Asset[], cursor: string | null }> {
+  async list(status: AssetStatus, limit: number, cursor?: string): Promise<{ assets: Asset[]; cursor: string | null }> {
     const start = decodeCursor(cursor, { assetId: 'string', status: { equals: status }, createdKey: 'string' })
     const assets: Asset[] = []
     let startKey: Record<string, unknown> | undefined = start
     // The filter drops expired items after the limit is applied, so keep reading until the page is full.
     do {
-      const page = await this.db.send(new QueryCommand({
-        TableName: this.table,
-        IndexName: 'status-index',
-        KeyConditionExpression: '#status = :status',
-        FilterExpression: LIVE_FILTER,
-        ExpressionAttributeNames: { '#status': 'status', ...LIVE_FILTER_NAMES },
-        ExpressionAttributeValues: { ':status': status, ':now': nowSeconds() },
-        ScanIndexForward: false,
-        Limit: limit - assets.length,
-        ExclusiveStartKey: startKey
-      }))
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'status-index',
+          KeyConditionExpression: '#status = :status',
+          FilterExpression: LIVE_FILTER,
+          ExpressionAttributeNames: { '#status': 'status', ...LIVE_FILTER_NAMES },
+          ExpressionAttributeValues: { ':status': status, ':now': nowSeconds() },
+          ScanIndexForward: false,
+          Limit: limit - assets.length,
+          ExclusiveStartKey: startKey
+        })
+      )
       for (const item of (page.Items ?? []) as Item[]) if (!isExpired(item.ttl)) assets.push(toAsset(item))
       startKey = page.LastEvaluatedKey
     } while (startKey !== undefined && assets.length < limit)
     return { assets, cursor: startKey === undefined ? null : encodeCursor(startKey as CursorKey) }
   }
 
-  private async item (assetId: string): Promise<Item | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { assetId }, ConsistentRead: true }))
+  private async item(assetId: string): Promise<Item | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { assetId }, ConsistentRead: true })
+    )
     const item = Item as Item | undefined
     return item === undefined || isExpired(item.ttl) ? undefined : item
   }
 
-  private async pendingMultipart (assetId: string): Promise<Item> {
+  private async pendingMultipart(assetId: string): Promise<Item> {
     const item = await this.item(assetId)
     if (item === undefined) throw assetNotFound(assetId)
-    if (item.uploadId === undefined) throw new ConflictError('NOT_MULTIPART', `Asset ${assetId} is uploaded with one PUT, not in parts`)
-    if (item.status !== 'pending') throw new ConflictError('ASSET_NOT_PENDING', `Asset ${assetId} is already ${item.status}`)
+    if (item.uploadId === undefined)
+      throw new ConflictError('NOT_MULTIPART', `Asset ${assetId} is uploaded with one PUT, not in parts`)
+    if (item.status !== 'pending')
+      throw new ConflictError('ASSET_NOT_PENDING', `Asset ${assetId} is already ${item.status}`)
     return item
   }
 
   /** Compares the object with the declaration and records the outcome, once. */
-  private async check (item: Item): Promise<Item> {
+  private async check(item: Item): Promise<Item> {
     let head
     try {
       head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: item.s3Key }))
     } catch (err) {
-      const e = err as { name?: string, $metadata?: { httpStatusCode?: number } }
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
       if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return item
       throw err
     }
@@ -280,17 +348,32 @@ export class AssetsRepository {
     const matches = size === item.size && type === item.contentType
     const update: Partial<Item> = matches
       ? { status: 'uploaded', etag: head.ETag?.replace(/"/g, ''), uploadedAt: Date.now() }
-      : { status: 'rejected', rejectedReason: size !== item.size ? `uploaded ${size} bytes, declared ${item.size}` : `uploaded as ${type || 'no type'}, declared ${item.contentType}` }
-    const recorded = await conditional(this.db.send(new UpdateCommand({
-      TableName: this.table,
-      Key: { assetId: item.assetId },
-      UpdateExpression: `SET ${Object.keys(update).map(k => `#${k} = :${k}`).join(', ')}`,
-      ConditionExpression: '#status = :pending',
-      ExpressionAttributeNames: Object.fromEntries(Object.keys(update).map(k => [`#${k}`, k])),
-      ExpressionAttributeValues: { ...Object.fromEntries(Object.entries(update).map(([k, v]) => [`:${k}`, v])), ':pending': 'pending' },
-      ReturnValues: 'ALL_NEW',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
-    })))
+      : {
+          status: 'rejected',
+          rejectedReason:
+            size !== item.size
+              ? `uploaded ${size} bytes, declared ${item.size}`
+              : `uploaded as ${type || 'no type'}, declared ${item.contentType}`
+        }
+    const recorded = await conditional(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { assetId: item.assetId },
+          UpdateExpression: `SET ${Object.keys(update)
+            .map(k => `#${k} = :${k}`)
+            .join(', ')}`,
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: Object.fromEntries(Object.keys(update).map(k => [`#${k}`, k])),
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(Object.entries(update).map(([k, v]) => [`:${k}`, v])),
+            ':pending': 'pending'
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+        })
+      )
+    )
     if (!recorded.held) {
       // Another check (a GET or the S3 notification) recorded it first.
       return (recorded.current as Item | undefined) ?? (await this.item(item.assetId)) ?? item
@@ -299,30 +382,46 @@ export class AssetsRepository {
     return recorded.result.Attributes as Item
   }
 
-  private async deleteObject (key: string): Promise<void> {
+  private async deleteObject(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
   }
 
   /** Content-Type and Content-Length are signed, so S3 refuses an upload that differs from the declaration. */
-  private get signing (): { expiresIn: number, signableHeaders: Set<string> } {
+  private get signing(): { expiresIn: number; signableHeaders: Set<string> } {
     return { expiresIn: this.limits.presignTtlSeconds, signableHeaders: new Set(['content-type', 'content-length']) }
   }
 
-  private urlExpiry (): number {
+  private urlExpiry(): number {
     return Date.now() + this.limits.presignTtlSeconds * 1000
   }
 }
 
-function checkPartNumbers (partNumbers: number[], partCount: number): void {
+function checkPartNumbers(partNumbers: number[], partCount: number): void {
   const outside = partNumbers.find(n => n > partCount)
-  if (outside !== undefined) throw new InvalidInputError('INVALID_PART', `part ${outside} is past the last part, ${partCount}`)
+  if (outside !== undefined)
+    throw new InvalidInputError('INVALID_PART', `part ${outside} is past the last part, ${partCount}`)
 }
 
 /** Written to an asset that does not exist (or expired); reads answer undefined instead. */
-export const assetNotFound = (assetId: string): NotFoundError => new NotFoundError('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
+export const assetNotFound = (assetId: string): NotFoundError =>
+  new NotFoundError('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
 
-function toAsset (item: Item): Asset {
-  const { assetId, fileName, contentType, size, status, s3Key, createdAt, etag, uploadedAt, rejectedReason, uploadId, partSize, partCount } = item
+function toAsset(item: Item): Asset {
+  const {
+    assetId,
+    fileName,
+    contentType,
+    size,
+    status,
+    s3Key,
+    createdAt,
+    etag,
+    uploadedAt,
+    rejectedReason,
+    uploadId,
+    partSize,
+    partCount
+  } = item
   return {
     assetId,
     fileName,

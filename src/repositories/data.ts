@@ -64,7 +64,8 @@ export const INLINE_PAYLOAD_BYTES = 300 * 1024
 const MAX_WRITE_ATTEMPTS = 60
 const HEAD = 'HEAD'
 
-const versionKey = (generation: string, version: number): string => `V#${generation}#${String(version).padStart(String(MAX_VERSION).length, '0')}`
+const versionKey = (generation: string, version: number): string =>
+  `V#${generation}#${String(version).padStart(String(MAX_VERSION).length, '0')}`
 
 export interface DataRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -82,7 +83,7 @@ export class DataRepository {
   private readonly bucket: string
   private readonly inlinePayloadBytes: number
 
-  constructor (options: DataRepositoryOptions) {
+  constructor(options: DataRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
     this.s3 = options.s3
     this.table = options.table
@@ -90,18 +91,22 @@ export class DataRepository {
     this.inlinePayloadBytes = options.inlinePayloadBytes ?? INLINE_PAYLOAD_BYTES
   }
 
-  async create (input: DatasetInput, keyId: string = randomUUID()): Promise<VersionStamp> {
+  async create(input: DatasetInput, keyId: string = randomUUID()): Promise<VersionStamp> {
     const generation = randomUUID()
     const updatedAt = new Date().toISOString()
     const stored = await this.storePayload(keyId, generation, input.payload)
     const item: Item = { keyId, sk: HEAD, version: 1, generation, updatedAt, meta: input.meta, ...stored }
     let created = false
     try {
-      created = await conditionHolds(this.db.send(new PutCommand({
-        TableName: this.table,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(keyId)'
-      })))
+      created = await conditionHolds(
+        this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(keyId)'
+          })
+        )
+      )
     } finally {
       if (!created) await this.discardPayload(stored.payloadKey)
     }
@@ -110,22 +115,24 @@ export class DataRepository {
   }
 
   /** The current version, or undefined. Its payload may be in S3: resolve it with `payloadOf`. */
-  async latest (keyId: string): Promise<StoredVersion | undefined> {
-    const { Item } = await this.db.send(new GetCommand({
-      TableName: this.table,
-      Key: { keyId, sk: HEAD },
-      ConsistentRead: true
-    }))
+  async latest(keyId: string): Promise<StoredVersion | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { keyId, sk: HEAD },
+        ConsistentRead: true
+      })
+    )
     return Item === undefined ? undefined : toStored(Item as Item)
   }
 
-  async payloadOf (stored: StoredVersion): Promise<string> {
+  async payloadOf(stored: StoredVersion): Promise<string> {
     if (stored.payload !== undefined) return stored.payload
     const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: stored.payloadKey }))
     return await object.Body!.transformToString('utf-8')
   }
 
-  async get (keyId: string): Promise<Dataset | undefined> {
+  async get(keyId: string): Promise<Dataset | undefined> {
     const stored = await this.latest(keyId)
     return stored === undefined ? undefined : await this.withPayload(stored)
   }
@@ -134,7 +141,7 @@ export class DataRepository {
    * Writes a new version. Without a condition the last writer wins, as the
    * README's /data rules say; with one, the check and the write are one conditional put.
    */
-  async update (keyId: string, input: DatasetInput, ifMatch?: VersionCondition): Promise<VersionStamp> {
+  async update(keyId: string, input: DatasetInput, ifMatch?: VersionCondition): Promise<VersionStamp> {
     let stored: Pick<StoredVersion, 'payload' | 'payloadKey'> | undefined
     let generation: string | undefined
     try {
@@ -142,25 +149,34 @@ export class DataRepository {
         const head = await this.latest(keyId)
         if (head === undefined) throw datasetNotFound(keyId)
         if (!versionAllowed(ifMatch, head.version)) {
-          throw new PreconditionFailedError('VERSION_MISMATCH', `Dataset ${keyId} is at version ${head.version}, not the version in If-Match`)
+          throw new PreconditionFailedError(
+            'VERSION_MISMATCH',
+            `Dataset ${keyId} is at version ${head.version}, not the version in If-Match`
+          )
         }
         if (stored === undefined || generation !== head.generation) {
           await this.discardPayload(stored?.payloadKey)
           generation = head.generation
           stored = await this.storePayload(keyId, generation, input.payload)
         }
-        await this.db.send(new PutCommand({
-          TableName: this.table,
-          Item: { ...head, sk: versionKey(head.generation, head.version) } satisfies Item
-        }))
+        await this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { ...head, sk: versionKey(head.generation, head.version) } satisfies Item
+          })
+        )
         const version = head.version + 1
         const updatedAt = new Date().toISOString()
-        const landed = await conditionHolds(this.db.send(new PutCommand({
-          TableName: this.table,
-          Item: { keyId, sk: HEAD, version, generation, updatedAt, meta: input.meta, ...stored } satisfies Item,
-          ConditionExpression: 'version = :read AND generation = :generation',
-          ExpressionAttributeValues: { ':read': head.version, ':generation': head.generation }
-        })))
+        const landed = await conditionHolds(
+          this.db.send(
+            new PutCommand({
+              TableName: this.table,
+              Item: { keyId, sk: HEAD, version, generation, updatedAt, meta: input.meta, ...stored } satisfies Item,
+              ConditionExpression: 'version = :read AND generation = :generation',
+              ExpressionAttributeValues: { ':read': head.version, ':generation': head.generation }
+            })
+          )
+        )
         if (!landed) {
           // Another writer took this version: read again and retry; the losers spread out.
           await backoff(attempt + 1)
@@ -170,57 +186,67 @@ export class DataRepository {
         await this.prune(keyId, generation, version - HISTORY_DEPTH)
         return { keyId, version, updatedAt }
       }
-      throw new ContentionError('WRITE_CONTENTION', `Dataset ${keyId} is being written too often to take this write; retry`)
+      throw new ContentionError(
+        'WRITE_CONTENTION',
+        `Dataset ${keyId} is being written too often to take this write; retry`
+      )
     } finally {
       // Still set only when this write did not land: its S3 object is nobody's.
       await this.discardPayload(stored?.payloadKey)
     }
   }
 
-  async delete (keyId: string): Promise<void> {
-    const deleted = await conditional(this.db.send(new DeleteCommand({
-      TableName: this.table,
-      Key: { keyId, sk: HEAD },
-      ConditionExpression: 'attribute_exists(keyId)',
-      ReturnValues: 'ALL_OLD'
-    })))
+  async delete(keyId: string): Promise<void> {
+    const deleted = await conditional(
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { keyId, sk: HEAD },
+          ConditionExpression: 'attribute_exists(keyId)',
+          ReturnValues: 'ALL_OLD'
+        })
+      )
+    )
     if (!deleted.held) throw datasetNotFound(keyId)
     const head = deleted.result.Attributes as Item
     // The dataset is gone once HEAD is. What follows clears its history; a
     // new HEAD created meanwhile has another generation and is left alone.
     const history = await this.queryHistory(keyId, head.generation, 0, MAX_VERSION)
-    await this.deleteItems(keyId, history.map(item => item.sk))
+    await this.deleteItems(
+      keyId,
+      history.map(item => item.sk)
+    )
     const objects = new Set([head, ...history].map(item => item.payloadKey).filter(key => key !== undefined))
     await Promise.all([...objects].map(key => this.discardPayload(key)))
   }
 
   /** The readable versions, newest first. Undefined when the dataset does not exist. */
-  async versions (keyId: string): Promise<VersionStamp[] | undefined> {
+  async versions(keyId: string): Promise<VersionStamp[] | undefined> {
     const head = await this.latest(keyId)
     if (head === undefined) return undefined
     const lowest = Math.max(1, head.version - HISTORY_DEPTH + 1)
-    const history = head.version === 1
-      ? []
-      : await this.queryHistory(keyId, head.generation, lowest, head.version - 1)
+    const history = head.version === 1 ? [] : await this.queryHistory(keyId, head.generation, lowest, head.version - 1)
     return [head, ...history].map(({ version, updatedAt }) => ({ keyId, version, updatedAt }))
   }
 
   /** One version from the window of the last ten; undefined when missing or out of it. */
-  async version (keyId: string, version: number): Promise<Dataset | undefined> {
+  async version(keyId: string, version: number): Promise<Dataset | undefined> {
     const head = await this.latest(keyId)
     if (head === undefined) return undefined
     if (version === head.version) return await this.withPayload(head)
     if (version > head.version || version <= head.version - HISTORY_DEPTH) return undefined
-    const { Item } = await this.db.send(new GetCommand({
-      TableName: this.table,
-      Key: { keyId, sk: versionKey(head.generation, version) },
-      ConsistentRead: true
-    }))
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { keyId, sk: versionKey(head.generation, version) },
+        ConsistentRead: true
+      })
+    )
     if (Item === undefined) return undefined
     return await this.withPayload(toStored(Item as Item))
   }
 
-  private async withPayload (stored: StoredVersion): Promise<Dataset> {
+  private async withPayload(stored: StoredVersion): Promise<Dataset> {
     return {
       keyId: stored.keyId,
       version: stored.version,
@@ -230,7 +256,11 @@ export class DataRepository {
     }
   }
 
-  private async storePayload (keyId: string, generation: string, payload: string): Promise<Pick<StoredVersion, 'payload' | 'payloadKey'>> {
+  private async storePayload(
+    keyId: string,
+    generation: string,
+    payload: string
+  ): Promise<Pick<StoredVersion, 'payload' | 'payloadKey'>> {
     const bytes = Buffer.byteLength(payload, 'utf8')
     if (bytes > MAX_PAYLOAD_BYTES) {
       throw new TooLargeError('PAYLOAD_TOO_LARGE', `payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES}`)
@@ -238,53 +268,66 @@ export class DataRepository {
     if (bytes <= this.inlinePayloadBytes) return { payload }
     // A fresh key per write: writers racing for one version never overwrite each other's object.
     const payloadKey = `${buckets.payloads.keyPrefix}${keyId}/${generation}/${randomUUID()}`
-    await this.s3.send(new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: payloadKey,
-      Body: payload,
-      ContentType: 'text/plain; charset=utf-8'
-    }))
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: payloadKey,
+        Body: payload,
+        ContentType: 'text/plain; charset=utf-8'
+      })
+    )
     return { payloadKey }
   }
 
-  private async discardPayload (payloadKey: string | undefined): Promise<void> {
+  private async discardPayload(payloadKey: string | undefined): Promise<void> {
     if (payloadKey === undefined) return
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: payloadKey }))
   }
 
-  private async prune (keyId: string, generation: string, version: number): Promise<void> {
+  private async prune(keyId: string, generation: string, version: number): Promise<void> {
     if (version < 1) return
     try {
-      const { Attributes } = await this.db.send(new DeleteCommand({
-        TableName: this.table,
-        Key: { keyId, sk: versionKey(generation, version) },
-        ReturnValues: 'ALL_OLD'
-      }))
+      const { Attributes } = await this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { keyId, sk: versionKey(generation, version) },
+          ReturnValues: 'ALL_OLD'
+        })
+      )
       await this.discardPayload((Attributes as Item | undefined)?.payloadKey)
     } catch {
       // The write has landed; an unpruned copy is outside the window and invisible.
     }
   }
 
-  private async queryHistory (keyId: string, generation: string, from: number, to: number): Promise<Item[]> {
+  private async queryHistory(keyId: string, generation: string, from: number, to: number): Promise<Item[]> {
     return await queryAll<Item>(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'keyId = :keyId AND sk BETWEEN :from AND :to',
-      ExpressionAttributeValues: { ':keyId': keyId, ':from': versionKey(generation, from), ':to': versionKey(generation, to) },
+      ExpressionAttributeValues: {
+        ':keyId': keyId,
+        ':from': versionKey(generation, from),
+        ':to': versionKey(generation, to)
+      },
       ConsistentRead: true,
       ScanIndexForward: false
     })
   }
 
-  private async deleteItems (keyId: string, sortKeys: string[]): Promise<void> {
-    await batchWriteAll(this.db, this.table, sortKeys.map(sk => ({ DeleteRequest: { Key: { keyId, sk } } })))
+  private async deleteItems(keyId: string, sortKeys: string[]): Promise<void> {
+    await batchWriteAll(
+      this.db,
+      this.table,
+      sortKeys.map(sk => ({ DeleteRequest: { Key: { keyId, sk } } }))
+    )
   }
 }
 
 /** Written to a dataset that does not exist; reads answer undefined instead. */
-export const datasetNotFound = (keyId: string): NotFoundError => new NotFoundError('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
+export const datasetNotFound = (keyId: string): NotFoundError =>
+  new NotFoundError('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
 
-function toStored (item: Item): StoredVersion {
+function toStored(item: Item): StoredVersion {
   const { keyId, version, generation, updatedAt, meta, payload, payloadKey } = item
   return { keyId, version, generation, updatedAt, meta, payload, payloadKey }
 }

@@ -6,7 +6,11 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, type QueryCommandInput
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput
 } from '@aws-sdk/lib-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -21,7 +25,7 @@ const MAX_ATTEMPTS = 10
 const documentClients = new WeakMap<DynamoDBClient, DynamoDBDocumentClient>()
 
 /** The Document client of this DynamoDB client, made once and shared by every repository. */
-export function documentClient (dynamodb: DynamoDBClient): DynamoDBDocumentClient {
+export function documentClient(dynamodb: DynamoDBClient): DynamoDBDocumentClient {
   let db = documentClients.get(dynamodb)
   if (db === undefined) {
     db = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } })
@@ -37,9 +41,9 @@ export function documentClient (dynamodb: DynamoDBClient): DynamoDBDocumentClien
  * DynamoDB and DynamoDB Local do, dynalite does not, so callers fall back to a
  * read.
  */
-export type Conditional<T> = { held: true, result: T } | { held: false, current: Item | undefined }
+export type Conditional<T> = { held: true; result: T } | { held: false; current: Item | undefined }
 
-export async function conditional<T> (write: Promise<T>): Promise<Conditional<T>> {
+export async function conditional<T>(write: Promise<T>): Promise<Conditional<T>> {
   try {
     return { held: true, result: await write }
   } catch (err) {
@@ -49,7 +53,7 @@ export async function conditional<T> (write: Promise<T>): Promise<Conditional<T>
 }
 
 /** True when the write landed, false when its condition did not hold; any other failure throws. */
-export async function conditionHolds (write: Promise<unknown>): Promise<boolean> {
+export async function conditionHolds(write: Promise<unknown>): Promise<boolean> {
   return (await conditional(write)).held
 }
 
@@ -58,7 +62,7 @@ export async function conditionHolds (write: Promise<unknown>): Promise<boolean>
  * jitter, so writers that lost a race or were throttled spread out, at most
  * `capMs`.
  */
-export async function backoff (attempt: number, capMs = 50): Promise<void> {
+export async function backoff(attempt: number, capMs = 50): Promise<void> {
   if (attempt > 0) await sleep(Math.random() * Math.min(capMs, 2 ** attempt))
 }
 
@@ -66,12 +70,15 @@ export async function backoff (attempt: number, capMs = 50): Promise<void> {
 export const createdOrderKey = (createdAt: number, id: string): string => `${String(createdAt).padStart(15, '0')}#${id}`
 
 /** Every item the query matches, page after page. Only for key ranges known to be small. */
-export async function queryAll<T> (db: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<T[]> {
+export async function queryAll<T>(
+  db: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>
+): Promise<T[]> {
   const items: T[] = []
   let startKey: Record<string, unknown> | undefined
   do {
     const page = await db.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }))
-    items.push(...(page.Items ?? []) as T[])
+    items.push(...((page.Items ?? []) as T[]))
     startKey = page.LastEvaluatedKey
   } while (startKey !== undefined)
   return items
@@ -82,7 +89,7 @@ export async function queryAll<T> (db: DynamoDBDocumentClient, input: Omit<Query
  * unprocessed with backoff. Each request is its own single-item write: a batch
  * is not atomic, so callers must be fine with a prefix landing.
  */
-export async function batchWriteAll (db: DynamoDBDocumentClient, table: string, all: WriteRequest[]): Promise<void> {
+export async function batchWriteAll(db: DynamoDBDocumentClient, table: string, all: WriteRequest[]): Promise<void> {
   for (let i = 0; i < all.length; i += BATCH_WRITE) {
     let requests = all.slice(i, i + BATCH_WRITE)
     for (let attempt = 0; requests.length > 0; attempt++) {
@@ -95,15 +102,17 @@ export async function batchWriteAll (db: DynamoDBDocumentClient, table: string, 
 }
 
 /** Every item of these keys that exists (consistent reads), 100 to a BatchGetItem, retrying what is left unprocessed. */
-export async function batchGetAll<T> (db: DynamoDBDocumentClient, table: string, keys: Item[]): Promise<T[]> {
+export async function batchGetAll<T>(db: DynamoDBDocumentClient, table: string, keys: Item[]): Promise<T[]> {
   const items: T[] = []
   for (let i = 0; i < keys.length; i += BATCH_GET) {
     let pending = keys.slice(i, i + BATCH_GET)
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === MAX_ATTEMPTS) throw new Error(`${pending.length} reads from ${table} stayed unprocessed`)
       await backoff(attempt, 1000)
-      const got = await db.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }))
-      items.push(...(got.Responses?.[table] ?? []) as T[])
+      const got = await db.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } })
+      )
+      items.push(...((got.Responses?.[table] ?? []) as T[]))
       pending = (got.UnprocessedKeys?.[table]?.Keys ?? []) as Item[]
     }
   }

@@ -13,9 +13,9 @@ export interface HealthRepositoryOptions {
 
 /** Reaches each dependency with the cheapest call that proves it answers and our resource exists. */
 export class HealthRepository {
-  constructor (private readonly options: HealthRepositoryOptions) {}
+  constructor(private readonly options: HealthRepositoryOptions) {}
 
-  async check (): Promise<{ dynamodb: DependencyStatus, s3: DependencyStatus }> {
+  async check(): Promise<{ dynamodb: DependencyStatus; s3: DependencyStatus }> {
     const { dynamodb, s3, table, bucket } = this.options
     const [db, bytes] = await Promise.all([
       this.probe(signal => dynamodb.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal })),
@@ -24,7 +24,7 @@ export class HealthRepository {
     return { dynamodb: db, s3: bytes }
   }
 
-  private async probe (call: (signal: AbortSignal) => Promise<unknown>): Promise<DependencyStatus> {
+  private async probe(call: (signal: AbortSignal) => Promise<unknown>): Promise<DependencyStatus> {
     try {
       await call(AbortSignal.timeout(this.options.timeoutMs ?? 2000))
       return 'ok'

@@ -42,7 +42,11 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { Static } from '@sinclair/typebox'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
   type QueryCommandInput
 } from '@aws-sdk/lib-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -172,7 +176,7 @@ export class ProjectsRepository {
   /** The last batch this process knows has its idempotency record, per project: saves a write per append. */
   private readonly finalized = new Map<string, string>()
 
-  constructor (options: ProjectsRepositoryOptions) {
+  constructor(options: ProjectsRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
     this.table = options.table
     this.inlineBatchBytes = options.inlineBatchBytes ?? INLINE_BATCH_BYTES
@@ -180,14 +184,15 @@ export class ProjectsRepository {
   }
 
   /** Appends the changes as one batch of consecutive seqs; a retry of a request with changeIds gets its first answer. */
-  async append (projectId: string, inputs: ChangeInput[]): Promise<Change[]> {
+  async append(projectId: string, inputs: ChangeInput[]): Promise<Change[]> {
     const changes = inputs.map(toStored)
     const withIds = changes.filter(c => c.changeId !== undefined).length
     if (withIds !== 0 && withIds !== changes.length) {
       throw new InvalidInputError('CHANGE_ID_PARTIAL', 'changeId must be set on every change of a request or on none')
     }
     const ids = changes.map(c => c.changeId!)
-    if (withIds > 0 && new Set(ids).size !== ids.length) throw new InvalidInputError('CHANGE_ID_REPEATED', 'a changeId appears twice in the request')
+    if (withIds > 0 && new Set(ids).size !== ids.length)
+      throw new InvalidInputError('CHANGE_ID_REPEATED', 'a changeId appears twice in the request')
     const requestHash = withIds > 0 ? sha256(JSON.stringify([projectId, changes])) : undefined
     const batchId = withIds > 0 ? sha256(JSON.stringify([projectId, ids])) : randomUUID()
     const createdAt = new Date().toISOString()
@@ -216,9 +221,13 @@ export class ProjectsRepository {
         createdAt,
         ...(stagingId === undefined ? { body } : { stagingId })
       }
-      const put = await conditionHolds(this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })))
+      const put = await conditionHolds(
+        this.db.send(
+          new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
+        )
+      )
       // A retried put whose first try landed fails its condition on our own batch.
-      if (!put && await this.batchIdAt(pk, first) !== batchId) {
+      if (!put && (await this.batchIdAt(pk, first)) !== batchId) {
         await backoff(attempt + 1, 20)
         continue
       }
@@ -226,11 +235,14 @@ export class ProjectsRepository {
       await this.project(projectId)
       return expand(projectId, item, changes)
     }
-    throw new ContentionError('WRITE_CONTENTION', `Project ${projectId} is being written too often to take this batch; retry`)
+    throw new ContentionError(
+      'WRITE_CONTENTION',
+      `Project ${projectId} is being written too often to take this batch; retry`
+    )
   }
 
   /** Changes after `since`, ascending. */
-  async read (projectId: string, options: ReadOptions): Promise<ChangePage> {
+  async read(projectId: string, options: ReadOptions): Promise<ChangePage> {
     const pk = projectKey(projectId)
     const out: Change[] = []
     let lastSeq = options.since
@@ -238,19 +250,22 @@ export class ProjectsRepository {
     let startKey: Record<string, unknown> | undefined
     // The batch holding since + 1 may start at or before since.
     const containing = options.since > 0 ? await this.batchContaining(pk, options.since) : undefined
-    let pending: BatchItem[] = containing !== undefined && containing.first + containing.count - 1 > options.since ? [containing] : []
+    let pending: BatchItem[] =
+      containing !== undefined && containing.first + containing.count - 1 > options.since ? [containing] : []
     let exhausted = false
     while (true) {
       if (pending.length === 0) {
         if (exhausted) return { changes: out, lastSeq, hasMore: false }
-        const page = await this.db.send(new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(options.since + 1), ':to': batchKey(MAX_SEQ) },
-          ConsistentRead: true,
-          Limit: Math.min(options.limit + 1, 100),
-          ExclusiveStartKey: startKey
-        }))
+        const page = await this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(options.since + 1), ':to': batchKey(MAX_SEQ) },
+            ConsistentRead: true,
+            Limit: Math.min(options.limit + 1, 100),
+            ExclusiveStartKey: startKey
+          })
+        )
         pending = (page.Items ?? []) as BatchItem[]
         startKey = page.LastEvaluatedKey
         exhausted = startKey === undefined
@@ -280,7 +295,7 @@ export class ProjectsRepository {
   }
 
   /** Like `read`, but when nothing is there yet, waits up to `waitMs` for a change after `since`. */
-  async readOrWait (projectId: string, options: ReadOptions, waitMs: number, signal?: AbortSignal): Promise<ChangePage> {
+  async readOrWait(projectId: string, options: ReadOptions, waitMs: number, signal?: AbortSignal): Promise<ChangePage> {
     const deadline = Date.now() + waitMs
     let delay = 100
     while (true) {
@@ -291,28 +306,36 @@ export class ProjectsRepository {
     }
   }
 
-  async change (projectId: string, seq: number): Promise<Change | undefined> {
+  async change(projectId: string, seq: number): Promise<Change | undefined> {
     const pk = projectKey(projectId)
     const batch = await this.batchContaining(pk, seq)
     if (batch === undefined || seq >= batch.first + batch.count) return undefined
     const change = (await this.changesOf(projectId, batch))[seq - batch.first]!
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk, sk: outdatedKey(seq) }, ConsistentRead: true }))
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk, sk: outdatedKey(seq) }, ConsistentRead: true })
+    )
     return Item === undefined ? change : { ...change, outdatedBy: Item.outdatedBy as number }
   }
 
   /** The entity's latest change, after catching the projection up. */
-  async entity (projectId: string, entityType: string, entityId: string): Promise<(Change & { deleted: boolean }) | undefined> {
+  async entity(
+    projectId: string,
+    entityType: string,
+    entityId: string
+  ): Promise<(Change & { deleted: boolean }) | undefined> {
     await this.project(projectId)
-    const { Item } = await this.db.send(new GetCommand({
-      TableName: this.table,
-      Key: { pk: projectKey(projectId), sk: entityKey(entityType, entityId) },
-      ConsistentRead: true
-    }))
-    return Item === undefined ? undefined : JSON.parse((Item as EntityItem).change) as Change & { deleted: boolean }
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: projectKey(projectId), sk: entityKey(entityType, entityId) },
+        ConsistentRead: true
+      })
+    )
+    return Item === undefined ? undefined : (JSON.parse((Item as EntityItem).change) as Change & { deleted: boolean })
   }
 
   /** Stats from the META item alone, after catching the projection up; undefined for an unknown project. */
-  async stats (projectId: string): Promise<ProjectStats | undefined> {
+  async stats(projectId: string): Promise<ProjectStats | undefined> {
     await this.project(projectId)
     const meta = await this.meta(projectKey(projectId))
     if (meta === undefined) return undefined
@@ -329,25 +352,31 @@ export class ProjectsRepository {
   }
 
   /** Known projects in id order, with the seq their stats have reached. */
-  async list (limit: number, after?: string): Promise<{ projects: ProjectSummary[], next?: string }> {
-    const page = await this.db.send(new QueryCommand({
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': REGISTRY },
-      Limit: limit,
-      ExclusiveStartKey: after === undefined ? undefined : { pk: REGISTRY, sk: after }
-    }))
+  async list(limit: number, after?: string): Promise<{ projects: ProjectSummary[]; next?: string }> {
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': REGISTRY },
+        Limit: limit,
+        ExclusiveStartKey: after === undefined ? undefined : { pk: REGISTRY, sk: after }
+      })
+    )
     const registered = page.Items ?? []
     const ids = registered.map(item => item.sk as string)
     const metas = new Map<string, MetaItem>()
-    const found = await batchGetAll<MetaItem & { pk: string }>(this.db, this.table, ids.map(id => ({ pk: projectKey(id), sk: META })))
+    const found = await batchGetAll<MetaItem & { pk: string }>(
+      this.db,
+      this.table,
+      ids.map(id => ({ pk: projectKey(id), sk: META }))
+    )
     for (const item of found) metas.set(item.pk.slice(2), item)
     const projects = registered.map(item => ({
       projectId: item.sk as string,
       latestSeq: metas.get(item.sk as string)?.projectedSeq ?? 0,
       createdAt: item.createdAt as string
     }))
-    const next = page.LastEvaluatedKey === undefined ? undefined : page.LastEvaluatedKey.sk as string
+    const next = page.LastEvaluatedKey === undefined ? undefined : (page.LastEvaluatedKey.sk as string)
     return { projects, next }
   }
 
@@ -355,12 +384,12 @@ export class ProjectsRepository {
    * Applies the batches after `projectedSeq` to entities, outdatedBy and stats,
    * for up to `budgetMs`, if no one else holds the lease. Safe to run anywhere, any number of times.
    */
-  async project (projectId: string, budgetMs = PROJECTION_BUDGET_MS): Promise<void> {
+  async project(projectId: string, budgetMs = PROJECTION_BUDGET_MS): Promise<void> {
     const pk = projectKey(projectId)
     const deadline = Date.now() + budgetMs
     const owner = randomUUID()
     while (Date.now() < deadline) {
-      if (!await this.takeLease(pk, owner)) return
+      if (!(await this.takeLease(pk, owner))) return
       try {
         await this.projectUntil(projectId, deadline)
       } finally {
@@ -373,38 +402,45 @@ export class ProjectsRepository {
     }
   }
 
-  private async projectUntil (projectId: string, deadline: number): Promise<void> {
+  private async projectUntil(projectId: string, deadline: number): Promise<void> {
     const pk = projectKey(projectId)
     let meta = await this.meta(pk)
     if (meta === undefined) return
     while (Date.now() < deadline) {
-      const page = await this.db.send(new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(meta.projectedSeq + 1), ':to': batchKey(MAX_SEQ) },
-        ConsistentRead: true,
-        Limit: 10
-      }))
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(meta.projectedSeq + 1), ':to': batchKey(MAX_SEQ) },
+          ConsistentRead: true,
+          Limit: 10
+        })
+      )
       const batches = (page.Items ?? []) as BatchItem[]
       if (batches.length === 0) return
       for (const batch of batches) {
         if (batch.first !== meta.projectedSeq + 1) return // someone else moved on; the caller looks again
         const next = await this.applyBatch(projectId, batch, meta)
-        const advanced = await conditionHolds(this.db.send(new UpdateCommand({
-          TableName: this.table,
-          Key: { pk, sk: META },
-          UpdateExpression: 'SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now',
-          ConditionExpression: 'projectedSeq = :from',
-          ExpressionAttributeValues: {
-            ':from': meta.projectedSeq,
-            ':to': next.projectedSeq,
-            ':total': next.totalChanges,
-            ':entities': next.entityCount,
-            ':types': next.byEntityType,
-            ':ops': next.byOperation,
-            ':now': next.updatedAt
-          }
-        })))
+        const advanced = await conditionHolds(
+          this.db.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: { pk, sk: META },
+              UpdateExpression:
+                'SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now',
+              ConditionExpression: 'projectedSeq = :from',
+              ExpressionAttributeValues: {
+                ':from': meta.projectedSeq,
+                ':to': next.projectedSeq,
+                ':total': next.totalChanges,
+                ':entities': next.entityCount,
+                ':types': next.byEntityType,
+                ':ops': next.byOperation,
+                ':now': next.updatedAt
+              }
+            })
+          )
+        )
         if (!advanced) {
           meta = await this.meta(pk)
           if (meta === undefined) return
@@ -416,7 +452,7 @@ export class ProjectsRepository {
   }
 
   /** Entity pointers and outdatedBy marks for one batch, and the stats that include it. */
-  private async applyBatch (projectId: string, batch: BatchItem, meta: MetaItem): Promise<MetaItem> {
+  private async applyBatch(projectId: string, batch: BatchItem, meta: MetaItem): Promise<MetaItem> {
     const pk = projectKey(projectId)
     const byEntityType = { ...meta.byEntityType }
     const byOperation = { ...meta.byOperation }
@@ -439,7 +475,7 @@ export class ProjectsRepository {
   }
 
   /** Points the entity at `change` unless it already points at it or later; returns the pointer as it ends. */
-  private async moveEntity (pk: string, change: Change): Promise<EntityItem> {
+  private async moveEntity(pk: string, change: Change): Promise<EntityItem> {
     const key = { pk, sk: entityKey(change.entityType, change.entityId) }
     while (true) {
       const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))
@@ -447,7 +483,9 @@ export class ProjectsRepository {
       if (current !== undefined && current.seq >= change.seq) return current
       if (current !== undefined) {
         // Before the pointer moves: once it has, nobody reprocessing this change would write the mark.
-        await this.db.send(new PutCommand({ TableName: this.table, Item: { pk, sk: outdatedKey(current.seq), outdatedBy: change.seq } }))
+        await this.db.send(
+          new PutCommand({ TableName: this.table, Item: { pk, sk: outdatedKey(current.seq), outdatedBy: change.seq } })
+        )
       }
       const next: EntityItem = {
         seq: change.seq,
@@ -455,47 +493,67 @@ export class ProjectsRepository {
         prevSeq: current?.seq,
         change: JSON.stringify({ ...change, deleted: change.operation === 'delete' })
       }
-      const moved = await conditionHolds(this.db.send(new PutCommand({
-        TableName: this.table,
-        Item: { ...key, ...next },
-        ConditionExpression: current === undefined ? 'attribute_not_exists(pk)' : 'seq = :seen',
-        ExpressionAttributeValues: current === undefined ? undefined : { ':seen': current.seq }
-      })))
+      const moved = await conditionHolds(
+        this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { ...key, ...next },
+            ConditionExpression: current === undefined ? 'attribute_not_exists(pk)' : 'seq = :seen',
+            ExpressionAttributeValues: current === undefined ? undefined : { ':seen': current.seq }
+          })
+        )
+      )
       if (moved) return next
     }
   }
 
-  private async takeLease (pk: string, owner: string): Promise<boolean> {
+  private async takeLease(pk: string, owner: string): Promise<boolean> {
     const now = Date.now()
-    return await conditionHolds(this.db.send(new UpdateCommand({
-      TableName: this.table,
-      Key: { pk, sk: META },
-      UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :owner',
-      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
-      ExpressionAttributeValues: { ':until': now + this.leaseMs, ':owner': owner, ':now': now }
-    })))
+    return await conditionHolds(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk, sk: META },
+          UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :owner',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeValues: { ':until': now + this.leaseMs, ':owner': owner, ':now': now }
+        })
+      )
+    )
   }
 
-  private async releaseLease (pk: string, owner: string): Promise<void> {
+  private async releaseLease(pk: string, owner: string): Promise<void> {
     // Not ours any more (it expired and another took it): nothing to release.
-    await conditionHolds(this.db.send(new UpdateCommand({
-      TableName: this.table,
-      Key: { pk, sk: META },
-      UpdateExpression: 'SET leaseUntil = :zero',
-      ConditionExpression: 'leaseOwner = :owner',
-      ExpressionAttributeValues: { ':zero': 0, ':owner': owner }
-    })))
+    await conditionHolds(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk, sk: META },
+          UpdateExpression: 'SET leaseUntil = :zero',
+          ConditionExpression: 'leaseOwner = :owner',
+          ExpressionAttributeValues: { ':zero': 0, ':owner': owner }
+        })
+      )
+    )
   }
 
-  private async meta (pk: string): Promise<MetaItem | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk, sk: META }, ConsistentRead: true }))
+  private async meta(pk: string): Promise<MetaItem | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk, sk: META }, ConsistentRead: true })
+    )
     return Item as MetaItem | undefined
   }
 
   /** META and the registry entry, each written once, before the project's first batch. */
-  private async registerProject (projectId: string, createdAt: string): Promise<void> {
+  private async registerProject(projectId: string, createdAt: string): Promise<void> {
     const meta: MetaItem = {
-      projectedSeq: 0, totalChanges: 0, entityCount: 0, byEntityType: {}, byOperation: {}, createdAt, updatedAt: createdAt
+      projectedSeq: 0,
+      totalChanges: 0,
+      entityCount: 0,
+      byEntityType: {},
+      byOperation: {},
+      createdAt,
+      updatedAt: createdAt
     }
     await Promise.all([
       this.putIfAbsent({ pk: projectKey(projectId), sk: META, ...meta }),
@@ -503,54 +561,72 @@ export class ProjectsRepository {
     ])
   }
 
-  private async putIfAbsent (item: Record<string, unknown>): Promise<void> {
-    await conditionHolds(this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })))
+  private async putIfAbsent(item: Record<string, unknown>): Promise<void> {
+    await conditionHolds(
+      this.db.send(
+        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
+      )
+    )
   }
 
-  private async finalize (batch: BatchItem): Promise<void> {
+  private async finalize(batch: BatchItem): Promise<void> {
     if (this.finalized.get(batch.pk) === batch.sk) return
-    await this.putIfAbsent({ pk: batch.pk, sk: `I#${batch.batchId}`, first: batch.first, requestHash: batch.requestHash })
+    await this.putIfAbsent({
+      pk: batch.pk,
+      sk: `I#${batch.batchId}`,
+      first: batch.first,
+      requestHash: batch.requestHash
+    })
     if (this.finalized.size > 10_000) this.finalized.clear()
     this.finalized.set(batch.pk, batch.sk)
   }
 
   /** The first seq of an earlier request with these changeIds; 409 if that request carried other changes. */
-  private async recordedBatch (pk: string, batchId: string, requestHash: string): Promise<number | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk, sk: `I#${batchId}` }, ConsistentRead: true }))
+  private async recordedBatch(pk: string, batchId: string, requestHash: string): Promise<number | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk, sk: `I#${batchId}` }, ConsistentRead: true })
+    )
     if (Item === undefined) return undefined
     if (Item.requestHash !== requestHash) {
-      throw new ConflictError('CHANGE_ID_REUSED', 'These changeIds were sent before with other changes; a retry must repeat the request as it was')
+      throw new ConflictError(
+        'CHANGE_ID_REUSED',
+        'These changeIds were sent before with other changes; a retry must repeat the request as it was'
+      )
     }
     return Item.first as number
   }
 
-  private async batchAt (projectId: string, first: number): Promise<Change[]> {
-    const { Item } = await this.db.send(new GetCommand({
-      TableName: this.table,
-      Key: { pk: projectKey(projectId), sk: batchKey(first) },
-      ConsistentRead: true
-    }))
+  private async batchAt(projectId: string, first: number): Promise<Change[]> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: projectKey(projectId), sk: batchKey(first) },
+        ConsistentRead: true
+      })
+    )
     return await this.changesOf(projectId, Item as BatchItem)
   }
 
-  private async batchIdAt (pk: string, first: number): Promise<string | undefined> {
-    const { Item } = await this.db.send(new GetCommand({
-      TableName: this.table,
-      Key: { pk, sk: batchKey(first) },
-      ProjectionExpression: 'batchId',
-      ConsistentRead: true
-    }))
+  private async batchIdAt(pk: string, first: number): Promise<string | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk, sk: batchKey(first) },
+        ProjectionExpression: 'batchId',
+        ConsistentRead: true
+      })
+    )
     return Item?.batchId as string | undefined
   }
 
-  private async lastBatch (pk: string): Promise<BatchItem | undefined> {
+  private async lastBatch(pk: string): Promise<BatchItem | undefined> {
     return await this.lastOf({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :l)',
       ExpressionAttributeValues: { ':pk': pk, ':l': 'L#' }
     })
   }
 
-  private async batchContaining (pk: string, seq: number): Promise<BatchItem | undefined> {
+  private async batchContaining(pk: string, seq: number): Promise<BatchItem | undefined> {
     return await this.lastOf({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(0), ':to': batchKey(seq) }
@@ -558,37 +634,46 @@ export class ProjectsRepository {
   }
 
   /** The last batch in a key range (the highest sk), without its (possibly large) body. */
-  private async lastOf (query: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>): Promise<BatchItem | undefined> {
-    const { Items } = await this.db.send(new QueryCommand({
-      TableName: this.table,
-      ...query,
-      ProjectionExpression: 'pk, sk, #first, #count, batchId, requestHash, createdAt, stagingId',
-      ExpressionAttributeNames: { '#first': 'first', '#count': 'count' },
-      ScanIndexForward: false,
-      ConsistentRead: true,
-      Limit: 1
-    }))
+  private async lastOf(
+    query: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>
+  ): Promise<BatchItem | undefined> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        ...query,
+        ProjectionExpression: 'pk, sk, #first, #count, batchId, requestHash, createdAt, stagingId',
+        ExpressionAttributeNames: { '#first': 'first', '#count': 'count' },
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        Limit: 1
+      })
+    )
     return Items?.[0] as BatchItem | undefined
   }
 
-  private async changesOf (projectId: string, batch: BatchItem): Promise<Change[]> {
+  private async changesOf(projectId: string, batch: BatchItem): Promise<Change[]> {
     if (batch.body === undefined && batch.stagingId === undefined) {
-      const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: batch.pk, sk: batch.sk }, ConsistentRead: true }))
+      const { Item } = await this.db.send(
+        new GetCommand({ TableName: this.table, Key: { pk: batch.pk, sk: batch.sk }, ConsistentRead: true })
+      )
       batch = Item as BatchItem
     }
     if (batch.body !== undefined) return expand(projectId, batch, JSON.parse(batch.body) as StoredChange[])
-    const staged = (await queryAll<{ body: string }>(this.db, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': batch.pk, ':prefix': `B#${batch.stagingId}#` },
-      ConsistentRead: true
-    })).map(item => JSON.parse(item.body) as StoredChange)
-    if (staged.length !== batch.count) throw new Error(`batch ${batch.sk} of ${projectId} has ${staged.length} of ${batch.count} staged changes`)
+    const staged = (
+      await queryAll<{ body: string }>(this.db, {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': batch.pk, ':prefix': `B#${batch.stagingId}#` },
+        ConsistentRead: true
+      })
+    ).map(item => JSON.parse(item.body) as StoredChange)
+    if (staged.length !== batch.count)
+      throw new Error(`batch ${batch.sk} of ${projectId} has ${staged.length} of ${batch.count} staged changes`)
     return expand(projectId, batch, staged)
   }
 
-  private async outdatedMarks (pk: string, from: number, to: number): Promise<Map<number, number>> {
-    const marks = await queryAll<{ sk: string, outdatedBy: number }>(this.db, {
+  private async outdatedMarks(pk: string, from: number, to: number): Promise<Map<number, number>> {
+    const marks = await queryAll<{ sk: string; outdatedBy: number }>(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':pk': pk, ':from': outdatedKey(from), ':to': outdatedKey(to) },
@@ -597,27 +682,42 @@ export class ProjectsRepository {
     return new Map(marks.map(item => [Number(item.sk.slice(2)), item.outdatedBy]))
   }
 
-  private async stage (pk: string, changes: StoredChange[]): Promise<string> {
+  private async stage(pk: string, changes: StoredChange[]): Promise<string> {
     const stagingId = randomUUID()
-    const items = changes.map((change, i) => ({ pk, sk: `B#${stagingId}#${String(i).padStart(3, '0')}`, body: JSON.stringify(change) }))
-    await batchWriteAll(this.db, this.table, items.map(Item => ({ PutRequest: { Item } })))
+    const items = changes.map((change, i) => ({
+      pk,
+      sk: `B#${stagingId}#${String(i).padStart(3, '0')}`,
+      body: JSON.stringify(change)
+    }))
+    await batchWriteAll(
+      this.db,
+      this.table,
+      items.map(Item => ({ PutRequest: { Item } }))
+    )
     return stagingId
   }
 }
 
-function toStored (input: ChangeInput): StoredChange {
+function toStored(input: ChangeInput): StoredChange {
   if (input.operation === 'delete' ? input.data !== undefined : input.data === undefined) {
-    throw new InvalidInputError('INVALID_CHANGE', input.operation === 'delete' ? 'a delete carries no data' : `an ${input.operation} needs data`)
+    throw new InvalidInputError(
+      'INVALID_CHANGE',
+      input.operation === 'delete' ? 'a delete carries no data' : `an ${input.operation} needs data`
+    )
   }
   if (input.data !== undefined) {
     const bytes = Buffer.byteLength(JSON.stringify(input.data), 'utf8')
-    if (bytes > MAX_DATA_BYTES) throw new TooLargeError('DATA_TOO_LARGE', `data of ${input.entityType}/${input.entityId} is ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`)
+    if (bytes > MAX_DATA_BYTES)
+      throw new TooLargeError(
+        'DATA_TOO_LARGE',
+        `data of ${input.entityType}/${input.entityId} is ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`
+      )
   }
   const { entityType, entityId, operation, timestamp, data, changeId } = input
   return { entityType, entityId, operation, timestamp, data, changeId }
 }
 
-function expand (projectId: string, batch: Pick<BatchItem, 'first' | 'createdAt'>, changes: StoredChange[]): Change[] {
+function expand(projectId: string, batch: Pick<BatchItem, 'first' | 'createdAt'>, changes: StoredChange[]): Change[] {
   return changes.map((change, i) => ({
     seq: batch.first + i,
     projectId,

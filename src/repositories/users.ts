@@ -46,7 +46,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { type VersionCondition, versionAllowed } from '../etag.ts'
 import {
-  ConflictError, ContentionError, DomainError, InvalidInputError, NotFoundError, PreconditionFailedError, UnavailableError
+  ConflictError,
+  ContentionError,
+  DomainError,
+  InvalidInputError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnavailableError
 } from '../errors.ts'
 import { LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, TTL_ATTRIBUTE, ttlFromMillis } from '../expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
@@ -130,10 +136,13 @@ const isLive = (item: Pick<UserItem, 'expiresAt'>, now: number = Date.now()): bo
 
 const LIVE_CONDITION = 'attribute_exists(pk) AND (attribute_not_exists(expiresAt) OR expiresAt > :nowMs)'
 
-const emailTaken = (email: string): ConflictError => new ConflictError('EMAIL_TAKEN', `Another user has the email ${email}`)
+const emailTaken = (email: string): ConflictError =>
+  new ConflictError('EMAIL_TAKEN', `Another user has the email ${email}`)
 /** Written to a user that does not exist (or expired); reads answer undefined instead. */
-export const userNotFound = (userId: string): NotFoundError => new NotFoundError('USER_NOT_FOUND', `User ${userId} not found`)
-const notInFuture = (): InvalidInputError => new InvalidInputError('EXPIRES_AT_NOT_IN_FUTURE', 'expiresAt must be in the future')
+export const userNotFound = (userId: string): NotFoundError =>
+  new NotFoundError('USER_NOT_FOUND', `User ${userId} not found`)
+const notInFuture = (): InvalidInputError =>
+  new InvalidInputError('EXPIRES_AT_NOT_IN_FUTURE', 'expiresAt must be in the future')
 /** Thrown inside a loop: what was read has changed, read again. */
 class Stale extends Error {}
 
@@ -149,34 +158,39 @@ export class UsersRepository {
   private readonly table: string
   private readonly claimGraceMs: number
 
-  constructor (options: UsersRepositoryOptions) {
+  constructor(options: UsersRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
     this.table = options.table
     this.claimGraceMs = options.claimGraceMs ?? CLAIM_GRACE_MS
   }
 
-  async create (input: CreateUserInput): Promise<StoredUser> {
+  async create(input: CreateUserInput): Promise<StoredUser> {
     const now = Date.now()
     if (input.expiresAt !== undefined && input.expiresAt <= now) throw notInFuture()
     const userId = randomUUID()
-    const item = toItem({
-      userId,
-      email: input.email.trim(),
-      name: input.name,
-      department: input.department ?? null,
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: input.expiresAt ?? null,
-      version: 1
-    }, 1)
+    const item = toItem(
+      {
+        userId,
+        email: input.email.trim(),
+        name: input.name,
+        department: input.department ?? null,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: input.expiresAt ?? null,
+        version: 1
+      },
+      1
+    )
     const claimedAt = await this.claim(item.emailKey, userId, 1)
     try {
       this.checkClaimFresh(claimedAt)
-      await this.db.send(new PutCommand({
-        TableName: this.table,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(pk)'
-      }))
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)'
+        })
+      )
     } catch (err) {
       await this.releaseUnlessHeld(item.emailKey, userId, 1)
       throw err
@@ -185,13 +199,13 @@ export class UsersRepository {
   }
 
   /** The live user, or undefined. */
-  async get (userId: string): Promise<StoredUser | undefined> {
+  async get(userId: string): Promise<StoredUser | undefined> {
     const item = await this.readUser(userId)
     return item === undefined || !isLive(item) ? undefined : toUser(item)
   }
 
   /** The live user holding this email (compared trimmed, case-insensitively), or undefined. */
-  async findByEmail (email: string): Promise<StoredUser | undefined> {
+  async findByEmail(email: string): Promise<StoredUser | undefined> {
     const emailKey = normalizeEmail(email)
     const claim = await this.readClaim(emailKey)
     if (claim === undefined) return undefined
@@ -199,13 +213,16 @@ export class UsersRepository {
     return item !== undefined && isLive(item) && item.emailKey === emailKey ? toUser(item) : undefined
   }
 
-  async update (userId: string, changes: UpdateUserInput, ifMatch?: VersionCondition): Promise<StoredUser> {
+  async update(userId: string, changes: UpdateUserInput, ifMatch?: VersionCondition): Promise<StoredUser> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = Date.now()
       const current = await this.readUser(userId)
       if (current === undefined || !isLive(current, now)) throw userNotFound(userId)
       if (!versionAllowed(ifMatch, current.version)) {
-        throw new PreconditionFailedError('VERSION_MISMATCH', `User ${userId} is at version ${current.version}, not the version in If-Match`)
+        throw new PreconditionFailedError(
+          'VERSION_MISMATCH',
+          `User ${userId} is at version ${current.version}, not the version in If-Match`
+        )
       }
       if (typeof changes.expiresAt === 'number' && changes.expiresAt <= now) throw notInFuture()
 
@@ -213,32 +230,40 @@ export class UsersRepository {
       const user = toUser(current)
       const email = changes.email === undefined ? user.email : changes.email.trim()
       const emailChanges = normalizeEmail(email) !== current.emailKey
-      const next = toItem({
-        ...user,
-        email,
-        name: changes.name ?? user.name,
-        department: changes.department === undefined ? user.department : changes.department,
-        expiresAt: changes.expiresAt === undefined ? user.expiresAt : changes.expiresAt,
-        updatedAt: Math.max(now, user.updatedAt),
-        version
-      }, emailChanges ? version : current.claimVersion)
+      const next = toItem(
+        {
+          ...user,
+          email,
+          name: changes.name ?? user.name,
+          department: changes.department === undefined ? user.department : changes.department,
+          expiresAt: changes.expiresAt === undefined ? user.expiresAt : changes.expiresAt,
+          updatedAt: Math.max(now, user.updatedAt),
+          version
+        },
+        emailChanges ? version : current.claimVersion
+      )
 
       let claimedAt: number | undefined
       let landed = false
       try {
         if (emailChanges) claimedAt = await this.claim(next.emailKey, userId, version)
         if (claimedAt !== undefined) this.checkClaimFresh(claimedAt)
-        landed = await conditionHolds(this.db.send(new PutCommand({
-          TableName: this.table,
-          Item: next,
-          ConditionExpression: `${LIVE_CONDITION} AND version = :version`,
-          ExpressionAttributeValues: { ':version': current.version, ':nowMs': now }
-        })))
+        landed = await conditionHolds(
+          this.db.send(
+            new PutCommand({
+              TableName: this.table,
+              Item: next,
+              ConditionExpression: `${LIVE_CONDITION} AND version = :version`,
+              ExpressionAttributeValues: { ':version': current.version, ':nowMs': now }
+            })
+          )
+        )
       } catch (err) {
         // Stale: read again. A refusal (email taken, too slow) gives back what was claimed. After any other failure the
         // claim stays: another request of this user may still land with it; stale, it is free after the grace period.
         if (!(err instanceof Stale)) {
-          if (claimedAt !== undefined && err instanceof DomainError) await this.releaseUnlessHeld(next.emailKey, userId, version)
+          if (claimedAt !== undefined && err instanceof DomainError)
+            await this.releaseUnlessHeld(next.emailKey, userId, version)
           throw err
         }
       }
@@ -251,17 +276,24 @@ export class UsersRepository {
       if (emailChanges) await this.release(current.emailKey, userId, current.claimVersion)
       return toUser(next)
     }
-    throw new ContentionError('WRITE_CONTENTION', `User ${userId} is being changed too often to take this change; retry`)
+    throw new ContentionError(
+      'WRITE_CONTENTION',
+      `User ${userId} is being changed too often to take this change; retry`
+    )
   }
 
-  async delete (userId: string): Promise<void> {
-    const deleted = await conditional(this.db.send(new DeleteCommand({
-      TableName: this.table,
-      Key: { pk: userKey(userId) },
-      ConditionExpression: LIVE_CONDITION,
-      ExpressionAttributeValues: { ':nowMs': Date.now() },
-      ReturnValues: 'ALL_OLD'
-    })))
+  async delete(userId: string): Promise<void> {
+    const deleted = await conditional(
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: userKey(userId) },
+          ConditionExpression: LIVE_CONDITION,
+          ExpressionAttributeValues: { ':nowMs': Date.now() },
+          ReturnValues: 'ALL_OLD'
+        })
+      )
+    )
     if (!deleted.held) throw userNotFound(userId)
     const old = deleted.result.Attributes as UserItem
     await this.release(old.emailKey, userId, old.claimVersion)
@@ -271,29 +303,33 @@ export class UsersRepository {
    * Live users in creation order, all or one department's, from a GSI (no
    * Scan). Expired users are filtered out by the query and checked again here.
    */
-  async list (options: ListUsersOptions): Promise<UserPage> {
+  async list(options: ListUsersOptions): Promise<UserPage> {
     const byDepartment = options.department !== undefined
     const [index, pkName, skName, pkValue] = byDepartment
       ? [DEPARTMENT_INDEX, 'gsi2pk', 'gsi2sk', departmentKey(options.department!)]
       : [CREATED_AT_INDEX, 'gsi1pk', 'gsi1sk', ALL_USERS]
     let startKey: CursorKey | undefined = decodeCursor(options.cursor, {
-      pk: { pattern: /^USER#/ }, [pkName]: { equals: pkValue }, [skName]: 'string'
+      pk: { pattern: /^USER#/ },
+      [pkName]: { equals: pkValue },
+      [skName]: 'string'
     })
     const users: StoredUser[] = []
     let more = true
     while (users.length < options.limit && more) {
       const now = Date.now()
-      const page = await this.db.send(new QueryCommand({
-        TableName: this.table,
-        IndexName: index,
-        KeyConditionExpression: '#pk = :pk',
-        FilterExpression: LIVE_FILTER,
-        ExpressionAttributeNames: { '#pk': pkName, ...LIVE_FILTER_NAMES },
-        ExpressionAttributeValues: { ':pk': pkValue, ':now': nowSeconds(now) },
-        ScanIndexForward: options.order === 'asc',
-        Limit: options.limit - users.length,
-        ExclusiveStartKey: startKey
-      }))
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index,
+          KeyConditionExpression: '#pk = :pk',
+          FilterExpression: LIVE_FILTER,
+          ExpressionAttributeNames: { '#pk': pkName, ...LIVE_FILTER_NAMES },
+          ExpressionAttributeValues: { ':pk': pkValue, ':now': nowSeconds(now) },
+          ScanIndexForward: options.order === 'asc',
+          Limit: options.limit - users.length,
+          ExclusiveStartKey: startKey
+        })
+      )
       for (const item of (page.Items ?? []) as UserItem[]) {
         if (isLive(item, now)) users.push(toUser(item))
       }
@@ -309,18 +345,22 @@ export class UsersRepository {
    * Returns when the claim was made, 409 when a live user holds the email or a
    * stale claim is still within its grace period.
    */
-  private async claim (emailKey: string, userId: string, version: number): Promise<number> {
+  private async claim(emailKey: string, userId: string, version: number): Promise<number> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const claimedAt = Date.now()
       const fresh: ClaimItem = { pk: claimKey(emailKey), userId, version, claimedAt }
-      const claimed = await conditional(this.db.send(new PutCommand({
-        TableName: this.table,
-        Item: fresh,
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
-      })))
+      const claimed = await conditional(
+        this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: fresh,
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+          })
+        )
+      )
       if (claimed.held) return claimedAt
-      const existing = (claimed.current as ClaimItem | undefined) ?? await this.readClaim(emailKey)
+      const existing = (claimed.current as ClaimItem | undefined) ?? (await this.readClaim(emailKey))
       if (existing === undefined) continue // released meanwhile
       if (existing.userId === userId) {
         // Another request for this user wants this email too: same version, same claim; a newer one means we read stale.
@@ -334,40 +374,53 @@ export class UsersRepository {
         if (!expired && now - existing.claimedAt < this.claimGraceMs) throw emailTaken(emailKey)
       }
       // Stale: take it over, if it is still exactly what was read.
-      const takenOver = await conditionHolds(this.db.send(new PutCommand({
-        TableName: this.table,
-        Item: fresh,
-        ConditionExpression: 'userId = :userId AND version = :version AND claimedAt = :claimedAt',
-        ExpressionAttributeValues: { ':userId': existing.userId, ':version': existing.version, ':claimedAt': existing.claimedAt }
-      })))
+      const takenOver = await conditionHolds(
+        this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: fresh,
+            ConditionExpression: 'userId = :userId AND version = :version AND claimedAt = :claimedAt',
+            ExpressionAttributeValues: {
+              ':userId': existing.userId,
+              ':version': existing.version,
+              ':claimedAt': existing.claimedAt
+            }
+          })
+        )
+      )
       if (takenOver) return claimedAt
     }
     throw new ContentionError('WRITE_CONTENTION', `The email ${emailKey} is contended; retry`)
   }
 
   /** A writer that stalled after claiming must not write: its claim may be taken over soon. */
-  private checkClaimFresh (claimedAt: number): void {
+  private checkClaimFresh(claimedAt: number): void {
     if (Date.now() - claimedAt > this.claimGraceMs / 2) {
-      throw new UnavailableError('WRITE_TOO_SLOW', 'Storage was too slow to finish this write; nothing was changed, retry')
+      throw new UnavailableError(
+        'WRITE_TOO_SLOW',
+        'Storage was too slow to finish this write; nothing was changed, retry'
+      )
     }
   }
 
   /** Deletes the claim if it is still the one `userId` took for `version`. Best effort: a leftover claim is stale. */
-  private async release (emailKey: string, userId: string, version: number): Promise<void> {
+  private async release(emailKey: string, userId: string, version: number): Promise<void> {
     try {
-      await this.db.send(new DeleteCommand({
-        TableName: this.table,
-        Key: { pk: claimKey(emailKey) },
-        ConditionExpression: 'userId = :userId AND version = :version',
-        ExpressionAttributeValues: { ':userId': userId, ':version': version }
-      }))
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: claimKey(emailKey) },
+          ConditionExpression: 'userId = :userId AND version = :version',
+          ExpressionAttributeValues: { ':userId': userId, ':version': version }
+        })
+      )
     } catch {
       // Taken over, reclaimed, or the engine failed: either way the claim is someone's or stale.
     }
   }
 
   /** After a failed write: release the claim unless another request of the same user landed with it. */
-  private async releaseUnlessHeld (emailKey: string, userId: string, version: number): Promise<void> {
+  private async releaseUnlessHeld(emailKey: string, userId: string, version: number): Promise<void> {
     try {
       const user = await this.readUser(userId)
       if (user !== undefined && user.emailKey === emailKey && user.claimVersion === version) return
@@ -377,18 +430,22 @@ export class UsersRepository {
     await this.release(emailKey, userId, version)
   }
 
-  private async readUser (userId: string): Promise<UserItem | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: userKey(userId) }, ConsistentRead: true }))
+  private async readUser(userId: string): Promise<UserItem | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: userKey(userId) }, ConsistentRead: true })
+    )
     return Item as UserItem | undefined
   }
 
-  private async readClaim (emailKey: string): Promise<ClaimItem | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: claimKey(emailKey) }, ConsistentRead: true }))
+  private async readClaim(emailKey: string): Promise<ClaimItem | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: claimKey(emailKey) }, ConsistentRead: true })
+    )
     return Item as ClaimItem | undefined
   }
 }
 
-function toItem (user: StoredUser, claimVersion: number): UserItem {
+function toItem(user: StoredUser, claimVersion: number): UserItem {
   const sk = createdOrderKey(user.createdAt, user.userId)
   return {
     pk: userKey(user.userId),
@@ -410,7 +467,7 @@ function toItem (user: StoredUser, claimVersion: number): UserItem {
   }
 }
 
-function toUser (item: UserItem): StoredUser {
+function toUser(item: UserItem): StoredUser {
   return {
     userId: item.userId,
     email: item.email,

@@ -7,27 +7,31 @@ import { HealthQuery, HealthResponse } from '../schemas/health.ts'
 const startedAt = Date.now()
 
 const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
-  app.get('/health', {
-    config: { auth: 'public' },
-    schema: {
-      tags: ['health'],
-      summary: 'Liveness, and with ?deep=1 whether DynamoDB and S3 answer',
-      querystring: HealthQuery,
-      response: {
-        200: HealthResponse,
-        ...errorResponses(),
-        503: { ...HealthResponse, description: 'A dependency is unreachable (deep check only)' }
+  app.get(
+    '/health',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness, and with ?deep=1 whether DynamoDB and S3 answer',
+        querystring: HealthQuery,
+        response: {
+          200: HealthResponse,
+          ...errorResponses(),
+          503: { ...HealthResponse, description: 'A dependency is unreachable (deep check only)' }
+        }
       }
+    },
+    async (request, reply) => {
+      const base = { version: config.version, uptime: Math.round((Date.now() - startedAt) / 100) / 10 }
+      const deep = request.query.deep === '1' || request.query.deep === 'true'
+      if (!deep) return { status: 'ok' as const, ...base }
+      const checks = await app.healthRepository.check()
+      const healthy = checks.dynamodb === 'ok' && checks.s3 === 'ok'
+      if (!healthy) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
+      return { status: healthy ? ('ok' as const) : ('degraded' as const), ...base, checks }
     }
-  }, async (request, reply) => {
-    const base = { version: config.version, uptime: Math.round((Date.now() - startedAt) / 100) / 10 }
-    const deep = request.query.deep === '1' || request.query.deep === 'true'
-    if (!deep) return { status: 'ok' as const, ...base }
-    const checks = await app.healthRepository.check()
-    const healthy = checks.dynamodb === 'ok' && checks.s3 === 'ok'
-    if (!healthy) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
-    return { status: healthy ? 'ok' as const : 'degraded' as const, ...base, checks }
-  })
+  )
 }
 
 export default healthRoutes

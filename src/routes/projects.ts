@@ -6,118 +6,156 @@ import { LAMBDA_BODY_BYTES } from '../limits.ts'
 import { decodeCursor, encodeCursor } from '../pagination.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
-  AppendBody, AppendResponse, PROJECT_ID_PATTERN, ChangeParams, Entity, EntityParams, FeedPage, FeedQuery, ListQuery, ProjectList,
-  ProjectParams, ProjectStats, Change
+  AppendBody,
+  AppendResponse,
+  PROJECT_ID_PATTERN,
+  ChangeParams,
+  Entity,
+  EntityParams,
+  FeedPage,
+  FeedQuery,
+  ListQuery,
+  ProjectList,
+  ProjectParams,
+  ProjectStats,
+  Change
 } from '../schemas/projects.ts'
-
 
 const scopeOf = (action: 'read' | 'write') => (request: FastifyRequest) =>
   projectScope((request.params as { projectId: string }).projectId, action)
 const read = { auth: { scopes: scopeOf('read') } }
 const write = { auth: { scopes: scopeOf('write') } }
 
-const projectsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const projectsRoutes: FastifyPluginAsyncTypebox = async app => {
   const repo = app.projectsRepository
 
-  app.post('/projects/:projectId/changes', {
-    // A batch of large changes has to be split by the client.
-    bodyLimit: LAMBDA_BODY_BYTES,
-    config: write,
-    schema: {
-      tags: ['projects'],
-      summary: 'Append one change or a batch of changes',
-      description: 'The changes get consecutive seqs and become visible together, after every smaller seq. With changeIds, a retry of the same request answers with the seqs first assigned and writes nothing.',
-      params: ProjectParams,
-      body: AppendBody,
-      response: { 201: AppendResponse, ...errorResponses(400, 409, 413, 415) }
+  app.post(
+    '/projects/:projectId/changes',
+    {
+      // A batch of large changes has to be split by the client.
+      bodyLimit: LAMBDA_BODY_BYTES,
+      config: write,
+      schema: {
+        tags: ['projects'],
+        summary: 'Append one change or a batch of changes',
+        description:
+          'The changes get consecutive seqs and become visible together, after every smaller seq. With changeIds, a retry of the same request answers with the seqs first assigned and writes nothing.',
+        params: ProjectParams,
+        body: AppendBody,
+        response: { 201: AppendResponse, ...errorResponses(400, 409, 413, 415) }
+      }
+    },
+    async (request, reply) => {
+      const body = request.body
+      const changes = 'changes' in body ? body.changes : [body]
+      const appended = await repo.append(request.params.projectId, changes)
+      return await reply.code(201).send({ changes: appended })
     }
-  }, async (request, reply) => {
-    const body = request.body
-    const changes = 'changes' in body ? body.changes : [body]
-    const appended = await repo.append(request.params.projectId, changes)
-    return await reply.code(201).send({ changes: appended })
-  })
+  )
 
-  app.get('/projects/:projectId/changes', {
-    config: read,
-    schema: {
-      tags: ['projects'],
-      summary: 'Read the feed after a seq, in order',
-      description: 'Poll with since=lastSeq to see every change exactly once, in seq order. With wait, the request is held until a change after since exists (long poll).',
-      params: ProjectParams,
-      querystring: FeedQuery,
-      response: { 200: FeedPage, ...errorResponses(400) }
+  app.get(
+    '/projects/:projectId/changes',
+    {
+      config: read,
+      schema: {
+        tags: ['projects'],
+        summary: 'Read the feed after a seq, in order',
+        description:
+          'Poll with since=lastSeq to see every change exactly once, in seq order. With wait, the request is held until a change after since exists (long poll).',
+        params: ProjectParams,
+        querystring: FeedQuery,
+        response: { 200: FeedPage, ...errorResponses(400) }
+      }
+    },
+    async (request, reply) => {
+      const { since, limit, entityType, includeOutdated, wait } = request.query
+      const options = { since, limit, entityType, includeOutdated }
+      if (wait === 0) return await repo.read(request.params.projectId, options)
+      const gone = new AbortController()
+      // The response closes when the answer is sent or the client goes away: stop polling then.
+      reply.raw.once('close', () => gone.abort())
+      return await repo.readOrWait(request.params.projectId, options, wait * 1000, gone.signal)
     }
-  }, async (request, reply) => {
-    const { since, limit, entityType, includeOutdated, wait } = request.query
-    const options = { since, limit, entityType, includeOutdated }
-    if (wait === 0) return await repo.read(request.params.projectId, options)
-    const gone = new AbortController()
-    // The response closes when the answer is sent or the client goes away: stop polling then.
-    reply.raw.once('close', () => gone.abort())
-    return await repo.readOrWait(request.params.projectId, options, wait * 1000, gone.signal)
-  })
+  )
 
-  app.get('/projects/:projectId/changes/:seq', {
-    config: read,
-    schema: {
-      tags: ['projects'],
-      summary: 'Read one change',
-      params: ChangeParams,
-      response: { 200: Change, ...errorResponses(400, 404) }
+  app.get(
+    '/projects/:projectId/changes/:seq',
+    {
+      config: read,
+      schema: {
+        tags: ['projects'],
+        summary: 'Read one change',
+        params: ChangeParams,
+        response: { 200: Change, ...errorResponses(400, 404) }
+      }
+    },
+    async request => {
+      const { projectId, seq } = request.params
+      const change = await repo.change(projectId, seq)
+      if (change === undefined) throw new NotFoundError('CHANGE_NOT_FOUND', `Project ${projectId} has no change ${seq}`)
+      return change
     }
-  }, async (request) => {
-    const { projectId, seq } = request.params
-    const change = await repo.change(projectId, seq)
-    if (change === undefined) throw new NotFoundError('CHANGE_NOT_FOUND', `Project ${projectId} has no change ${seq}`)
-    return change
-  })
+  )
 
-  app.get('/projects/:projectId/entities/:entityType/:entityId', {
-    config: read,
-    schema: {
-      tags: ['projects'],
-      summary: 'An entity\'s current state: its latest change',
-      params: EntityParams,
-      response: { 200: Entity, ...errorResponses(400, 404) }
+  app.get(
+    '/projects/:projectId/entities/:entityType/:entityId',
+    {
+      config: read,
+      schema: {
+        tags: ['projects'],
+        summary: "An entity's current state: its latest change",
+        params: EntityParams,
+        response: { 200: Entity, ...errorResponses(400, 404) }
+      }
+    },
+    async request => {
+      const { projectId, entityType, entityId } = request.params
+      const entity = await repo.entity(projectId, entityType, entityId)
+      if (entity === undefined)
+        throw new NotFoundError('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
+      return entity
     }
-  }, async (request) => {
-    const { projectId, entityType, entityId } = request.params
-    const entity = await repo.entity(projectId, entityType, entityId)
-    if (entity === undefined) throw new NotFoundError('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
-    return entity
-  })
+  )
 
-  app.get('/projects/:projectId/stats', {
-    config: read,
-    schema: {
-      tags: ['projects'],
-      summary: 'Counts of the project\'s changes, kept as they are appended',
-      params: ProjectParams,
-      response: { 200: ProjectStats, ...errorResponses(400, 404) }
+  app.get(
+    '/projects/:projectId/stats',
+    {
+      config: read,
+      schema: {
+        tags: ['projects'],
+        summary: "Counts of the project's changes, kept as they are appended",
+        params: ProjectParams,
+        response: { 200: ProjectStats, ...errorResponses(400, 404) }
+      }
+    },
+    async request => {
+      const { projectId } = request.params
+      const stats = await repo.stats(projectId)
+      if (stats === undefined) throw new NotFoundError('PROJECT_NOT_FOUND', `Project ${projectId} has no changes`)
+      return stats
     }
-  }, async (request) => {
-    const { projectId } = request.params
-    const stats = await repo.stats(projectId)
-    if (stats === undefined) throw new NotFoundError('PROJECT_NOT_FOUND', `Project ${projectId} has no changes`)
-    return stats
-  })
+  )
 
-  app.get('/projects', {
-    config: { auth: { scopes: ['projects:*:read'] } },
-    schema: {
-      tags: ['projects'],
-      summary: 'List known projects, by id',
-      description: 'Needs read access to every project (scope projects:*:read).',
-      querystring: ListQuery,
-      response: { 200: ProjectList, ...errorResponses(400) }
+  app.get(
+    '/projects',
+    {
+      config: { auth: { scopes: ['projects:*:read'] } },
+      schema: {
+        tags: ['projects'],
+        summary: 'List known projects, by id',
+        description: 'Needs read access to every project (scope projects:*:read).',
+        querystring: ListQuery,
+        response: { 200: ProjectList, ...errorResponses(400) }
+      }
+    },
+    async request => {
+      const { limit, cursor } = request.query
+      const after = decodeCursor(cursor, { projectId: { pattern: new RegExp(PROJECT_ID_PATTERN) } })?.projectId as
+        string | undefined
+      const { projects, next } = await repo.list(limit, after)
+      return { projects, cursor: next === undefined ? null : encodeCursor({ projectId: next }) }
     }
-  }, async (request) => {
-    const { limit, cursor } = request.query
-    const after = decodeCursor(cursor, { projectId: { pattern: new RegExp(PROJECT_ID_PATTERN) } })?.projectId as string | undefined
-    const { projects, next } = await repo.list(limit, after)
-    return { projects, cursor: next === undefined ? null : encodeCursor({ projectId: next }) }
-  })
+  )
 }
 
 export default projectsRoutes

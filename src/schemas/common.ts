@@ -24,7 +24,16 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 }
 
 /** Response schemas for the error statuses a route can answer, plus the 429, 500 and 503 every route can. */
-export function errorResponses (...statuses: number[]): Record<number, TSchema> {
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const all = [...new Set([...statuses, 429, 500, 503])]
-  return Object.fromEntries(all.map(status => [status, Type.Object(errorProperties, { title: 'Error', additionalProperties: false, description: ERROR_DESCRIPTIONS[status] })]))
+  return Object.fromEntries(
+    all.map(status => [
+      status,
+      Type.Object(errorProperties, {
+        title: 'Error',
+        additionalProperties: false,
+        description: ERROR_DESCRIPTIONS[status]
+      })
+    ])
+  )
 }

@@ -6,7 +6,7 @@ import { DataRepository, type DatasetInput } from '../../src/repositories/data.t
 import { toErrorResponse } from '../../src/plugins/app/errors.ts'
 import { answerOf, datasetBody, testConfig } from '../helper.ts'
 
-async function setup (t: { teardown: (fn: () => unknown) => void }) {
+async function setup(t: { teardown: (fn: () => unknown) => void }) {
   const config = await testConfig()
   const clients = createAwsClients(config)
   t.teardown(() => destroyAwsClients(clients))
@@ -32,7 +32,10 @@ t.test('of 20 concurrent conditional updates exactly one lands', async t => {
   const { keyId } = await repo.create(input())
   const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => repo.update(keyId, input(), [1])))
   t.equal(outcomes.filter(o => o.status === 'fulfilled').length, 1)
-  t.ok(outcomes.every(o => o.status === 'fulfilled' || toErrorResponse(o.reason).body.statusCode === 412), 'the rest are 412')
+  t.ok(
+    outcomes.every(o => o.status === 'fulfilled' || toErrorResponse(o.reason).body.statusCode === 412),
+    'the rest are 412'
+  )
   t.equal((await repo.latest(keyId))?.version, 2)
 })
 
@@ -48,18 +51,23 @@ t.test('a copy landed late by a writer of a deleted generation is never shown', 
   await repo.update(keyId, second)
   await repo.update(keyId, input())
   // What a writer of the first generation, delayed across the delete, would write last.
-  await clients.dynamodb.send(new PutItemCommand({
-    TableName: config.tables.data,
-    Item: {
-      keyId: { S: keyId },
-      sk: { S: `V#${oldGeneration}#0000000002` },
-      version: { N: '2' },
-      generation: { S: oldGeneration },
-      updatedAt: { S: '2020-01-01T00:00:00.000Z' },
-      payload: { S: 'stale' },
-      meta: { M: {} }
-    }
-  }))
-  t.same((await repo.versions(keyId))?.map(v => v.version), [3, 2, 1])
-  t.equal((await repo.version(keyId, 2))?.payload, second.payload, 'version 2 is the current generation\'s')
+  await clients.dynamodb.send(
+    new PutItemCommand({
+      TableName: config.tables.data,
+      Item: {
+        keyId: { S: keyId },
+        sk: { S: `V#${oldGeneration}#0000000002` },
+        version: { N: '2' },
+        generation: { S: oldGeneration },
+        updatedAt: { S: '2020-01-01T00:00:00.000Z' },
+        payload: { S: 'stale' },
+        meta: { M: {} }
+      }
+    })
+  )
+  t.same(
+    (await repo.versions(keyId))?.map(v => v.version),
+    [3, 2, 1]
+  )
+  t.equal((await repo.version(keyId, 2))?.payload, second.payload, "version 2 is the current generation's")
 })

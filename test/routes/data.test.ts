@@ -7,24 +7,28 @@ import { buildTestApp, datasetBody, type TestApp } from '../helper.ts'
 
 const json = { 'content-type': 'application/json' }
 
-async function create (app: TestApp['app'], body = datasetBody()) {
+async function create(app: TestApp['app'], body = datasetBody()) {
   const res = await app.inject({ method: 'POST', url: '/data', headers: json, payload: body })
   if (res.statusCode !== 201) throw new Error(`create failed: ${res.statusCode} ${res.body}`)
-  return res.json() as { keyId: string, version: number, updatedAt: string }
+  return res.json() as { keyId: string; version: number; updatedAt: string }
 }
 
-async function itemCount ({ clients, config }: TestApp, keyId: string): Promise<number> {
-  const { Count } = await clients.dynamodb.send(new QueryCommand({
-    TableName: config.tables.data,
-    KeyConditionExpression: 'keyId = :k',
-    ExpressionAttributeValues: { ':k': { S: keyId } },
-    ConsistentRead: true
-  }))
+async function itemCount({ clients, config }: TestApp, keyId: string): Promise<number> {
+  const { Count } = await clients.dynamodb.send(
+    new QueryCommand({
+      TableName: config.tables.data,
+      KeyConditionExpression: 'keyId = :k',
+      ExpressionAttributeValues: { ':k': { S: keyId } },
+      ConsistentRead: true
+    })
+  )
   return Count ?? 0
 }
 
-async function objectCount ({ clients, config }: TestApp, keyId: string): Promise<number> {
-  const { KeyCount } = await clients.s3.send(new ListObjectsV2Command({ Bucket: config.buckets.payloads, Prefix: `data/${keyId}/` }))
+async function objectCount({ clients, config }: TestApp, keyId: string): Promise<number> {
+  const { KeyCount } = await clients.s3.send(
+    new ListObjectsV2Command({ Bucket: config.buckets.payloads, Prefix: `data/${keyId}/` })
+  )
   return KeyCount ?? 0
 }
 
@@ -42,7 +46,13 @@ t.test('POST /data creates version 1 with a server-made UUID v4', async t => {
 
   const read = await app.inject({ method: 'GET', url: `/data/${created.keyId}` })
   t.equal(read.statusCode, 200)
-  t.same(read.json(), { keyId: created.keyId, version: 1, payload: body.payload, meta: body.meta, updatedAt: created.updatedAt })
+  t.same(read.json(), {
+    keyId: created.keyId,
+    version: 1,
+    payload: body.payload,
+    meta: body.meta,
+    updatedAt: created.updatedAt
+  })
 })
 
 t.test('POST /data with a client keyId uses it, and a second create with it is 409', async t => {
@@ -51,7 +61,12 @@ t.test('POST /data with a client keyId uses it, and a second create with it is 4
   const first = await app.inject({ method: 'POST', url: '/data', headers: json, payload: datasetBody({ keyId }) })
   t.equal(first.statusCode, 201)
   t.equal(first.json().keyId, keyId)
-  const again = await app.inject({ method: 'POST', url: '/data', headers: json, payload: datasetBody({ keyId, payload: 'other' }) })
+  const again = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: json,
+    payload: datasetBody({ keyId, payload: 'other' })
+  })
   t.equal(again.statusCode, 409)
   t.equal(again.json().code, 'DATASET_EXISTS')
   t.equal((await app.inject({ method: 'GET', url: `/data/${keyId}` })).json().version, 1, 'the original is untouched')
@@ -75,7 +90,15 @@ t.test('invalid input is 400 naming the field, and nothing is stored', async t =
     ['iv not 12 bytes', datasetBody({ keyId }, { iv: 'AAECAwQFBgcICQoLDA==' }), 'iv'],
     ['iv empty', datasetBody({ keyId }, { iv: '' }), 'iv'],
     ['schemaVersion zero', datasetBody({ keyId }, { schemaVersion: 0 }), 'schemaVersion'],
-    ['schemaVersion missing', (() => { const b = datasetBody({ keyId }); delete (b.meta as Record<string, unknown>).schemaVersion; return b })(), 'schemaVersion'],
+    [
+      'schemaVersion missing',
+      (() => {
+        const b = datasetBody({ keyId })
+        delete (b.meta as Record<string, unknown>).schemaVersion
+        return b
+      })(),
+      'schemaVersion'
+    ],
     ['unknown meta field', datasetBody({ keyId }, { extra: 1 }), 'meta'],
     ['payload empty', datasetBody({ keyId, payload: '' }), 'payload'],
     ['payload not a string', datasetBody({ keyId, payload: { a: 1 } }), 'payload'],
@@ -93,9 +116,18 @@ t.test('invalid input is 400 naming the field, and nothing is stored', async t =
   t.equal(await itemCount(ctx, keyId), 0, 'nothing was stored')
 
   const created = await create(app)
-  const put = await app.inject({ method: 'PUT', url: `/data/${created.keyId}`, headers: json, payload: datasetBody({}, { iv: 'short' }) })
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/data/${created.keyId}`,
+    headers: json,
+    payload: datasetBody({}, { iv: 'short' })
+  })
   t.equal(put.statusCode, 400)
-  t.equal((await app.inject({ method: 'GET', url: `/data/${created.keyId}` })).json().version, 1, 'a rejected PUT writes nothing')
+  t.equal(
+    (await app.inject({ method: 'GET', url: `/data/${created.keyId}` })).json().version,
+    1,
+    'a rejected PUT writes nothing'
+  )
 })
 
 t.test('malformed JSON is 400, a non-JSON body is 415', async t => {
@@ -104,14 +136,24 @@ t.test('malformed JSON is 400, a non-JSON body is 415', async t => {
   t.equal(bad.statusCode, 400)
   t.same(Object.keys(bad.json()).sort(), ['code', 'error', 'message', 'statusCode'])
   t.equal(bad.json().code, 'INVALID_JSON')
-  const text = await app.inject({ method: 'POST', url: '/data', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
+  const text = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: { 'content-type': 'text/plain' },
+    payload: 'hello'
+  })
   t.equal(text.statusCode, 415)
 })
 
 t.test('GET, PUT and DELETE of an unknown dataset are 404', async t => {
   const { app } = await buildTestApp(t)
   const keyId = randomUUID()
-  for (const [method, url] of [['GET', `/data/${keyId}`], ['DELETE', `/data/${keyId}`], ['GET', `/data/${keyId}/versions`], ['GET', `/data/${keyId}/versions/1`]] as const) {
+  for (const [method, url] of [
+    ['GET', `/data/${keyId}`],
+    ['DELETE', `/data/${keyId}`],
+    ['GET', `/data/${keyId}/versions`],
+    ['GET', `/data/${keyId}/versions/1`]
+  ] as const) {
     const res = await app.inject({ method, url })
     t.equal(res.statusCode, 404, `${method} ${url}`)
   }
@@ -158,23 +200,58 @@ t.test('If-Match: a stale version is 412 and writes nothing; the current one wri
   await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: json, payload: datasetBody() })
   const before = (await app.inject({ method: 'GET', url: `/data/${keyId}` })).json()
 
-  const stale = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': '"1"' }, payload: datasetBody() })
+  const stale = await app.inject({
+    method: 'PUT',
+    url: `/data/${keyId}`,
+    headers: { ...json, 'if-match': '"1"' },
+    payload: datasetBody()
+  })
   t.equal(stale.statusCode, 412)
   t.equal(stale.json().code, 'VERSION_MISMATCH')
-  const garbage = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': 'nonsense' }, payload: datasetBody() })
+  const garbage = await app.inject({
+    method: 'PUT',
+    url: `/data/${keyId}`,
+    headers: { ...json, 'if-match': 'nonsense' },
+    payload: datasetBody()
+  })
   t.equal(garbage.statusCode, 412, 'an If-Match naming no version matches none')
-  const weak = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': 'W/"2"' }, payload: datasetBody() })
+  const weak = await app.inject({
+    method: 'PUT',
+    url: `/data/${keyId}`,
+    headers: { ...json, 'if-match': 'W/"2"' },
+    payload: datasetBody()
+  })
   t.equal(weak.statusCode, 412, 'If-Match compares strongly: a weak ETag of the current version does not match')
   t.same((await app.inject({ method: 'GET', url: `/data/${keyId}` })).json(), before, 'nothing written')
-  t.same((await app.inject({ method: 'GET', url: `/data/${keyId}/versions` })).json().versions.map((v: { version: number }) => v.version), [2, 1])
+  t.same(
+    (await app.inject({ method: 'GET', url: `/data/${keyId}/versions` }))
+      .json()
+      .versions.map((v: { version: number }) => v.version),
+    [2, 1]
+  )
 
-  const current = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': '"2"' }, payload: datasetBody() })
+  const current = await app.inject({
+    method: 'PUT',
+    url: `/data/${keyId}`,
+    headers: { ...json, 'if-match': '"2"' },
+    payload: datasetBody()
+  })
   t.equal(current.statusCode, 200)
   t.equal(current.json().version, 3)
-  const star = await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': '*' }, payload: datasetBody() })
+  const star = await app.inject({
+    method: 'PUT',
+    url: `/data/${keyId}`,
+    headers: { ...json, 'if-match': '*' },
+    payload: datasetBody()
+  })
   t.equal(star.statusCode, 200)
   t.equal(star.json().version, 4)
-  const missing = await app.inject({ method: 'PUT', url: `/data/${randomUUID()}`, headers: { ...json, 'if-match': '*' }, payload: datasetBody() })
+  const missing = await app.inject({
+    method: 'PUT',
+    url: `/data/${randomUUID()}`,
+    headers: { ...json, 'if-match': '*' },
+    payload: datasetBody()
+  })
   t.equal(missing.statusCode, 404)
 })
 
@@ -182,27 +259,43 @@ t.test('of 20 concurrent PUTs with the same If-Match exactly one lands', async t
   const { app } = await buildTestApp(t)
   const { keyId } = await create(app)
   const bodies = Array.from({ length: 20 }, () => datasetBody())
-  const results = await Promise.all(bodies.map(body =>
-    app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': '"1"' }, payload: body })))
+  const results = await Promise.all(
+    bodies.map(body =>
+      app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': '"1"' }, payload: body })
+    )
+  )
   const statuses = results.map(r => r.statusCode)
   t.equal(statuses.filter(s => s === 200).length, 1, 'one 200')
   t.equal(statuses.filter(s => s === 412).length, 19, 'nineteen 412')
   const winner = bodies[statuses.indexOf(200)]!
   const read = (await app.inject({ method: 'GET', url: `/data/${keyId}` })).json()
   t.equal(read.version, 2)
-  t.equal(read.payload, winner.payload, 'the stored payload is the winner\'s')
+  t.equal(read.payload, winner.payload, "the stored payload is the winner's")
   const versions = (await app.inject({ method: 'GET', url: `/data/${keyId}/versions` })).json().versions
-  t.same(versions.map((v: { version: number }) => v.version), [2, 1])
+  t.same(
+    versions.map((v: { version: number }) => v.version),
+    [2, 1]
+  )
 })
 
 t.test('20 concurrent PUTs without If-Match all land, each on its own version', async t => {
   const { app } = await buildTestApp(t)
   const { keyId } = await create(app)
-  const results = await Promise.all(Array.from({ length: 20 }, () =>
-    app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: json, payload: datasetBody() })))
-  t.same(results.map(r => r.statusCode), Array(20).fill(200))
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: json, payload: datasetBody() })
+    )
+  )
+  t.same(
+    results.map(r => r.statusCode),
+    Array(20).fill(200)
+  )
   const versions = results.map(r => r.json().version as number).sort((a, b) => a - b)
-  t.same(versions, Array.from({ length: 20 }, (_, i) => i + 2), 'versions 2..21, none lost or repeated')
+  t.same(
+    versions,
+    Array.from({ length: 20 }, (_, i) => i + 2),
+    'versions 2..21, none lost or repeated'
+  )
   t.equal((await app.inject({ method: 'GET', url: `/data/${keyId}` })).json().version, 21)
 })
 
@@ -218,9 +311,15 @@ t.test('the last 10 versions stay readable, newest first', async t => {
   }
   const list = await app.inject({ method: 'GET', url: `/data/${keyId}/versions` })
   t.equal(list.statusCode, 200)
-  const versions = list.json().versions as Array<{ version: number, updatedAt: string }>
-  t.same(versions.map(v => v.version), [12, 11, 10, 9, 8, 7, 6, 5, 4, 3])
-  t.ok(versions.every((v, i) => i === 0 || v.updatedAt <= versions[i - 1]!.updatedAt), 'newest first')
+  const versions = list.json().versions as Array<{ version: number; updatedAt: string }>
+  t.same(
+    versions.map(v => v.version),
+    [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]
+  )
+  t.ok(
+    versions.every((v, i) => i === 0 || v.updatedAt <= versions[i - 1]!.updatedAt),
+    'newest first'
+  )
 
   for (const version of [3, 7, 12]) {
     const res = await app.inject({ method: 'GET', url: `/data/${keyId}/versions/${version}` })
@@ -254,7 +353,12 @@ t.test('DELETE removes the dataset and every version', async t => {
 
   const recreated = await app.inject({ method: 'POST', url: '/data', headers: json, payload: datasetBody({ keyId }) })
   t.equal(recreated.statusCode, 201, 'the keyId can be created again')
-  t.same((await app.inject({ method: 'GET', url: `/data/${keyId}/versions` })).json().versions.map((v: { version: number }) => v.version), [1])
+  t.same(
+    (await app.inject({ method: 'GET', url: `/data/${keyId}/versions` }))
+      .json()
+      .versions.map((v: { version: number }) => v.version),
+    [1]
+  )
 })
 
 t.test('payloads too large for an item live in S3, transparently', async t => {
@@ -269,7 +373,11 @@ t.test('payloads too large for an item live in S3, transparently', async t => {
   const small = datasetBody({ payload: 'small' })
   await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: json, payload: small })
   t.equal((await app.inject({ method: 'GET', url: `/data/${keyId}` })).json().payload, 'small')
-  t.equal((await app.inject({ method: 'GET', url: `/data/${keyId}/versions/1` })).json().payload, big.payload, 'the old version still reads from S3')
+  t.equal(
+    (await app.inject({ method: 'GET', url: `/data/${keyId}/versions/1` })).json().payload,
+    big.payload,
+    'the old version still reads from S3'
+  )
 
   await app.inject({ method: 'DELETE', url: `/data/${keyId}` })
   t.equal(await objectCount(ctx, keyId), 0, 'DELETE removed the S3 object')
@@ -279,8 +387,16 @@ t.test('losing writers leave no S3 object behind', async t => {
   const ctx = await buildTestApp(t, { repositories: { data: { inlinePayloadBytes: 16 } } })
   const { app } = ctx
   const { keyId } = await create(app, datasetBody({ payload: 'x'.repeat(100) }))
-  const results = await Promise.all(Array.from({ length: 8 }, () =>
-    app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: { ...json, 'if-match': '"1"' }, payload: datasetBody({ payload: 'y'.repeat(100) }) })))
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      app.inject({
+        method: 'PUT',
+        url: `/data/${keyId}`,
+        headers: { ...json, 'if-match': '"1"' },
+        payload: datasetBody({ payload: 'y'.repeat(100) })
+      })
+    )
+  )
   t.equal(results.filter(r => r.statusCode === 200).length, 1)
   t.equal(await objectCount(ctx, keyId), 2, 'version 1 and the winner of version 2, nothing else')
 })
@@ -295,19 +411,39 @@ t.test('a 5 MiB payload is accepted; a larger one is 413 with nothing stored', a
   t.equal(read.json().payload.length, MAX_PAYLOAD_BYTES)
 
   const keyId = randomUUID()
-  const over = await app.inject({ method: 'POST', url: '/data', headers: json, payload: datasetBody({ keyId, payload: 'a'.repeat(MAX_PAYLOAD_BYTES + 1) }) })
+  const over = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: json,
+    payload: datasetBody({ keyId, payload: 'a'.repeat(MAX_PAYLOAD_BYTES + 1) })
+  })
   t.equal(over.statusCode, 413)
   t.equal(over.json().code, 'PAYLOAD_TOO_LARGE')
   // Multi-byte characters count as bytes, not characters.
-  const wide = await app.inject({ method: 'POST', url: '/data', headers: json, payload: datasetBody({ keyId, payload: 'é'.repeat(MAX_PAYLOAD_BYTES / 2 + 1) }) })
+  const wide = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: json,
+    payload: datasetBody({ keyId, payload: 'é'.repeat(MAX_PAYLOAD_BYTES / 2 + 1) })
+  })
   t.equal(wide.statusCode, 413)
-  const huge = await app.inject({ method: 'POST', url: '/data', headers: json, payload: datasetBody({ keyId, payload: 'a'.repeat(8 * 1024 * 1024) }) })
+  const huge = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: json,
+    payload: datasetBody({ keyId, payload: 'a'.repeat(8 * 1024 * 1024) })
+  })
   t.equal(huge.statusCode, 413)
   t.equal(huge.json().code, 'BODY_TOO_LARGE')
   t.equal(await itemCount(ctx, keyId), 0)
   t.equal(await objectCount(ctx, keyId), 0)
 
-  const put = await app.inject({ method: 'PUT', url: `/data/${created.json().keyId}`, headers: json, payload: datasetBody({ payload: 'a'.repeat(MAX_PAYLOAD_BYTES + 1) }) })
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/data/${created.json().keyId}`,
+    headers: json,
+    payload: datasetBody({ payload: 'a'.repeat(MAX_PAYLOAD_BYTES + 1) })
+  })
   t.equal(put.statusCode, 413)
   t.equal((await app.inject({ method: 'GET', url: `/data/${created.json().keyId}` })).json().version, 1)
 })
@@ -321,7 +457,11 @@ t.test('CORS allows the configured origins and exposes ETag', async t => {
   const preflight = await app.inject({
     method: 'OPTIONS',
     url: `/data/${keyId}`,
-    headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'if-match,content-type' }
+    headers: {
+      origin: 'https://app.example',
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'if-match,content-type'
+    }
   })
   t.equal(preflight.statusCode, 204)
   t.match(String(preflight.headers['access-control-allow-methods']), /PUT/)

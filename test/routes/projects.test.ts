@@ -8,26 +8,45 @@ const env = { API_KEYS: JSON.stringify([writer.entry, p1Reader.entry]), RATE_LIM
 const headers = { 'content-type': 'application/json', 'x-api-key': writer.key }
 
 type App = TestApp['app']
-interface Change { seq: number, entityType: string, entityId: string, operation: string, data?: Record<string, unknown>, changeId?: string, outdatedBy?: number, timestamp: string, createdAt: string, projectId: string }
-interface Page { changes: Change[], lastSeq: number, hasMore: boolean }
+interface Change {
+  seq: number
+  entityType: string
+  entityId: string
+  operation: string
+  data?: Record<string, unknown>
+  changeId?: string
+  outdatedBy?: number
+  timestamp: string
+  createdAt: string
+  projectId: string
+}
+interface Page {
+  changes: Change[]
+  lastSeq: number
+  hasMore: boolean
+}
 
 const change = (entityId: string, operation = 'create', extra: Record<string, unknown> = {}) => ({
-  entityType: 'document', entityId, operation, ...(operation === 'delete' ? {} : { data: { title: `title of ${entityId}` } }), ...extra
+  entityType: 'document',
+  entityId,
+  operation,
+  ...(operation === 'delete' ? {} : { data: { title: `title of ${entityId}` } }),
+  ...extra
 })
 
-async function append (app: App, projectId: string, body: unknown): Promise<Change[]> {
+async function append(app: App, projectId: string, body: unknown): Promise<Change[]> {
   const res = await injectAs(app, writer.key).post(`/projects/${projectId}/changes`, body)
   if (res.statusCode !== 201) throw new Error(`append failed: ${res.statusCode} ${res.body}`)
   return (res.json() as { changes: Change[] }).changes
 }
 
-async function page (app: App, projectId: string, query: string): Promise<Page> {
+async function page(app: App, projectId: string, query: string): Promise<Page> {
   const res = await injectAs(app, writer.key).get(`/projects/${projectId}/changes?${query}`)
   if (res.statusCode !== 200) throw new Error(`read failed: ${res.statusCode} ${res.body}`)
   return res.json() as Page
 }
 
-async function readAll (app: App, projectId: string, query = ''): Promise<Change[]> {
+async function readAll(app: App, projectId: string, query = ''): Promise<Change[]> {
   const all: Change[] = []
   let since = 0
   while (true) {
@@ -42,16 +61,35 @@ const get = (app: App, url: string) => injectAs(app, writer.key).get(url)
 
 t.test('append one change, then a batch: consecutive seqs, the documented shape', async t => {
   const { app } = await buildTestApp(t, { env })
-  const [first] = await append(app, 'p1', change('a', 'create', { timestamp: '2026-01-02T03:04:05.000Z', changeId: 'c-1' }))
-  t.match(first, { seq: 1, projectId: 'p1', entityType: 'document', entityId: 'a', operation: 'create', timestamp: '2026-01-02T03:04:05.000Z', data: { title: 'title of a' }, changeId: 'c-1' })
+  const [first] = await append(
+    app,
+    'p1',
+    change('a', 'create', { timestamp: '2026-01-02T03:04:05.000Z', changeId: 'c-1' })
+  )
+  t.match(first, {
+    seq: 1,
+    projectId: 'p1',
+    entityType: 'document',
+    entityId: 'a',
+    operation: 'create',
+    timestamp: '2026-01-02T03:04:05.000Z',
+    data: { title: 'title of a' },
+    changeId: 'c-1'
+  })
   t.ok(Date.parse(first!.createdAt) > 0, 'createdAt is a time')
   const batch = await append(app, 'p1', { changes: [change('b'), change('a', 'update'), change('b', 'delete')] })
-  t.same(batch.map(c => c.seq), [2, 3, 4])
+  t.same(
+    batch.map(c => c.seq),
+    [2, 3, 4]
+  )
   t.equal(batch[0]!.timestamp, batch[0]!.createdAt, 'without a client timestamp, the server time')
   t.notOk('data' in batch[2]!, 'a delete has no data')
 
   const all = await page(app, 'p1', 'since=0')
-  t.same(all.changes.map(c => c.seq), [1, 2, 3, 4])
+  t.same(
+    all.changes.map(c => c.seq),
+    [1, 2, 3, 4]
+  )
   t.equal(all.lastSeq, 4)
   t.equal(all.hasMore, false)
   const firstTwo = await page(app, 'p1', 'limit=2')
@@ -82,9 +120,24 @@ t.test('outdatedBy, includeOutdated=false and the entityType filter', async t =>
   t.equal((await get(app, '/projects/p1/changes/4')).json().outdatedBy, 5)
   t.notOk('outdatedBy' in (await get(app, '/projects/p1/changes/5')).json(), 'the latest change is not outdated')
   const all = await readAll(app, 'p1')
-  t.same(all.map(c => [c.seq, c.outdatedBy]), [[1, 4], [2, undefined], [3, undefined], [4, 5], [5, undefined]])
-  t.same((await readAll(app, 'p1', 'includeOutdated=false')).map(c => c.seq), [2, 3, 5])
-  t.same((await readAll(app, 'p1', 'entityType=folder')).map(c => c.seq), [3])
+  t.same(
+    all.map(c => [c.seq, c.outdatedBy]),
+    [
+      [1, 4],
+      [2, undefined],
+      [3, undefined],
+      [4, 5],
+      [5, undefined]
+    ]
+  )
+  t.same(
+    (await readAll(app, 'p1', 'includeOutdated=false')).map(c => c.seq),
+    [2, 3, 5]
+  )
+  t.same(
+    (await readAll(app, 'p1', 'entityType=folder')).map(c => c.seq),
+    [3]
+  )
   const filtered = await page(app, 'p1', 'since=0&limit=1&entityType=folder')
   t.same([filtered.changes.map(c => c.seq), filtered.lastSeq], [[3], 3], 'lastSeq moves past what the filter skipped')
 })
@@ -123,20 +176,41 @@ t.test('stats count every change without reading the feed; unknown project 404',
 
 t.test('GET /projects lists known projects with latestSeq, across a cursor', async t => {
   const { app } = await buildTestApp(t, { env })
-  for (const [id, n] of [['alpha', 1], ['beta', 2], ['gamma', 3]] as const) {
+  for (const [id, n] of [
+    ['alpha', 1],
+    ['beta', 2],
+    ['gamma', 3]
+  ] as const) {
     for (let i = 0; i < n; i++) await append(app, id, change(`e${i}`))
   }
   const first = await get(app, '/projects?limit=2')
   t.equal(first.statusCode, 200)
-  t.same(first.json().projects.map((p: { projectId: string, latestSeq: number }) => [p.projectId, p.latestSeq]), [['alpha', 1], ['beta', 2]])
+  t.same(
+    first.json().projects.map((p: { projectId: string; latestSeq: number }) => [p.projectId, p.latestSeq]),
+    [
+      ['alpha', 1],
+      ['beta', 2]
+    ]
+  )
   const second = (await get(app, `/projects?limit=2&cursor=${first.json().cursor}`)).json()
-  t.same(second.projects.map((p: { projectId: string }) => p.projectId), ['gamma'])
+  t.same(
+    second.projects.map((p: { projectId: string }) => p.projectId),
+    ['gamma']
+  )
   t.equal(second.cursor, null, 'no cursor on the last page')
   t.equal((await get(app, '/projects?cursor=bm9wZQ')).statusCode, 400, 'a forged cursor is 400')
   const onlyP1 = await app.inject({ method: 'GET', url: '/projects', headers: { 'x-api-key': p1Reader.key } })
   t.equal(onlyP1.statusCode, 403, 'listing needs read access to every project')
-  t.equal((await app.inject({ method: 'GET', url: '/projects/p1/changes', headers: { 'x-api-key': p1Reader.key } })).statusCode, 200)
-  t.equal((await app.inject({ method: 'GET', url: '/projects/p2/changes', headers: { 'x-api-key': p1Reader.key } })).statusCode, 403)
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/projects/p1/changes', headers: { 'x-api-key': p1Reader.key } }))
+      .statusCode,
+    200
+  )
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/projects/p2/changes', headers: { 'x-api-key': p1Reader.key } }))
+      .statusCode,
+    403
+  )
 })
 
 t.test('malformed input is 400 (oversized data 413) and writes nothing', async t => {
@@ -154,7 +228,11 @@ t.test('malformed input is 400 (oversized data 413) and writes nothing', async t
     ['empty batch', { changes: [] }, 400],
     ['101 changes', { changes: Array.from({ length: 101 }, (_, i) => change(`e${i}`)) }, 400],
     ['changeId on some changes only', { changes: [change('a', 'create', { changeId: 'c1' }), change('b')] }, 400],
-    ['a changeId twice', { changes: [change('a', 'create', { changeId: 'c1' }), change('b', 'create', { changeId: 'c1' })] }, 400],
+    [
+      'a changeId twice',
+      { changes: [change('a', 'create', { changeId: 'c1' }), change('b', 'create', { changeId: 'c1' })] },
+      400
+    ],
     ['data over 350 KB', { changes: [change('a'), { ...change('b'), data: big }] }, 413]
   ]
   for (const [name, body, status] of cases) {
@@ -174,15 +252,26 @@ t.test('wait holds the request until a change after since exists', async t => {
   await append(app, 'p1', change('a'))
   const started = Date.now()
   const waiting = page(app, 'p1', 'since=1&wait=10')
-  setTimeout(() => { void append(app, 'p1', change('b')) }, 300)
+  setTimeout(() => {
+    void append(app, 'p1', change('b'))
+  }, 300)
   const got = await waiting
-  t.same(got.changes.map(c => c.entityId), ['b'])
+  t.same(
+    got.changes.map(c => c.entityId),
+    ['b']
+  )
   t.ok(Date.now() - started < 9000, 'answered when the change came, not at the deadline')
   // Over a real connection too.
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   const overHttp = fetch(`${address}/projects/p1/changes?since=2&wait=10`, { headers })
-  setTimeout(() => { void append(app, 'p1', change('c')) }, 300)
-  t.same(((await (await overHttp).json()) as Page).changes.map(c => c.entityId), ['c'], 'the held HTTP request gets the change')
+  setTimeout(() => {
+    void append(app, 'p1', change('c'))
+  }, 300)
+  t.same(
+    ((await (await overHttp).json()) as Page).changes.map(c => c.entityId),
+    ['c'],
+    'the held HTTP request gets the change'
+  )
   const empty = await page(app, 'p1', 'since=3&wait=1')
   t.same(empty, { changes: [], lastSeq: 3, hasMore: false }, 'time up: an empty page')
 })
@@ -201,11 +290,16 @@ t.test('guarantees 1 and 2: 8 concurrent writers × 250 changes and a tailing re
     while (sent < PER_WRITER) {
       // Single changes and batches of 2 to 9, interleaved.
       const size = Math.min(PER_WRITER - sent, round % 2 === 0 ? 1 : 2 + (round % 8))
-      const body = size === 1
-        ? change(`w${w}-${sent}`)
-        : { changes: Array.from({ length: size }, (_, i) => change(`w${w}-${sent + i}`)) }
+      const body =
+        size === 1
+          ? change(`w${w}-${sent}`)
+          : { changes: Array.from({ length: size }, (_, i) => change(`w${w}-${sent + i}`)) }
       const got = await append(app, 'p1', body)
-      t.same(got.map(c => c.seq), got.map((_, i) => got[0]!.seq + i), 'one request\'s seqs are consecutive')
+      t.same(
+        got.map(c => c.seq),
+        got.map((_, i) => got[0]!.seq + i),
+        "one request's seqs are consecutive"
+      )
       for (const c of got) {
         if (assigned.has(c.seq)) t.fail(`seq ${c.seq} given twice`)
         assigned.set(c.seq, c.entityId)
@@ -232,12 +326,25 @@ t.test('guarantees 1 and 2: 8 concurrent writers × 250 changes and a tailing re
   await reading
 
   t.equal(assigned.size, total, 'every change got a seq')
-  t.same([...assigned.keys()].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1), 'seqs are 1..2000: no gap, no duplicate')
-  t.same(seen.map(c => c.seq), Array.from({ length: total }, (_, i) => i + 1), 'the tailing reader saw each seq once, in order')
-  t.ok(seen.every(c => assigned.get(c.seq) === c.entityId), 'and each is the change that seq was given to')
+  t.same(
+    [...assigned.keys()].sort((a, b) => a - b),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'seqs are 1..2000: no gap, no duplicate'
+  )
+  t.same(
+    seen.map(c => c.seq),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'the tailing reader saw each seq once, in order'
+  )
+  t.ok(
+    seen.every(c => assigned.get(c.seq) === c.entityId),
+    'and each is the change that seq was given to'
+  )
 
   // Derived data converges: stats, entity pointers and outdatedBy.
-  let stats: { totalChanges: number, latestSeq: number, byOperation: Record<string, number>, outdatedChanges: number } | undefined
+  let stats:
+    | { totalChanges: number; latestSeq: number; byOperation: Record<string, number>; outdatedChanges: number }
+    | undefined
   for (let i = 0; i < 100; i++) {
     stats = (await get(app, '/projects/p1/stats')).json()
     if (stats!.latestSeq === total) break
@@ -252,20 +359,32 @@ t.test('guarantee 3: retrying with the same changeIds returns the first seqs and
   const first = await append(app, 'p1', request)
   await append(app, 'p1', change('between'))
   const retry = await append(app, 'p1', request)
-  t.same(retry.map(c => c.seq), first.map(c => c.seq))
+  t.same(
+    retry.map(c => c.seq),
+    first.map(c => c.seq)
+  )
   t.same(retry, first, 'the same answer')
   // Retries racing each other and a writer without changeIds.
   const racing = { changes: [change('c', 'create', { changeId: 'r-3' })] }
-  const results = await Promise.all([...Array.from({ length: 6 }, () => append(app, 'p1', racing)), append(app, 'p1', change('d'))])
+  const results = await Promise.all([
+    ...Array.from({ length: 6 }, () => append(app, 'p1', racing)),
+    append(app, 'p1', change('d'))
+  ])
   const raced = results.slice(0, 6).map(r => r[0]!.seq)
   t.equal(new Set(raced).size, 1, 'every racing retry got one seq')
   const all = await readAll(app, 'p1')
-  t.same(all.map(c => c.seq), [1, 2, 3, 4, 5, 6])
+  t.same(
+    all.map(c => c.seq),
+    [1, 2, 3, 4, 5, 6]
+  )
   t.equal(all.filter(c => c.changeId === 'r-1').length, 1, 'r-1 is in the feed once')
   t.equal(all.filter(c => c.changeId === 'r-3').length, 1, 'r-3 is in the feed once')
 
   const reused = await app.inject({
-    method: 'POST', url: '/projects/p1/changes', headers, payload: { changes: [change('other', 'create', { changeId: 'r-1' }), change('b', 'create', { changeId: 'r-2' })] }
+    method: 'POST',
+    url: '/projects/p1/changes',
+    headers,
+    payload: { changes: [change('other', 'create', { changeId: 'r-1' }), change('b', 'create', { changeId: 'r-2' })] }
   })
   t.equal(reused.statusCode, 409, 'the same changeIds with other changes')
   t.equal(reused.json().code, 'CHANGE_ID_REUSED')
@@ -274,13 +393,23 @@ t.test('guarantee 3: retrying with the same changeIds returns the first seqs and
 
 t.test('guarantee 4: projects are isolated under concurrent writers', async t => {
   const { app } = await buildTestApp(t, { env })
-  const run = (projectId: string) => Promise.all(Array.from({ length: 4 }, async (_, w) => {
-    for (let i = 0; i < 25; i++) await append(app, projectId, change(`w${w}-${i}`))
-  }))
+  const run = (projectId: string) =>
+    Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 25; i++) await append(app, projectId, change(`w${w}-${i}`))
+      })
+    )
   await Promise.all([run('left'), run('right')])
   for (const projectId of ['left', 'right']) {
     const all = await readAll(app, projectId)
-    t.same(all.map(c => c.seq), Array.from({ length: 100 }, (_, i) => i + 1), `${projectId} has 1..100`)
-    t.ok(all.every(c => c.projectId === projectId), `${projectId} holds only its own changes`)
+    t.same(
+      all.map(c => c.seq),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      `${projectId} has 1..100`
+    )
+    t.ok(
+      all.every(c => c.projectId === projectId),
+      `${projectId} holds only its own changes`
+    )
   }
 })

@@ -14,16 +14,25 @@ const API_KEYS = JSON.stringify([key.entry])
 const USER_FIELDS = ['createdAt', 'department', 'email', 'expiresAt', 'name', 'updatedAt', 'userId']
 
 type App = TestApp['app']
-interface UserBody { userId: string, email: string, name: string, department: string | null, createdAt: number, updatedAt: number, expiresAt: number | null }
+interface UserBody {
+  userId: string
+  email: string
+  name: string
+  department: string | null
+  createdAt: number
+  updatedAt: number
+  expiresAt: number | null
+}
 
 const setup = (t: TestTap) => buildTestApp(t, { env: { API_KEYS } })
 
 const post = (app: App, payload: Record<string, unknown>) => injectAs(app, key.key).post('/users', payload)
 const get = (app: App, url: string) => injectAs(app, key.key).get(url)
-const patch = (app: App, userId: string, payload: unknown, extra: Record<string, string> = {}) => injectAs(app, key.key).patch(`/users/${userId}`, payload, extra)
+const patch = (app: App, userId: string, payload: unknown, extra: Record<string, string> = {}) =>
+  injectAs(app, key.key).patch(`/users/${userId}`, payload, extra)
 const del = (app: App, userId: string) => injectAs(app, key.key).delete(`/users/${userId}`)
 
-async function create (app: App, body: Record<string, unknown> = {}): Promise<UserBody> {
+async function create(app: App, body: Record<string, unknown> = {}): Promise<UserBody> {
   const res = await post(app, { email: `${randomUUID()}@example.com`, name: 'Ada Lovelace', ...body })
   if (res.statusCode !== 201) throw new Error(`create failed: ${res.statusCode} ${res.body}`)
   return res.json()
@@ -33,11 +42,13 @@ const byEmail = async (app: App, email: string): Promise<UserBody[]> =>
   (await get(app, `/users?email=${encodeURIComponent(email)}`)).json().users
 
 /** Every item in the table, read directly (a Scan is fine in a test). */
-async function items ({ clients, config }: TestApp): Promise<Array<Record<string, unknown>>> {
+async function items({ clients, config }: TestApp): Promise<Array<Record<string, unknown>>> {
   const out: Array<Record<string, unknown>> = []
   let start: Record<string, never> | undefined
   do {
-    const page = await clients.dynamodb.send(new ScanCommand({ TableName: config.tables.users, ConsistentRead: true, ExclusiveStartKey: start }))
+    const page = await clients.dynamodb.send(
+      new ScanCommand({ TableName: config.tables.users, ConsistentRead: true, ExclusiveStartKey: start })
+    )
     out.push(...(page.Items ?? []).map(item => unmarshall(item)))
     start = page.LastEvaluatedKey as typeof start
   } while (start !== undefined)
@@ -55,10 +66,15 @@ t.test('POST /users creates a user: 201, Location, ETag, epoch-millisecond times
   t.match(user.userId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   t.equal(res.headers.location, `/users/${user.userId}`)
   t.equal(res.headers.etag, '"1"')
-  t.ok(Number.isInteger(user.createdAt) && user.createdAt >= before && user.createdAt <= Date.now(), 'createdAt in epoch ms')
+  t.ok(
+    Number.isInteger(user.createdAt) && user.createdAt >= before && user.createdAt <= Date.now(),
+    'createdAt in epoch ms'
+  )
   t.equal(user.updatedAt, user.createdAt)
-  t.same({ email: user.email, name: user.name, department: user.department, expiresAt: user.expiresAt },
-    { email: 'ada@example.com', name: 'Ada', department: 'Engineering', expiresAt: null })
+  t.same(
+    { email: user.email, name: user.name, department: user.department, expiresAt: user.expiresAt },
+    { email: 'ada@example.com', name: 'Ada', department: 'Engineering', expiresAt: null }
+  )
 
   const read = await get(app, `/users/${user.userId}`)
   t.equal(read.statusCode, 200)
@@ -94,9 +110,16 @@ t.test('email is unique, compared trimmed and case-insensitively', async t => {
 
 t.test('20 concurrent creates with one email: one 201, nineteen 409, one user stored', async t => {
   const ctx = await setup(t)
-  const variants = ['race@example.com', 'RACE@example.com', ' race@example.com', 'Race@Example.Com ', 'race@EXAMPLE.com']
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-    post(ctx.app, { email: variants[i % variants.length], name: `Racer ${i}` })))
+  const variants = [
+    'race@example.com',
+    'RACE@example.com',
+    ' race@example.com',
+    'Race@Example.Com ',
+    'race@EXAMPLE.com'
+  ]
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => post(ctx.app, { email: variants[i % variants.length], name: `Racer ${i}` }))
+  )
   const statuses = results.map(r => r.statusCode)
   t.equal(statuses.filter(s => s === 201).length, 1, 'exactly one 201')
   t.equal(statuses.filter(s => s === 409).length, 19, 'the rest 409')
@@ -104,7 +127,10 @@ t.test('20 concurrent creates with one email: one 201, nineteen 409, one user st
   t.equal(users.length, 1, 'exactly one user stored')
   const winner = results.find(r => r.statusCode === 201)!.json()
   t.equal(users[0]!.userId, winner.userId)
-  t.same((await byEmail(ctx.app, 'race@example.com')).map(u => u.userId), [winner.userId])
+  t.same(
+    (await byEmail(ctx.app, 'race@example.com')).map(u => u.userId),
+    [winner.userId]
+  )
 })
 
 t.test('GET /users?email= is a list of at most one and does not combine with department or cursor', async t => {
@@ -137,7 +163,10 @@ t.test('PATCH changes fields, null clears department and expiresAt, the version 
   const cleared = await patch(app, user.userId, { department: null, expiresAt: null })
   t.equal(cleared.statusCode, 200)
   t.equal(cleared.headers.etag, '"3"')
-  t.same({ department: cleared.json().department, expiresAt: cleared.json().expiresAt }, { department: null, expiresAt: null })
+  t.same(
+    { department: cleared.json().department, expiresAt: cleared.json().expiresAt },
+    { department: null, expiresAt: null }
+  )
   const read = await get(app, `/users/${user.userId}`)
   t.equal(read.headers.etag, '"3"')
   t.same(read.json(), cleared.json())
@@ -160,17 +189,27 @@ t.test('PATCH honours If-Match: 412 when stale and nothing written', async t => 
   t.equal(read.headers.etag, '"2"')
   t.equal(read.json().name, 'Second', 'nothing written')
   t.equal(read.json().email, 'match@example.com')
-  t.equal((await post(app, { email: 'moved@example.com', name: 'Other' })).statusCode, 201, 'the email of the refused change was not kept')
+  t.equal(
+    (await post(app, { email: 'moved@example.com', name: 'Other' })).statusCode,
+    201,
+    'the email of the refused change was not kept'
+  )
 
   const weak = await patch(app, user.userId, { name: 'Weak' }, { 'if-match': 'W/"2"' })
   t.equal(weak.statusCode, 412, 'If-Match compares strongly: a weak ETag never matches')
   t.equal((await get(app, `/users/${user.userId}`)).json().name, 'Second', 'nothing written')
-  t.equal((await patch(app, user.userId, { name: 'Third' }, { 'if-match': 'W/"1", "2"' })).statusCode, 200, 'a strong ETag of the current version in a list matches')
+  t.equal(
+    (await patch(app, user.userId, { name: 'Third' }, { 'if-match': 'W/"1", "2"' })).statusCode,
+    200,
+    'a strong ETag of the current version in a list matches'
+  )
   t.equal((await patch(app, user.userId, { name: 'Fourth' }, { 'if-match': '*' })).statusCode, 200)
   t.equal((await patch(app, randomUUID(), { name: 'x' }, { 'if-match': '*' })).statusCode, 404)
 
   // Two writers naming the same version: exactly one lands.
-  const results = await Promise.all(['A', 'B', 'C'].map(name => patch(app, user.userId, { name }, { 'if-match': '"4"' })))
+  const results = await Promise.all(
+    ['A', 'B', 'C'].map(name => patch(app, user.userId, { name }, { 'if-match': '"4"' }))
+  )
   t.same(results.map(r => r.statusCode).sort(), [200, 412, 412])
 })
 
@@ -189,14 +228,20 @@ t.test('changing email keeps uniqueness and frees the old email', async t => {
   t.equal(moved.statusCode, 200)
   t.equal(moved.json().email, 'Ada.L@example.com')
   t.same(await byEmail(app, 'ada@example.com'), [], 'the old email finds nobody')
-  t.same((await byEmail(app, 'ada.l@example.com')).map(u => u.userId), [ada.userId])
+  t.same(
+    (await byEmail(app, 'ada.l@example.com')).map(u => u.userId),
+    [ada.userId]
+  )
   t.equal((await post(app, { email: 'ada.l@EXAMPLE.com', name: 'Copy' })).statusCode, 409, 'the new email is taken')
   const reuse = await post(app, { email: 'ada@example.com', name: 'New Ada' })
   t.equal(reuse.statusCode, 201, 'the old email is free again')
 
   const recase = await patch(app, bob.userId, { email: 'BOB@example.com' })
-  t.equal(recase.statusCode, 200, 'changing only the case of one\'s own email is fine')
-  t.same((await byEmail(app, 'bob@example.com')).map(u => u.email), ['BOB@example.com'])
+  t.equal(recase.statusCode, 200, "changing only the case of one's own email is fine")
+  t.same(
+    (await byEmail(app, 'bob@example.com')).map(u => u.email),
+    ['BOB@example.com']
+  )
 })
 
 t.test('two users racing to change to one email: one wins, one 409, one holder', async t => {
@@ -206,13 +251,19 @@ t.test('two users racing to change to one email: one wins, one 409, one holder',
     const a = await create(app)
     const b = await create(app)
     const target = `contended-${round}@example.com`
-    const [ra, rb] = await Promise.all([patch(app, a.userId, { email: target }), patch(app, b.userId, { email: target.toUpperCase() })])
+    const [ra, rb] = await Promise.all([
+      patch(app, a.userId, { email: target }),
+      patch(app, b.userId, { email: target.toUpperCase() })
+    ])
     t.same([ra.statusCode, rb.statusCode].sort(), [200, 409], `round ${round}`)
     const holders = (await storedUsers(ctx)).filter(u => u.emailKey === target)
     t.equal(holders.length, 1, 'one user has the email')
     const loser = ra.statusCode === 409 ? a : b
     t.same((await get(app, `/users/${loser.userId}`)).json(), loser, 'the loser is unchanged')
-    t.same((await byEmail(app, target)).map(u => u.userId), [holders[0]!.userId])
+    t.same(
+      (await byEmail(app, target)).map(u => u.userId),
+      [holders[0]!.userId]
+    )
   }
 })
 
@@ -222,11 +273,24 @@ t.test('concurrent changes of one user to one new email: the user ends up holdin
   for (let round = 0; round < 3; round++) {
     const user = await create(app)
     const target = `same-${round}@example.com`
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => patch(app, user.userId, { email: target, name: `Try ${i}` })))
-    t.ok(results.every(r => r.statusCode === 200), 'without If-Match every change lands, one after another')
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => patch(app, user.userId, { email: target, name: `Try ${i}` }))
+    )
+    t.ok(
+      results.every(r => r.statusCode === 200),
+      'without If-Match every change lands, one after another'
+    )
     t.equal((await get(app, `/users/${user.userId}`)).headers.etag, '"7"')
-    t.same((await byEmail(app, target)).map(u => u.userId), [user.userId], 'the email finds the user')
-    t.equal((await post(app, { email: target, name: 'Intruder' })).statusCode, 409, 'a losing attempt did not release the winner\'s claim')
+    t.same(
+      (await byEmail(app, target)).map(u => u.userId),
+      [user.userId],
+      'the email finds the user'
+    )
+    t.equal(
+      (await post(app, { email: target, name: 'Intruder' })).statusCode,
+      409,
+      "a losing attempt did not release the winner's claim"
+    )
     t.equal((await post(app, { email: user.email, name: 'Successor' })).statusCode, 201, 'the old email was released')
   }
 })
@@ -247,31 +311,46 @@ t.test('DELETE: 204, then 404, gone from lists, email reusable at once', async t
   t.equal((await items(ctx)).length, 2, 'one user and its claim: nothing of the deleted user is left')
 })
 
-t.test('expiresAt: sets ttl in epoch seconds; an expired user is 404, absent from lists, and its email free', async t => {
-  const ctx = await setup(t)
-  const { app } = ctx
-  const expiresAt = Date.now() + 1500
-  const user = await create(app, { email: 'brief@example.com', department: 'Temp', expiresAt })
-  const keeper = await create(app, { department: 'Temp' })
-  const stored = (await storedUsers(ctx)).find(u => u.userId === user.userId)!
-  t.equal(stored.ttl, Math.ceil(expiresAt / 1000), 'the table\'s TTL attribute, in seconds')
-  t.equal(stored.expiresAt, expiresAt)
-  t.equal((await get(app, `/users/${user.userId}`)).statusCode, 200, 'live until then')
-  t.equal((await get(app, '/users')).json().users.length, 2)
+t.test(
+  'expiresAt: sets ttl in epoch seconds; an expired user is 404, absent from lists, and its email free',
+  async t => {
+    const ctx = await setup(t)
+    const { app } = ctx
+    const expiresAt = Date.now() + 1500
+    const user = await create(app, { email: 'brief@example.com', department: 'Temp', expiresAt })
+    const keeper = await create(app, { department: 'Temp' })
+    const stored = (await storedUsers(ctx)).find(u => u.userId === user.userId)!
+    t.equal(stored.ttl, Math.ceil(expiresAt / 1000), "the table's TTL attribute, in seconds")
+    t.equal(stored.expiresAt, expiresAt)
+    t.equal((await get(app, `/users/${user.userId}`)).statusCode, 200, 'live until then')
+    t.equal((await get(app, '/users')).json().users.length, 2)
 
-  await sleep(Math.max(0, expiresAt - Date.now()) + 100)
-  t.equal((await storedUsers(ctx)).length, 2, 'still stored: nothing has deleted it yet')
-  t.equal((await get(app, `/users/${user.userId}`)).statusCode, 404)
-  t.same((await get(app, '/users')).json().users.map((u: UserBody) => u.userId), [keeper.userId])
-  t.same((await get(app, '/users?order=desc')).json().users.map((u: UserBody) => u.userId), [keeper.userId])
-  t.same((await get(app, '/users?department=Temp')).json().users.map((u: UserBody) => u.userId), [keeper.userId])
-  t.same(await byEmail(app, 'brief@example.com'), [])
-  t.equal((await patch(app, user.userId, { expiresAt: null })).statusCode, 404, 'an expired user cannot be revived')
-  t.equal((await del(app, user.userId)).statusCode, 404)
-  const again = await post(app, { email: 'Brief@example.com', name: 'Successor' })
-  t.equal(again.statusCode, 201, 'the email is free')
-  t.same((await byEmail(app, 'brief@example.com')).map(u => u.userId), [again.json().userId])
-})
+    await sleep(Math.max(0, expiresAt - Date.now()) + 100)
+    t.equal((await storedUsers(ctx)).length, 2, 'still stored: nothing has deleted it yet')
+    t.equal((await get(app, `/users/${user.userId}`)).statusCode, 404)
+    t.same(
+      (await get(app, '/users')).json().users.map((u: UserBody) => u.userId),
+      [keeper.userId]
+    )
+    t.same(
+      (await get(app, '/users?order=desc')).json().users.map((u: UserBody) => u.userId),
+      [keeper.userId]
+    )
+    t.same(
+      (await get(app, '/users?department=Temp')).json().users.map((u: UserBody) => u.userId),
+      [keeper.userId]
+    )
+    t.same(await byEmail(app, 'brief@example.com'), [])
+    t.equal((await patch(app, user.userId, { expiresAt: null })).statusCode, 404, 'an expired user cannot be revived')
+    t.equal((await del(app, user.userId)).statusCode, 404)
+    const again = await post(app, { email: 'Brief@example.com', name: 'Successor' })
+    t.equal(again.statusCode, 201, 'the email is free')
+    t.same(
+      (await byEmail(app, 'brief@example.com')).map(u => u.userId),
+      [again.json().userId]
+    )
+  }
+)
 
 t.test('listing in creation order, both ways, across cursors, and per department', async t => {
   const { app } = await setup(t)
@@ -306,8 +385,14 @@ t.test('listing in creation order, both ways, across cursors, and per department
   t.same((await walk('department=None', 2)).flat(), [])
 
   const first = (await get(app, '/users?limit=2')).json()
-  t.same(first.users.map((u: UserBody) => u.name), ['User 0', 'User 1'])
-  t.same((await get(app, `/users?limit=2&cursor=${first.cursor}`)).json().users.map((u: UserBody) => u.name), ['User 2', 'User 3'])
+  t.same(
+    first.users.map((u: UserBody) => u.name),
+    ['User 0', 'User 1']
+  )
+  t.same(
+    (await get(app, `/users?limit=2&cursor=${first.cursor}`)).json().users.map((u: UserBody) => u.name),
+    ['User 2', 'User 3']
+  )
   const evenCursor = (await get(app, '/users?department=Even&limit=1')).json().cursor
   const mixed = await get(app, `/users?department=Odd&cursor=${evenCursor}`)
   t.equal(mixed.statusCode, 400, 'a cursor of another list is refused')
@@ -335,7 +420,8 @@ t.test('validation: bad input is 400 and nothing is stored or changed', async t 
   const ctx = await setup(t)
   const { app } = ctx
   const ok = { email: 'valid@example.com', name: 'Valid' }
-  const emailOf = (length: number) => `${'a'.repeat(64)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(length - 248)}`
+  const emailOf = (length: number) =>
+    `${'a'.repeat(64)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(length - 248)}`
   const long = emailOf(255)
   t.equal(long.length, 255)
   const bad: Array<[string, Record<string, unknown>]> = [
@@ -370,7 +456,12 @@ t.test('validation: bad input is 400 and nothing is stored or changed', async t 
   t.same(await items(ctx), [], 'nothing stored, not even a claim')
 
   t.equal((await post(app, { ...ok, email: emailOf(254) })).statusCode, 201, '254 characters is fine')
-  t.equal((await post(app, { ...ok, email: 'other@example.com', name: 'n'.repeat(200), department: 'd'.repeat(100) })).statusCode, 201, 'the maximum lengths are fine')
+  t.equal(
+    (await post(app, { ...ok, email: 'other@example.com', name: 'n'.repeat(200), department: 'd'.repeat(100) }))
+      .statusCode,
+    201,
+    'the maximum lengths are fine'
+  )
 
   const user = await create(app, { email: 'patch@example.com' })
   const badPatches: Array<[string, unknown]> = [
@@ -402,22 +493,39 @@ t.test('a writer dying between claim and user does not lock the email forever', 
   await t.rejects(dying.create({ email: 'orphan@example.com', name: 'Dies' }), /injected failure/)
   failure.restore()
   t.equal(failure.writes, 1, 'the claim was written, the user was not')
-  t.same((await items(ctx)).map(i => i.pk), ['EMAIL#orphan@example.com'], 'a claim without its user is left behind')
+  t.same(
+    (await items(ctx)).map(i => i.pk),
+    ['EMAIL#orphan@example.com'],
+    'a claim without its user is left behind'
+  )
   t.same(await byEmail(app, 'orphan@example.com'), [], 'nobody has the email')
 
   // Within the grace period the claim may be a write in flight: refused.
   const repo = new UsersRepository({ dynamodb: clients.dynamodb, table: config.tables.users, claimGraceMs: graceMs })
-  t.match(await answerOf(repo.create({ email: 'orphan@example.com', name: 'Too early' })), { statusCode: 409, code: 'EMAIL_TAKEN' })
+  t.match(await answerOf(repo.create({ email: 'orphan@example.com', name: 'Too early' })), {
+    statusCode: 409,
+    code: 'EMAIL_TAKEN'
+  })
   t.equal((await post(app, { email: 'orphan@example.com', name: 'Too early' })).statusCode, 409)
 
   await sleep(graceMs + 100)
-  const attempts = await Promise.allSettled(Array.from({ length: 10 }, (_, i) =>
-    repo.create({ email: i % 2 === 0 ? 'ORPHAN@example.com' : ' orphan@example.com', name: `Takes over ${i}` })))
+  const attempts = await Promise.allSettled(
+    Array.from({ length: 10 }, (_, i) =>
+      repo.create({ email: i % 2 === 0 ? 'ORPHAN@example.com' : ' orphan@example.com', name: `Takes over ${i}` })
+    )
+  )
   const winners = attempts.filter(a => a.status === 'fulfilled')
   t.equal(winners.length, 1, 'of concurrent takers exactly one gets the stale claim')
-  t.ok(attempts.every(a => a.status === 'fulfilled' || toErrorResponse(a.reason).body.statusCode === 409), 'the others are 409')
+  t.ok(
+    attempts.every(a => a.status === 'fulfilled' || toErrorResponse(a.reason).body.statusCode === 409),
+    'the others are 409'
+  )
   const taken = (winners[0] as PromiseFulfilledResult<{ userId: string }>).value
-  t.same((await byEmail(app, 'orphan@example.com')).map(u => u.userId), [taken.userId], 'after the grace period the email is usable')
+  t.same(
+    (await byEmail(app, 'orphan@example.com')).map(u => u.userId),
+    [taken.userId],
+    'after the grace period the email is usable'
+  )
   t.equal((await storedUsers(ctx)).length, 1)
   t.equal((await post(app, { email: 'orphan@example.com', name: 'Late' })).statusCode, 409, 'and unique again')
 })
@@ -435,7 +543,11 @@ t.test('writers dying in an email change or a delete leave nothing locked for go
   await t.rejects(repo.update(user.userId, { email: 'second@example.com' }), /injected failure/)
   failure.restore()
   t.same((await get(app, `/users/${user.userId}`)).json(), user, 'the user is unchanged')
-  t.same((await byEmail(app, 'first@example.com')).map(u => u.userId), [user.userId], 'and still holds its email')
+  t.same(
+    (await byEmail(app, 'first@example.com')).map(u => u.userId),
+    [user.userId],
+    'and still holds its email'
+  )
   t.equal((await post(app, { email: 'first@example.com', name: 'Thief' })).statusCode, 409)
 
   // Delete: the user is deleted, then the writer dies before releasing the claim.
@@ -444,11 +556,14 @@ t.test('writers dying in an email change or a delete leave nothing locked for go
   failure.restore()
   t.equal(failure.writes, 1, 'the user delete went through, the release did not')
   t.equal((await get(app, `/users/${leaver.userId}`)).statusCode, 404)
-  t.ok((await items(ctx)).some(i => i.pk === 'EMAIL#leaver@example.com'), 'its claim was left behind')
+  t.ok(
+    (await items(ctx)).some(i => i.pk === 'EMAIL#leaver@example.com'),
+    'its claim was left behind'
+  )
 
   await sleep(graceMs + 100)
   t.ok(await repo.create({ email: 'second@example.com', name: 'Gets it' }), 'the abandoned new email is usable')
-  t.ok(await repo.create({ email: 'leaver@example.com', name: 'Gets it too' }), 'the deleted user\'s email is usable')
+  t.ok(await repo.create({ email: 'leaver@example.com', name: 'Gets it too' }), "the deleted user's email is usable")
   t.equal((await post(app, { email: 'first@example.com', name: 'Thief' })).statusCode, 409, 'a held email never is')
 })
 
@@ -457,7 +572,11 @@ t.test('OpenAPI documents every /users route with its parameters, body and respo
   const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
   const expected: Record<string, Record<string, string[]>> = {
     '/users': { post: ['201', '400', '409'], get: ['200', '400'] },
-    '/users/{userId}': { get: ['200', '400', '404'], patch: ['200', '400', '404', '409', '412'], delete: ['204', '400', '404'] }
+    '/users/{userId}': {
+      get: ['200', '400', '404'],
+      patch: ['200', '400', '404', '409', '412'],
+      delete: ['204', '400', '404']
+    }
   }
   for (const [path, methods] of Object.entries(expected)) {
     for (const [method, statuses] of Object.entries(methods)) {
@@ -466,15 +585,24 @@ t.test('OpenAPI documents every /users route with its parameters, body and respo
       t.ok(op, `${name} is documented`)
       t.same(op.tags, ['users'], `${name} tags`)
       t.ok(op.summary, `${name} summary`)
-      for (const status of [...statuses, '401', '403', '429', '500', '503']) t.ok(op.responses[status], `${name} documents ${status}`)
+      for (const status of [...statuses, '401', '403', '429', '500', '503'])
+        t.ok(op.responses[status], `${name} documents ${status}`)
       t.match(op.description, method === 'get' ? /users:read/ : /users:write/, `${name} names its scope`)
-      if (path.includes('{userId}')) t.ok(op.parameters.some((p: { in: string, name: string }) => p.in === 'path' && p.name === 'userId'))
+      if (path.includes('{userId}'))
+        t.ok(op.parameters.some((p: { in: string; name: string }) => p.in === 'path' && p.name === 'userId'))
       if (method === 'post' || method === 'patch') t.ok(op.requestBody, `${name} body`)
     }
   }
-  const query = doc.paths['/users'].get.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort()
+  const query = doc.paths['/users'].get.parameters
+    .filter((p: { in: string }) => p.in === 'query')
+    .map((p: { name: string }) => p.name)
+    .sort()
   t.same(query, ['cursor', 'department', 'email', 'limit', 'order'])
-  t.ok(doc.paths['/users/{userId}'].patch.parameters.some((p: { in: string, name: string }) => p.in === 'header' && p.name === 'if-match'))
+  t.ok(
+    doc.paths['/users/{userId}'].patch.parameters.some(
+      (p: { in: string; name: string }) => p.in === 'header' && p.name === 'if-match'
+    )
+  )
   const user = doc.paths['/users/{userId}'].get.responses['200'].content['application/json'].schema
   t.equal(user.additionalProperties, false, 'responses are serialized through a closed schema')
 })
@@ -486,12 +614,19 @@ t.test('a writer too slow after claiming writes nothing and gives the email back
   const repo = new UsersRepository({ dynamodb: clients.dynamodb, table: config.tables.users, claimGraceMs: graceMs })
   // The claim's write comes back late, as from a stalled process: past half the grace period.
   let writes = 0
-  clients.dynamodb.middlewareStack.add((next, context) => async (args) => {
-    const result = await next(args)
-    if (context.commandName === 'PutItemCommand' && writes++ === 0) await sleep(graceMs)
-    return result
-  }, { step: 'initialize', name: 'slow-first-write' })
-  t.match(await answerOf(repo.create({ email: 'slow@example.com', name: 'Slow' })), { statusCode: 503, code: 'WRITE_TOO_SLOW', headers: { 'retry-after': '2' } })
+  clients.dynamodb.middlewareStack.add(
+    (next, context) => async args => {
+      const result = await next(args)
+      if (context.commandName === 'PutItemCommand' && writes++ === 0) await sleep(graceMs)
+      return result
+    },
+    { step: 'initialize', name: 'slow-first-write' }
+  )
+  t.match(await answerOf(repo.create({ email: 'slow@example.com', name: 'Slow' })), {
+    statusCode: 503,
+    code: 'WRITE_TOO_SLOW',
+    headers: { 'retry-after': '2' }
+  })
   clients.dynamodb.middlewareStack.remove('slow-first-write')
   t.same(await items(ctx), [], 'no user, and the claim was released')
   t.equal((await post(app, { email: 'slow@example.com', name: 'Next' })).statusCode, 201, 'the email is free at once')

@@ -13,8 +13,7 @@ import { errorResponses } from '../../schemas/common.ts'
  * undefined when the request names no valid resource, which is a 400.
  */
 export type AuthRequirement =
-  | 'public'
-  | { scopes: readonly string[] | ((request: FastifyRequest) => string[] | undefined) }
+  'public' | { scopes: readonly string[] | ((request: FastifyRequest) => string[] | undefined) }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,7 +25,7 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** Every route that needs credentials, as registered: what the auth tests walk. */
-    protectedRoutes: Array<{ method: string, url: string, auth: Exclude<AuthRequirement, 'public'> }>
+    protectedRoutes: Array<{ method: string; url: string; auth: Exclude<AuthRequirement, 'public'> }>
   }
 }
 
@@ -38,7 +37,7 @@ export interface AuthOptions {
   docsPrefix: string
 }
 
-function isInfrastructureRoute (route: RouteOptions, docsPrefix: string): boolean {
+function isInfrastructureRoute(route: RouteOptions, docsPrefix: string): boolean {
   const url = route.url ?? ''
   return url === docsPrefix || url.startsWith(`${docsPrefix}/`) || (route.method === 'OPTIONS' && url === '*')
 }
@@ -48,65 +47,81 @@ function isInfrastructureRoute (route: RouteOptions, docsPrefix: string): boolea
  * one that does not is refused when it is registered, so buildApp throws
  * rather than serving it open.
  */
-export default fp<AuthOptions>(async (app, { config, docsPrefix }) => {
-  const resolve = await createCredentialResolver(config)
-  const protectedRoutes: typeof app.protectedRoutes = []
+export default fp<AuthOptions>(
+  async (app, { config, docsPrefix }) => {
+    const resolve = await createCredentialResolver(config)
+    const protectedRoutes: typeof app.protectedRoutes = []
 
-  app.decorateRequest('principal', undefined)
-  app.decorateRequest('authFailure', undefined)
-  app.decorate('protectedRoutes', protectedRoutes)
+    app.decorateRequest('principal', undefined)
+    app.decorateRequest('authFailure', undefined)
+    app.decorate('protectedRoutes', protectedRoutes)
 
-  app.addHook('onRoute', (route) => {
-    if (isInfrastructureRoute(route, docsPrefix)) return
-    const auth = route.config?.auth
-    const name = `${String(route.method)} ${route.url}`
-    if (auth === undefined) {
-      throw new Error(`Route ${name} declares no auth requirement: set config.auth to 'public' or { scopes: [...] }`)
-    }
-    if (auth === 'public') {
-      route.schema = { ...route.schema, security: [] }
-      return
-    }
-    if (Array.isArray(auth.scopes) && !auth.scopes.every(isValidScope)) throw new Error(`Route ${name} declares an invalid scope`)
-    const scopes = Array.isArray(auth.scopes) ? `Requires scope ${auth.scopes.join(' and ')}.` : 'Requires a scope naming the resource.'
-    route.schema = {
-      ...route.schema,
-      description: [route.schema?.description, scopes].filter(Boolean).join('\n\n'),
-      security: [{ apiKey: [] }, { bearerAuth: [] }],
-      response: { ...errorResponses(401, 403), ...route.schema?.response as object }
-    }
-    // After the rate limiter's hook (its onRoute runs first), so refused callers are counted too.
-    route.onRequest = [...[route.onRequest ?? []].flat(), authorize]
-    for (const method of [route.method].flat()) protectedRoutes.push({ method, url: route.url, auth })
-  })
+    app.addHook('onRoute', route => {
+      if (isInfrastructureRoute(route, docsPrefix)) return
+      const auth = route.config?.auth
+      const name = `${String(route.method)} ${route.url}`
+      if (auth === undefined) {
+        throw new Error(`Route ${name} declares no auth requirement: set config.auth to 'public' or { scopes: [...] }`)
+      }
+      if (auth === 'public') {
+        route.schema = { ...route.schema, security: [] }
+        return
+      }
+      if (Array.isArray(auth.scopes) && !auth.scopes.every(isValidScope))
+        throw new Error(`Route ${name} declares an invalid scope`)
+      const scopes = Array.isArray(auth.scopes)
+        ? `Requires scope ${auth.scopes.join(' and ')}.`
+        : 'Requires a scope naming the resource.'
+      route.schema = {
+        ...route.schema,
+        description: [route.schema?.description, scopes].filter(Boolean).join('\n\n'),
+        security: [{ apiKey: [] }, { bearerAuth: [] }],
+        response: { ...errorResponses(401, 403), ...(route.schema?.response as object) }
+      }
+      // After the rate limiter's hook (its onRoute runs first), so refused callers are counted too.
+      route.onRequest = [...[route.onRequest ?? []].flat(), authorize]
+      for (const method of [route.method].flat()) protectedRoutes.push({ method, url: route.url, auth })
+    })
 
-  // Runs before every route-level hook: the rate limiter keys on what this finds.
-  app.addHook('onRequest', async (request) => {
-    const auth = request.routeOptions.config.auth
-    if (auth === undefined || auth === 'public') return
-    const resolution = await resolve(request.headers)
-    if ('principal' in resolution) request.principal = resolution.principal
-    else request.authFailure = resolution.failure
-  })
+    // Runs before every route-level hook: the rate limiter keys on what this finds.
+    app.addHook('onRequest', async request => {
+      const auth = request.routeOptions.config.auth
+      if (auth === undefined || auth === 'public') return
+      const resolution = await resolve(request.headers)
+      if ('principal' in resolution) request.principal = resolution.principal
+      else request.authFailure = resolution.failure
+    })
 
-  async function authorize (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const auth = request.routeOptions.config.auth as Exclude<AuthRequirement, 'public'>
-    switch (request.authFailure) {
-      case 'missing':
-        throw new HttpError(401, 'UNAUTHENTICATED', 'This route needs an API key (x-api-key or Authorization: Bearer) or a JWT', { 'www-authenticate': REALM })
-      case 'invalid':
-        throw new HttpError(401, 'INVALID_CREDENTIALS', 'The credential sent is not valid', { 'www-authenticate': `${REALM}, error="invalid_token"` })
-      case 'unavailable':
-        throw new HttpError(503, 'DEPENDENCY_UNAVAILABLE', 'The token issuer\'s keys cannot be fetched; retry later', { 'retry-after': String(RETRY_AFTER_SECONDS) })
+    async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+      const auth = request.routeOptions.config.auth as Exclude<AuthRequirement, 'public'>
+      switch (request.authFailure) {
+        case 'missing':
+          throw new HttpError(
+            401,
+            'UNAUTHENTICATED',
+            'This route needs an API key (x-api-key or Authorization: Bearer) or a JWT',
+            { 'www-authenticate': REALM }
+          )
+        case 'invalid':
+          throw new HttpError(401, 'INVALID_CREDENTIALS', 'The credential sent is not valid', {
+            'www-authenticate': `${REALM}, error="invalid_token"`
+          })
+        case 'unavailable':
+          throw new HttpError(503, 'DEPENDENCY_UNAVAILABLE', "The token issuer's keys cannot be fetched; retry later", {
+            'retry-after': String(RETRY_AFTER_SECONDS)
+          })
+      }
+      const principal = request.principal!
+      const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
+      // An id that cannot name a resource is bad input, whoever sends it.
+      if (required === undefined)
+        throw new HttpError(400, 'INVALID_RESOURCE_ID', 'The resource id in the path is not valid')
+      const missing = missingScopes(principal.scopes, required)
+      if (missing.length > 0) {
+        throw new HttpError(403, 'FORBIDDEN', `Credential ${principal.id} lacks ${missing.join(', ')}`)
+      }
+      request.log.debug({ principal: principal.id }, 'authorized')
     }
-    const principal = request.principal!
-    const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
-    // An id that cannot name a resource is bad input, whoever sends it.
-    if (required === undefined) throw new HttpError(400, 'INVALID_RESOURCE_ID', 'The resource id in the path is not valid')
-    const missing = missingScopes(principal.scopes, required)
-    if (missing.length > 0) {
-      throw new HttpError(403, 'FORBIDDEN', `Credential ${principal.id} lacks ${missing.join(', ')}`)
-    }
-    request.log.debug({ principal: principal.id }, 'authorized')
-  }
-}, { name: 'auth', dependencies: ['errors', 'rate-limit'] })
+  },
+  { name: 'auth', dependencies: ['errors', 'rate-limit'] }
+)

@@ -4,8 +4,15 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import {
-  ConflictError, ContentionError, DomainError, InvalidInputError, isDependencyUnavailable, NotFoundError, PreconditionFailedError,
-  TooLargeError, UnavailableError
+  ConflictError,
+  ContentionError,
+  DomainError,
+  InvalidInputError,
+  isDependencyUnavailable,
+  NotFoundError,
+  PreconditionFailedError,
+  TooLargeError,
+  UnavailableError
 } from '../../errors.ts'
 import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
 
@@ -28,11 +35,15 @@ const DOMAIN_STATUS: Array<[abstract new (...args: never[]) => DomainError, numb
 
 const retryLater = { 'retry-after': String(RETRY_AFTER_SECONDS) }
 
-const body = (statusCode: number, code: string, message: string): ErrorBody =>
-  ({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code })
+const body = (statusCode: number, code: string, message: string): ErrorBody => ({
+  statusCode,
+  error: STATUS_CODES[statusCode] ?? 'Error',
+  message,
+  code
+})
 
 /** Maps anything thrown to the one error shape. Internals never reach the client. */
-export function toErrorResponse (err: unknown): { body: ErrorBody, headers: Record<string, string> } {
+export function toErrorResponse(err: unknown): { body: ErrorBody; headers: Record<string, string> } {
   if (err instanceof HttpError) return { body: body(err.statusCode, err.code, err.message), headers: err.headers }
   if (err instanceof DomainError) {
     const status = DOMAIN_STATUS.find(([type]) => err instanceof type)?.[1] ?? 500
@@ -41,7 +52,8 @@ export function toErrorResponse (err: unknown): { body: ErrorBody, headers: Reco
   }
   const e = err as Partial<FastifyError> & { validation?: unknown }
   const isSyntaxError = err instanceof SyntaxError
-  if (e.validation !== undefined) return { body: body(400, 'VALIDATION_FAILED', e.message ?? 'Invalid input'), headers: {} }
+  if (e.validation !== undefined)
+    return { body: body(400, 'VALIDATION_FAILED', e.message ?? 'Invalid input'), headers: {} }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { body: body(413, 'BODY_TOO_LARGE', 'Request body is larger than this route accepts'), headers: {} }
@@ -77,12 +89,15 @@ const FRAMEWORK_ERRORS: Record<string, [number, string, string]> = {
  * Fastify's `frameworkErrors`: the documented error shape, request id and
  * security headers for what the router refuses before hooks run.
  */
-export function frameworkErrorHandler (headers: Record<string, string>) {
+export function frameworkErrorHandler(headers: Record<string, string>) {
   return async (err: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const [statusCode, code, message] = FRAMEWORK_ERRORS[err.code] ?? [500, 'INTERNAL_ERROR', 'Internal Server Error']
     if (statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code }, 'request rejected')
-    await reply.code(statusCode).headers({ ...headers, 'x-request-id': request.id }).send(body(statusCode, code, message))
+    await reply
+      .code(statusCode)
+      .headers({ ...headers, 'x-request-id': request.id })
+      .send(body(statusCode, code, message))
   }
 }
 
@@ -93,13 +108,17 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
 }
 
 /** Fastify's `clientErrorHandler`: answers on the raw socket, in the documented shape. */
-export function clientErrorHandler (headers: Record<string, string>) {
+export function clientErrorHandler(headers: Record<string, string>) {
   return (err: Error & { code?: string }, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
       socket.destroy()
       return
     }
-    const [statusCode, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'The request is not valid HTTP']
+    const [statusCode, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+      400,
+      'BAD_REQUEST',
+      'The request is not valid HTTP'
+    ]
     const json = JSON.stringify(body(statusCode, code, message))
     const lines = [
       `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}`,
@@ -113,15 +132,20 @@ export function clientErrorHandler (headers: Record<string, string>) {
   }
 }
 
-export default fp(async (app) => {
-  app.setErrorHandler(async (err, request, reply) => {
-    const { body, headers } = toErrorResponse(err)
-    if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
-    else request.log.info({ code: body.code, message: body.message }, 'request rejected')
-    return await reply.code(body.statusCode).headers(headers).send(body)
-  })
+export default fp(
+  async app => {
+    app.setErrorHandler(async (err, request, reply) => {
+      const { body, headers } = toErrorResponse(err)
+      if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
+      else request.log.info({ code: body.code, message: body.message }, 'request rejected')
+      return await reply.code(body.statusCode).headers(headers).send(body)
+    })
 
-  app.setNotFoundHandler(async (request, reply) => {
-    return await reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`))
-  })
-}, { name: 'errors' })
+    app.setNotFoundHandler(async (request, reply) => {
+      return await reply
+        .code(404)
+        .send(body(404, 'ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`))
+    })
+  },
+  { name: 'errors' }
+)

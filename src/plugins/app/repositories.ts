@@ -27,35 +27,53 @@ export interface RepositoriesOptions {
   overrides?: RepositoryOverrides
 }
 
-export default fp<RepositoriesOptions>(async (app, { config, overrides = {} }) => {
-  const { dynamodb, s3 } = app.aws
-  app.decorate('dataRepository', new DataRepository({
-    dynamodb,
-    s3,
-    table: config.tables.data,
-    bucket: config.buckets.payloads,
-    ...overrides.data
-  }))
-  app.decorate('healthRepository', new HealthRepository({
-    dynamodb,
-    s3,
-    table: config.tables.data,
-    bucket: config.buckets.payloads
-  }))
-  app.decorate('projectsRepository', new ProjectsRepository({
-    dynamodb,
-    table: config.tables.projects,
-    ...overrides.projects
-  }))
-  app.decorate('usersRepository', new UsersRepository({
-    dynamodb,
-    table: config.tables.users
-  }))
-  app.decorate('assetsRepository', new AssetsRepository({
-    dynamodb,
-    s3,
-    table: config.tables.assets,
-    bucket: config.buckets.assets,
-    limits: config.assets
-  }))
-}, { name: 'repositories', dependencies: ['aws'] })
+export default fp<RepositoriesOptions>(
+  async (app, { config, overrides = {} }) => {
+    const { dynamodb, s3 } = app.aws
+    app.decorate(
+      'dataRepository',
+      new DataRepository({
+        dynamodb,
+        s3,
+        table: config.tables.data,
+        bucket: config.buckets.payloads,
+        ...overrides.data
+      })
+    )
+    app.decorate(
+      'healthRepository',
+      new HealthRepository({
+        dynamodb,
+        s3,
+        table: config.tables.data,
+        bucket: config.buckets.payloads
+      })
+    )
+    app.decorate(
+      'projectsRepository',
+      new ProjectsRepository({
+        dynamodb,
+        table: config.tables.projects,
+        ...overrides.projects
+      })
+    )
+    app.decorate(
+      'usersRepository',
+      new UsersRepository({
+        dynamodb,
+        table: config.tables.users
+      })
+    )
+    app.decorate(
+      'assetsRepository',
+      new AssetsRepository({
+        dynamodb,
+        s3,
+        table: config.tables.assets,
+        bucket: config.buckets.assets,
+        limits: config.assets
+      })
+    )
+  },
+  { name: 'repositories', dependencies: ['aws'] }
+)

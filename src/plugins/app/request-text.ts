@@ -8,14 +8,14 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 /** Deeper JSON than any route needs; DynamoDB refuses items nested past 32 levels. */
 export const MAX_BODY_DEPTH = 20
 
-type TextProblem = { kind: 'malformed', at: string } | { kind: 'too-deep' }
+type TextProblem = { kind: 'malformed'; at: string } | { kind: 'too-deep' }
 
 /**
  * The first string in `value` (keys included) that is not well-formed
  * Unicode, as a path like `body.changes[2].data.title`, or nesting deeper than
  * MAX_BODY_DEPTH. Iterative: the walk itself must not overflow the stack.
  */
-export function textProblem (value: unknown, root: string): TextProblem | undefined {
+export function textProblem(value: unknown, root: string): TextProblem | undefined {
   const stack: Array<[unknown, string, number]> = [[value, root, 0]]
   while (stack.length > 0) {
     const [current, path, depth] = stack.pop()!
@@ -43,25 +43,35 @@ export function textProblem (value: unknown, root: string): TextProblem | undefi
  * valid JSON but no text: stored, it breaks signing, S3 keys and every strict
  * JSON parser that later reads it.
  */
-export default fp(async (app) => {
-  // JSON in and out: any other body is 415, not a string the schema then rejects.
-  app.removeContentTypeParser('text/plain')
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase()
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8'), undefined)
-      return
-    }
-    parseJson(request, body as string, done)
-  })
+export default fp(
+  async app => {
+    // JSON in and out: any other body is 415, not a string the schema then rejects.
+    app.removeContentTypeParser('text/plain')
+    const parseJson = app.getDefaultJsonParser('error', 'error')
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase()
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8'), undefined)
+        return
+      }
+      parseJson(request, body as string, done)
+    })
 
-  app.addHook('preValidation', async (request: FastifyRequest) => {
-    const problem = textProblem(request.params, 'params') ?? textProblem(request.query, 'querystring') ?? textProblem(request.body, 'body')
-    if (problem?.kind === 'too-deep') throw new InvalidInputError('BODY_TOO_DEEP', `JSON may nest at most ${MAX_BODY_DEPTH} levels deep`)
-    if (problem?.kind === 'malformed') {
-      const where = problem.at.length > 120 ? `${problem.at.slice(0, 120)}…` : problem.at
-      throw new InvalidInputError('MALFORMED_UNICODE', `${where} is not well-formed Unicode (it holds a lone surrogate)`)
-    }
-  })
-}, { name: 'request-text' })
+    app.addHook('preValidation', async (request: FastifyRequest) => {
+      const problem =
+        textProblem(request.params, 'params') ??
+        textProblem(request.query, 'querystring') ??
+        textProblem(request.body, 'body')
+      if (problem?.kind === 'too-deep')
+        throw new InvalidInputError('BODY_TOO_DEEP', `JSON may nest at most ${MAX_BODY_DEPTH} levels deep`)
+      if (problem?.kind === 'malformed') {
+        const where = problem.at.length > 120 ? `${problem.at.slice(0, 120)}…` : problem.at
+        throw new InvalidInputError(
+          'MALFORMED_UNICODE',
+          `${where} is not well-formed Unicode (it holds a lone surrogate)`
+        )
+      }
+    })
+  },
+  { name: 'request-text' }
+)

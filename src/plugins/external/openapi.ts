@@ -21,23 +21,26 @@ export const TAGS = [
 ]
 
 /** The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it. */
-export default fp<OpenApiOptions>(async (app, { config, uiStaticDir }) => {
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Atlas API',
-        version: config.version,
-        description: 'Datasets, users, assets and project change feeds over DynamoDB and S3.'
-      },
-      tags: TAGS,
-      components: { securitySchemes: SECURITY_SCHEMES }
-    }
-  })
-  await app.register(swaggerUi, {
-    routePrefix: DOCS_PREFIX,
-    baseDir: uiStaticDir,
-    staticCSP: true,
-    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
-  })
-}, { name: 'openapi' })
+export default fp<OpenApiOptions>(
+  async (app, { config, uiStaticDir }) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'Atlas API',
+          version: config.version,
+          description: 'Datasets, users, assets and project change feeds over DynamoDB and S3.'
+        },
+        tags: TAGS,
+        components: { securitySchemes: SECURITY_SCHEMES }
+      }
+    })
+    await app.register(swaggerUi, {
+      routePrefix: DOCS_PREFIX,
+      baseDir: uiStaticDir,
+      staticCSP: true,
+      uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
+    })
+  },
+  { name: 'openapi' }
+)

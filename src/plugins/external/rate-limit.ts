@@ -9,15 +9,23 @@ import { HttpError } from '../../http-error.ts'
  * container counts on its own, and the HTTP API's stage throttling is the
  * limit across all of them.
  */
-export default fp<{ config: Config, docsPrefix: string }>(async (app, { config, docsPrefix }) => {
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimit.max,
-    timeWindow: config.rateLimit.windowMs,
-    keyGenerator: (request) => request.principal ? `${request.principal.kind}:${request.principal.id}` : `ip:${request.ip}`,
-    allowList: (request) => request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`),
-    errorResponseBuilder: (_request, context) => new HttpError(429, 'RATE_LIMITED',
-      `More than ${context.max} requests in ${config.rateLimit.windowMs / 1000} seconds; retry after ${Math.ceil(context.ttl / 1000)} s`,
-      { 'retry-after': String(Math.ceil(context.ttl / 1000)) })
-  })
-}, { name: 'rate-limit', dependencies: ['errors'] })
+export default fp<{ config: Config; docsPrefix: string }>(
+  async (app, { config, docsPrefix }) => {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimit.max,
+      timeWindow: config.rateLimit.windowMs,
+      keyGenerator: request =>
+        request.principal ? `${request.principal.kind}:${request.principal.id}` : `ip:${request.ip}`,
+      allowList: request => request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`),
+      errorResponseBuilder: (_request, context) =>
+        new HttpError(
+          429,
+          'RATE_LIMITED',
+          `More than ${context.max} requests in ${config.rateLimit.windowMs / 1000} seconds; retry after ${Math.ceil(context.ttl / 1000)} s`,
+          { 'retry-after': String(Math.ceil(context.ttl / 1000)) }
+        )
+    })
+  },
+  { name: 'rate-limit', dependencies: ['errors'] }
+)

@@ -23,16 +23,23 @@ const HELMET_OPTIONS = {
  * and Node give before any hook runs (a malformed URL, a broken request).
  * Helmet computes them, so both stay one policy.
  */
-export function securityHeaders (): Record<string, string> {
+export function securityHeaders(): Record<string, string> {
   const headers: Record<string, string> = {}
   const res = {
-    setHeader: (name: string, value: string) => { headers[name.toLowerCase()] = value },
-    removeHeader: (name: string) => { delete headers[name.toLowerCase()] }
+    setHeader: (name: string, value: string) => {
+      headers[name.toLowerCase()] = value
+    },
+    removeHeader: (name: string) => {
+      delete headers[name.toLowerCase()]
+    }
   }
   helmet(HELMET_OPTIONS)({} as IncomingMessage, res as unknown as ServerResponse, () => {})
   return headers
 }
 
-export default fp(async (app) => {
-  await app.register(helmetPlugin, { global: true, ...HELMET_OPTIONS })
-}, { name: 'security-headers' })
+export default fp(
+  async app => {
+    await app.register(helmetPlugin, { global: true, ...HELMET_OPTIONS })
+  },
+  { name: 'security-headers' }
+)

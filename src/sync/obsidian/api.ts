@@ -46,7 +46,7 @@ const VAULT_ID = /^[A-Za-z0-9_.-]{1,128}$/
 const HOST = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/
 
 /** What the service's error text means, by the words its messages are known to use. */
-function classify (text: string, path: string, sentMfa: boolean): ObsidianErrorCode {
+function classify(text: string, path: string, sentMfa: boolean): ObsidianErrorCode {
   if (/2fa|two.?factor|\bmfa\b|one.?time|authenticator/i.test(text)) return sentMfa ? 'MFA_INVALID' : 'MFA_REQUIRED'
   if (/not logged in|invalid token|expired token/i.test(text)) return 'NOT_LOGGED_IN'
   if (/vault not found/i.test(text)) return 'VAULT_NOT_FOUND'
@@ -71,7 +71,7 @@ export class ObsidianApi {
   private readonly timeoutMs: number
   private readonly log: ClientLog
 
-  constructor (options: ObsidianApiOptions) {
+  constructor(options: ObsidianApiOptions) {
     const url = new URL(options.apiUrl)
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('The Obsidian API URL must be http(s)')
     this.apiUrl = url.toString().replace(/\/$/, '')
@@ -80,20 +80,29 @@ export class ObsidianApi {
   }
 
   /** Signs in, with the current TOTP code when a secret is given. */
-  async signIn (credentials: Credentials): Promise<Account> {
+  async signIn(credentials: Credentials): Promise<Account> {
     const mfa = credentials.totpSecret ? totpCode(credentials.totpSecret) : ''
-    const body = await this.post('/user/signin', { email: credentials.email, password: credentials.password, mfa }, mfa !== '')
-    if (typeof body.token !== 'string' || body.token === '') throw new ObsidianError('PROTOCOL', 'Sign-in answered without a token')
-    return { token: body.token, email: typeof body.email === 'string' ? body.email : credentials.email, name: typeof body.name === 'string' ? body.name : '' }
+    const body = await this.post(
+      '/user/signin',
+      { email: credentials.email, password: credentials.password, mfa },
+      mfa !== ''
+    )
+    if (typeof body.token !== 'string' || body.token === '')
+      throw new ObsidianError('PROTOCOL', 'Sign-in answered without a token')
+    return {
+      token: body.token,
+      email: typeof body.email === 'string' ? body.email : credentials.email,
+      name: typeof body.name === 'string' ? body.name : ''
+    }
   }
 
-  async user (token: string): Promise<{ email: string, name: string }> {
+  async user(token: string): Promise<{ email: string; name: string }> {
     const body = await this.post('/user/info', { token })
     return { email: String(body.email ?? ''), name: String(body.name ?? '') }
   }
 
   /** The account's vaults and those shared with it. Entries that are not usable are left out, with a warning. */
-  async vaults (token: string): Promise<VaultInfo[]> {
+  async vaults(token: string): Promise<VaultInfo[]> {
     const body = await this.post('/vault/list', { token, supported_encryption_version: 3 })
     const own = Array.isArray(body.vaults) ? body.vaults : []
     const shared = Array.isArray(body.shared) ? body.shared : []
@@ -101,21 +110,34 @@ export class ObsidianApi {
   }
 
   /** Where a vault's WebSocket is: wss, or ws when the API itself is plain http (a local stand-in). */
-  socketUrl (vault: Pick<VaultInfo, 'host'>): string {
+  socketUrl(vault: Pick<VaultInfo, 'host'>): string {
     const secure = this.apiUrl.startsWith('https:')
     // A host from the service is input too: on the real service it must be one of its own.
-    if (secure && new URL(this.apiUrl).hostname.endsWith('obsidian.md') && !/(^|\.)obsidian\.md(:\d+)?$/.test(vault.host)) {
+    if (
+      secure &&
+      new URL(this.apiUrl).hostname.endsWith('obsidian.md') &&
+      !/(^|\.)obsidian\.md(:\d+)?$/.test(vault.host)
+    ) {
       throw new ObsidianError('PROTOCOL', `Vault host ${quote(vault.host)} is not an obsidian.md host`)
     }
     return `${secure ? 'wss' : 'ws'}://${vault.host}/`
   }
 
-  private vault (raw: unknown, shared: boolean): VaultInfo | undefined {
+  private vault(raw: unknown, shared: boolean): VaultInfo | undefined {
     const v = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>
-    const usable = typeof v.id === 'string' && VAULT_ID.test(v.id) && typeof v.host === 'string' && HOST.test(v.host) &&
-      typeof v.salt === 'string' && v.salt.length <= 1024 && Number.isInteger(v.encryption_version)
+    const usable =
+      typeof v.id === 'string' &&
+      VAULT_ID.test(v.id) &&
+      typeof v.host === 'string' &&
+      HOST.test(v.host) &&
+      typeof v.salt === 'string' &&
+      v.salt.length <= 1024 &&
+      Number.isInteger(v.encryption_version)
     if (!usable) {
-      this.log.warn({ vaultId: typeof v.id === 'string' ? v.id.slice(0, 128) : undefined }, 'vault list entry left out: missing or malformed fields')
+      this.log.warn(
+        { vaultId: typeof v.id === 'string' ? v.id.slice(0, 128) : undefined },
+        'vault list entry left out: missing or malformed fields'
+      )
       return undefined
     }
     return {
@@ -124,12 +146,16 @@ export class ObsidianApi {
       host: v.host as string,
       salt: v.salt as string,
       encryptionVersion: v.encryption_version as number,
-      size: Number.isSafeInteger(v.size) ? v.size as number : 0,
+      size: Number.isSafeInteger(v.size) ? (v.size as number) : 0,
       shared
     }
   }
 
-  private async post (path: string, payload: Record<string, unknown>, sentMfa = false): Promise<Record<string, unknown>> {
+  private async post(
+    path: string,
+    payload: Record<string, unknown>,
+    sentMfa = false
+  ): Promise<Record<string, unknown>> {
     let res: Response
     try {
       res = await fetch(`${this.apiUrl}${path}`, {
@@ -141,9 +167,13 @@ export class ObsidianApi {
       })
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError'
-      throw new ObsidianError(timedOut ? 'TIMEOUT' : 'NETWORK', timedOut
-        ? `Obsidian's API did not answer ${path} within ${this.timeoutMs} ms`
-        : `Obsidian's API could not be reached for ${path}`, { cause: err })
+      throw new ObsidianError(
+        timedOut ? 'TIMEOUT' : 'NETWORK',
+        timedOut
+          ? `Obsidian's API did not answer ${path} within ${this.timeoutMs} ms`
+          : `Obsidian's API could not be reached for ${path}`,
+        { cause: err }
+      )
     }
     const text = await readLimited(res, MAX_RESPONSE_BYTES, path)
     if (!res.ok) throw new ObsidianError('SERVICE_ERROR', `Obsidian's API answered ${path} with HTTP ${res.status}`)
@@ -153,7 +183,8 @@ export class ObsidianApi {
     } catch {
       throw new ObsidianError('PROTOCOL', `Obsidian's API answered ${path} with something other than JSON`)
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ObsidianError('PROTOCOL', `Obsidian's API answered ${path} with no object`)
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new ObsidianError('PROTOCOL', `Obsidian's API answered ${path} with no object`)
     const error = (body as { error?: unknown }).error
     if (error !== undefined && error !== null && error !== '') {
       const said = String(error)
@@ -165,7 +196,7 @@ export class ObsidianApi {
   }
 }
 
-async function readLimited (res: Response, limit: number, path: string): Promise<string> {
+async function readLimited(res: Response, limit: number, path: string): Promise<string> {
   const chunks: Uint8Array[] = []
   let total = 0
   try {
@@ -179,7 +210,9 @@ async function readLimited (res: Response, limit: number, path: string): Promise
     }
   } catch (err) {
     if (err instanceof ObsidianError) throw err
-    throw new ObsidianError('NETWORK', `The connection broke while reading Obsidian's answer to ${path}`, { cause: err })
+    throw new ObsidianError('NETWORK', `The connection broke while reading Obsidian's answer to ${path}`, {
+      cause: err
+    })
   }
   return Buffer.concat(chunks).toString('utf8')
 }

@@ -40,7 +40,7 @@ export class ObsidianClient {
   readonly api: ObsidianApi
   private readonly options: ObsidianClientOptions
 
-  constructor (options: ObsidianClientOptions = {}) {
+  constructor(options: ObsidianClientOptions = {}) {
     this.options = options
     this.api = new ObsidianApi({
       apiUrl: options.apiUrl ?? DEFAULT_API_URL,
@@ -49,21 +49,21 @@ export class ObsidianClient {
     })
   }
 
-  async signIn (credentials: Credentials): Promise<Account> {
+  async signIn(credentials: Credentials): Promise<Account> {
     return await this.api.signIn(credentials)
   }
 
-  async vaults (token: string): Promise<VaultInfo[]> {
+  async vaults(token: string): Promise<VaultInfo[]> {
     return await this.api.vaults(token)
   }
 
   /** The vault's keys: scrypt makes this take a moment, so derive once per vault and reuse. */
-  async cipherFor (vault: Pick<VaultInfo, 'salt' | 'encryptionVersion'>, password: string): Promise<VaultCipher> {
+  async cipherFor(vault: Pick<VaultInfo, 'salt' | 'encryptionVersion'>, password: string): Promise<VaultCipher> {
     return await vaultCipher(password, vault.salt, vault.encryptionVersion)
   }
 
-  async openVault (options: OpenVaultOptions): Promise<VaultSession> {
-    const cipher = options.cipher ?? await this.cipherFor(options.vault, options.password ?? '')
+  async openVault(options: OpenVaultOptions): Promise<VaultSession> {
+    const cipher = options.cipher ?? (await this.cipherFor(options.vault, options.password ?? ''))
     const version = options.version ?? 0
     return await VaultSession.open({
       url: this.api.socketUrl(options.vault),

@@ -39,7 +39,11 @@ export class ObsidianError extends Error {
   /** True when trying again later may succeed: the network or the service, not the settings or the data. */
   readonly retryable: boolean
 
-  constructor (readonly code: ObsidianErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ObsidianErrorCode,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
     super(message, options)
     this.retryable = RETRYABLE.has(code)
   }

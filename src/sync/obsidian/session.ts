@@ -36,8 +36,7 @@ export interface Push {
 
 /** What the push stream yields: a readable change, or one whose fields do not decrypt or make sense. */
 export type PushEvent =
-  | { kind: 'push', push: Push }
-  | { kind: 'unreadable', uid: number | undefined, error: ObsidianError }
+  { kind: 'push'; push: Push } | { kind: 'unreadable'; uid: number | undefined; error: ObsidianError }
 
 export interface SessionOptions {
   url: string
@@ -61,7 +60,7 @@ export interface SessionOptions {
 const MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024
 const HASH = /^[0-9a-f]{64}$/
 
-type Waiter<T> = { resolve: (value: T) => void, reject: (err: Error) => void }
+type Waiter<T> = { resolve: (value: T) => void; reject: (err: Error) => void }
 
 export class VaultSession {
   /** The vault's version once the server said `ready`. */
@@ -84,7 +83,7 @@ export class VaultSession {
   private waitingSince = Date.now()
   private readonly timer: NodeJS.Timeout
 
-  private constructor (options: SessionOptions, socket: WebSocket) {
+  private constructor(options: SessionOptions, socket: WebSocket) {
     this.options = {
       timeoutMs: 60_000,
       pingIntervalMs: 10_000,
@@ -99,7 +98,7 @@ export class VaultSession {
   }
 
   /** Connects, sends init, and returns once the server accepted it; pushes follow. */
-  static async open (options: SessionOptions): Promise<VaultSession> {
+  static async open(options: SessionOptions): Promise<VaultSession> {
     const timeoutMs = options.timeoutMs ?? 60_000
     const socket = new WebSocket(options.url, {
       handshakeTimeout: timeoutMs,
@@ -107,10 +106,18 @@ export class VaultSession {
       headers: { origin: 'app://obsidian.md' }
     })
     const session = new VaultSession(options, socket)
-    const accepted = new Promise<Record<string, unknown>>((resolve, reject) => { session.replyWaiter = { resolve, reject } })
+    const accepted = new Promise<Record<string, unknown>>((resolve, reject) => {
+      session.replyWaiter = { resolve, reject }
+    })
     socket.on('message', (data: Buffer, isBinary: boolean) => session.onFrame(data, isBinary))
-    socket.on('close', (code: number) => session.fail(new ObsidianError('NETWORK', `The sync server closed the connection (${code})`)))
-    socket.on('error', (err: Error) => session.fail(new ObsidianError('NETWORK', 'The sync server could not be reached or the connection broke', { cause: err })))
+    socket.on('close', (code: number) =>
+      session.fail(new ObsidianError('NETWORK', `The sync server closed the connection (${code})`))
+    )
+    socket.on('error', (err: Error) =>
+      session.fail(
+        new ObsidianError('NETWORK', 'The sync server could not be reached or the connection broke', { cause: err })
+      )
+    )
     socket.on('open', () => {
       session.send({
         op: 'init',
@@ -127,19 +134,23 @@ export class VaultSession {
       const answer = await accepted
       if (answer.res !== 'ok') throw initError(answer)
       if (answer.perFileMax !== undefined) {
-        if (!Number.isSafeInteger(answer.perFileMax) || (answer.perFileMax as number) < 0) throw new ObsidianError('PROTOCOL', 'init answered with a malformed perFileMax')
+        if (!Number.isSafeInteger(answer.perFileMax) || (answer.perFileMax as number) < 0)
+          throw new ObsidianError('PROTOCOL', 'init answered with a malformed perFileMax')
         session.perFileMax = answer.perFileMax as number
       }
     } catch (err) {
       session.close()
       throw err
     }
-    session.options.log.debug({ vaultId: options.vaultId, version: options.version, initial: options.initial }, 'vault session open')
+    session.options.log.debug(
+      { vaultId: options.vaultId, version: options.version, initial: options.initial },
+      'vault session open'
+    )
     return session
   }
 
   /** Every change after `version`, in order, until the server is `ready`; throws when the session fails first. */
-  async * pushes (): AsyncGenerator<PushEvent> {
+  async *pushes(): AsyncGenerator<PushEvent> {
     while (true) {
       const next = this.pushQueue.shift()
       if (next !== undefined) {
@@ -149,7 +160,9 @@ export class VaultSession {
       if (this.version !== undefined) return
       if (this.failure !== undefined) throw this.failure
       this.waitingSince = Date.now()
-      await new Promise<void>((resolve, reject) => { this.pushWaiter = { resolve, reject } })
+      await new Promise<void>((resolve, reject) => {
+        this.pushWaiter = { resolve, reject }
+      })
     }
   }
 
@@ -159,27 +172,48 @@ export class VaultSession {
    * the hash are checked last, so nothing pulled may be made visible before.
    * Pulls queue behind each other; abandoning one midway closes the session.
    */
-  async * pull (push: Pick<Push, 'uid' | 'hash'>): AsyncGenerator<Buffer> {
+  async *pull(push: Pick<Push, 'uid' | 'hash'>): AsyncGenerator<Buffer> {
     const previous = this.pullLock
     let release!: () => void
-    this.pullLock = new Promise(resolve => { release = resolve })
+    this.pullLock = new Promise(resolve => {
+      release = resolve
+    })
     await previous
     let finished = false
     try {
       this.check()
       const reply = await this.request({ op: 'pull', uid: push.uid })
       if (typeof reply.err === 'string' || typeof reply.error === 'string') {
-        throw new ObsidianError('SERVICE_ERROR', `The sync server refused to send version ${push.uid}: ${quote(String(reply.err ?? reply.error))}`)
+        throw new ObsidianError(
+          'SERVICE_ERROR',
+          `The sync server refused to send version ${push.uid}: ${quote(String(reply.err ?? reply.error))}`
+        )
       }
-      if (reply.deleted === true) throw new ObsidianError('FILE_GONE', `Version ${push.uid} is a deletion; it has no content`)
+      if (reply.deleted === true)
+        throw new ObsidianError('FILE_GONE', `Version ${push.uid} is a deletion; it has no content`)
       const size = reply.size
       const pieces = reply.pieces
-      if (!Number.isSafeInteger(size) || (size as number) < 0 || !Number.isSafeInteger(pieces) || (pieces as number) < 0 ||
-        (pieces as number) > Math.ceil((size as number) / 1024) + 1) {
-        throw this.broken(new ObsidianError('PROTOCOL', `The pull of version ${push.uid} was answered with a malformed size or piece count`))
+      if (
+        !Number.isSafeInteger(size) ||
+        (size as number) < 0 ||
+        !Number.isSafeInteger(pieces) ||
+        (pieces as number) < 0 ||
+        (pieces as number) > Math.ceil((size as number) / 1024) + 1
+      ) {
+        throw this.broken(
+          new ObsidianError(
+            'PROTOCOL',
+            `The pull of version ${push.uid} was answered with a malformed size or piece count`
+          )
+        )
       }
       if ((size as number) > this.options.maxFileBytes) {
-        throw this.broken(new ObsidianError('TOO_LARGE', `Version ${push.uid} is ${size as number} bytes, over the limit of ${this.options.maxFileBytes}`))
+        throw this.broken(
+          new ObsidianError(
+            'TOO_LARGE',
+            `Version ${push.uid} is ${size as number} bytes, over the limit of ${this.options.maxFileBytes}`
+          )
+        )
       }
       const decryptor = this.options.cipher.contentDecryptor()
       const digest = createHash('sha256')
@@ -187,15 +221,20 @@ export class VaultSession {
       for (let i = 0; i < (pieces as number); i++) {
         const piece = await this.nextPiece()
         received += piece.length
-        if (received > (size as number)) throw this.broken(new ObsidianError('PROTOCOL', `Version ${push.uid} sent more bytes than its size`))
+        if (received > (size as number))
+          throw this.broken(new ObsidianError('PROTOCOL', `Version ${push.uid} sent more bytes than its size`))
         const plain = decryptor.update(piece)
         digest.update(plain)
         if (plain.length > 0) yield plain
       }
-      if (received !== size) throw this.broken(new ObsidianError('PROTOCOL', `Version ${push.uid} sent ${received} of ${size as number} bytes`))
+      if (received !== size)
+        throw this.broken(
+          new ObsidianError('PROTOCOL', `Version ${push.uid} sent ${received} of ${size as number} bytes`)
+        )
       const last = decryptor.final()
       digest.update(last)
-      if (digest.digest('hex') !== push.hash) throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
+      if (digest.digest('hex') !== push.hash)
+        throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
       if (last.length > 0) yield last
       finished = true
     } catch (err) {
@@ -203,28 +242,31 @@ export class VaultSession {
       throw err
     } finally {
       // Left midway by its reader: the rest of its frames would be taken for the next pull's.
-      if (!finished) this.fail(new ObsidianError('PROTOCOL', 'A pull was abandoned before its end; the session was closed'))
+      if (!finished)
+        this.fail(new ObsidianError('PROTOCOL', 'A pull was abandoned before its end; the session was closed'))
       release()
     }
   }
 
-  close (): void {
+  close(): void {
     this.fail(new ObsidianError('NETWORK', 'The session was closed'))
   }
 
-  private send (message: Record<string, unknown>): void {
+  private send(message: Record<string, unknown>): void {
     this.lastSent = Date.now()
     this.socket.send(JSON.stringify(message))
   }
 
-  private async request (message: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const reply = new Promise<Record<string, unknown>>((resolve, reject) => { this.replyWaiter = { resolve, reject } })
+  private async request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.replyWaiter = { resolve, reject }
+    })
     this.waitingSince = Date.now()
     this.send(message)
     return await reply
   }
 
-  private async nextPiece (): Promise<Buffer> {
+  private async nextPiece(): Promise<Buffer> {
     const ready = this.pieces.shift()
     if (ready !== undefined) {
       this.socket.resume()
@@ -232,10 +274,12 @@ export class VaultSession {
     }
     this.check()
     this.waitingSince = Date.now()
-    return await new Promise<Buffer>((resolve, reject) => { this.pieceWaiter = { resolve, reject } })
+    return await new Promise<Buffer>((resolve, reject) => {
+      this.pieceWaiter = { resolve, reject }
+    })
   }
 
-  private onFrame (data: Buffer, isBinary: boolean): void {
+  private onFrame(data: Buffer, isBinary: boolean): void {
     this.lastHeard = Date.now()
     if (isBinary) {
       this.waitingSince = this.lastHeard
@@ -292,14 +336,22 @@ export class VaultSession {
     waiter.resolve(m)
   }
 
-  private readPush (m: Record<string, unknown>): PushEvent {
-    const uid = Number.isSafeInteger(m.uid) && (m.uid as number) > 0 ? m.uid as number : undefined
-    const unreadable = (message: string, cause?: unknown): PushEvent => ({ kind: 'unreadable', uid, error: cause instanceof ObsidianError ? cause : new ObsidianError('PROTOCOL', message) })
+  private readPush(m: Record<string, unknown>): PushEvent {
+    const uid = Number.isSafeInteger(m.uid) && (m.uid as number) > 0 ? (m.uid as number) : undefined
+    const unreadable = (message: string, cause?: unknown): PushEvent => ({
+      kind: 'unreadable',
+      uid,
+      error: cause instanceof ObsidianError ? cause : new ObsidianError('PROTOCOL', message)
+    })
     if (uid === undefined) return unreadable('A push has no valid uid')
     const folder = m.folder === true
     const deleted = m.deleted === true
     const times = [m.ctime ?? 0, m.mtime ?? 0]
-    if (typeof m.path !== 'string' || m.path.length > 16_384 || !times.every(t => Number.isSafeInteger(t) && (t as number) >= 0)) {
+    if (
+      typeof m.path !== 'string' ||
+      m.path.length > 16_384 ||
+      !times.every(t => Number.isSafeInteger(t) && (t as number) >= 0)
+    ) {
       return unreadable(`Push ${uid} has a malformed path or time`)
     }
     const size = folder || deleted ? 0 : m.size
@@ -312,19 +364,31 @@ export class VaultSession {
         hash = this.options.cipher.decryptPath(m.hash)
         if (!HASH.test(hash)) return unreadable(`Push ${uid} has a hash that is not a SHA-256`)
       }
-      return { kind: 'push', push: { uid, path, hash, size: size as number, ctime: times[0] as number, mtime: times[1] as number, folder, deleted } }
+      return {
+        kind: 'push',
+        push: {
+          uid,
+          path,
+          hash,
+          size: size as number,
+          ctime: times[0] as number,
+          mtime: times[1] as number,
+          folder,
+          deleted
+        }
+      }
     } catch (err) {
       return unreadable(`Push ${uid} does not decrypt`, err)
     }
   }
 
-  private wakePushes (): void {
+  private wakePushes(): void {
     const waiter = this.pushWaiter
     this.pushWaiter = undefined
     waiter?.resolve()
   }
 
-  private keepAlive (): void {
+  private keepAlive(): void {
     if (this.failure !== undefined) return
     const now = Date.now()
     const waiting = this.replyWaiter !== undefined || this.pieceWaiter !== undefined || this.pushWaiter !== undefined
@@ -333,22 +397,25 @@ export class VaultSession {
       this.fail(new ObsidianError('TIMEOUT', `The sync server sent nothing expected for ${this.options.timeoutMs} ms`))
       return
     }
-    if (this.socket.readyState === WebSocket.OPEN && now - Math.max(this.lastHeard, this.lastSent) >= this.options.pingIntervalMs) {
+    if (
+      this.socket.readyState === WebSocket.OPEN &&
+      now - Math.max(this.lastHeard, this.lastSent) >= this.options.pingIntervalMs
+    ) {
       this.send({ op: 'ping' })
     }
   }
 
-  private check (): void {
+  private check(): void {
     if (this.failure !== undefined) throw this.failure
   }
 
   /** Fails the session for an error that leaves its frames out of step; returns the error to throw. */
-  private broken (err: ObsidianError): ObsidianError {
+  private broken(err: ObsidianError): ObsidianError {
     this.fail(err)
     return err
   }
 
-  private fail (err: ObsidianError): void {
+  private fail(err: ObsidianError): void {
     if (this.failure !== undefined) return
     this.failure = err
     clearInterval(this.timer)
@@ -357,17 +424,25 @@ export class VaultSession {
     this.pieceWaiter = undefined
     this.pushWaiter = undefined
     this.pieces.length = 0
-    if (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN) this.socket.terminate()
-    if (err.code !== 'NETWORK' || err.message !== 'The session was closed') this.options.log.debug({ vaultId: this.options.vaultId, code: err.code }, 'vault session ended')
+    if (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN)
+      this.socket.terminate()
+    if (err.code !== 'NETWORK' || err.message !== 'The session was closed')
+      this.options.log.debug({ vaultId: this.options.vaultId, code: err.code }, 'vault session ended')
   }
 }
 
 /** What an `init` refusal means. Anything but a bad token or a missing vault is the key the service was sent. */
-function initError (answer: Record<string, unknown>): ObsidianError {
+function initError(answer: Record<string, unknown>): ObsidianError {
   const said = String(answer.msg ?? answer.error ?? answer.message ?? '')
-  if (/vault not found/i.test(said)) return new ObsidianError('VAULT_NOT_FOUND', 'The vault does not exist or this account cannot reach it')
-  if (/subscription/i.test(said)) return new ObsidianError('SUBSCRIPTION_REQUIRED', 'The Obsidian account has no active Sync subscription')
-  if (/not logged in|token/i.test(said)) return new ObsidianError('NOT_LOGGED_IN', 'The Obsidian session is not valid; sign in again')
+  if (/vault not found/i.test(said))
+    return new ObsidianError('VAULT_NOT_FOUND', 'The vault does not exist or this account cannot reach it')
+  if (/subscription/i.test(said))
+    return new ObsidianError('SUBSCRIPTION_REQUIRED', 'The Obsidian account has no active Sync subscription')
+  if (/not logged in|token/i.test(said))
+    return new ObsidianError('NOT_LOGGED_IN', 'The Obsidian session is not valid; sign in again')
   if (answer.res !== 'err') return new ObsidianError('PROTOCOL', 'The sync server did not answer init')
-  return new ObsidianError('WRONG_ENCRYPTION_PASSWORD', `The sync server refused the vault's key (${quote(said)}): check its encryption password`)
+  return new ObsidianError(
+    'WRONG_ENCRYPTION_PASSWORD',
+    `The sync server refused the vault's key (${quote(said)}): check its encryption password`
+  )
 }

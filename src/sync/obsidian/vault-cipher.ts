@@ -21,7 +21,12 @@ import { promisify } from 'node:util'
 import { sivDecrypt, sivEncrypt } from './aes-siv.ts'
 import { ObsidianError } from './errors.ts'
 
-const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen: number, options: object) => Promise<Buffer>
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: string,
+  keylen: number,
+  options: object
+) => Promise<Buffer>
 const hkdfAsync = promisify(hkdf)
 
 export const SUPPORTED_ENCRYPTION_VERSIONS = [0, 2, 3] as const
@@ -36,13 +41,13 @@ export interface VaultCipher {
   readonly encryptionVersion: number
   /** What the service checks the key against; not a secret on its own. */
   readonly keyhash: string
-  encryptPath (plain: string): string
+  encryptPath(plain: string): string
   /** The plain path; throws INTEGRITY when it does not decrypt. */
-  decryptPath (encrypted: string): string
+  decryptPath(encrypted: string): string
   /** iv || ciphertext || tag with a random IV (or the one given); empty stays empty. */
-  encryptContent (plain: Buffer, iv?: Buffer): Buffer
+  encryptContent(plain: Buffer, iv?: Buffer): Buffer
   /** A decryptor for one file's content, fed piece by piece. */
-  contentDecryptor (): ContentDecryptor
+  contentDecryptor(): ContentDecryptor
 }
 
 /**
@@ -56,9 +61,9 @@ export class ContentDecryptor {
   private decipher: DecipherGCM | undefined
   private seen = 0
 
-  constructor (private readonly key: Buffer) {}
+  constructor(private readonly key: Buffer) {}
 
-  update (piece: Buffer): Buffer {
+  update(piece: Buffer): Buffer {
     this.seen += piece.length
     let data = piece
     if (this.decipher === undefined) {
@@ -75,7 +80,7 @@ export class ContentDecryptor {
   }
 
   /** The last plaintext bytes; throws INTEGRITY when the tag does not verify. */
-  final (): Buffer {
+  final(): Buffer {
     if (this.seen === 0) return Buffer.alloc(0)
     if (this.decipher === undefined || this.tail.length < TAG_BYTES) {
       throw new ObsidianError('INTEGRITY', 'File content is shorter than an IV and a tag')
@@ -89,12 +94,12 @@ export class ContentDecryptor {
   }
 }
 
-function gcmSeal (key: Buffer, iv: Buffer, plain: Buffer): Buffer {
+function gcmSeal(key: Buffer, iv: Buffer, plain: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, iv)
   return Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()])
 }
 
-function gcmOpen (key: Buffer, sealed: Buffer): Buffer | undefined {
+function gcmOpen(key: Buffer, sealed: Buffer): Buffer | undefined {
   if (sealed.length < IV_BYTES + TAG_BYTES) return undefined
   const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES))
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES))
@@ -105,15 +110,16 @@ function gcmOpen (key: Buffer, sealed: Buffer): Buffer | undefined {
   }
 }
 
-function fromHex (encrypted: string): Buffer {
+function fromHex(encrypted: string): Buffer {
   if (encrypted.length === 0 || encrypted.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(encrypted)) {
     throw new ObsidianError('INTEGRITY', 'An encrypted path is not hex')
   }
   return Buffer.from(encrypted, 'hex')
 }
 
-function toText (plain: Buffer | undefined): string {
-  if (plain === undefined) throw new ObsidianError('INTEGRITY', 'An encrypted path does not decrypt with this vault\'s key')
+function toText(plain: Buffer | undefined): string {
+  if (plain === undefined)
+    throw new ObsidianError('INTEGRITY', "An encrypted path does not decrypt with this vault's key")
   const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
   try {
     return text.decode(plain)
@@ -123,29 +129,42 @@ function toText (plain: Buffer | undefined): string {
 }
 
 /** The vault's cipher; rejects encryption versions it does not know. */
-export async function vaultCipher (password: string, salt: string, encryptionVersion: number): Promise<VaultCipher> {
+export async function vaultCipher(password: string, salt: string, encryptionVersion: number): Promise<VaultCipher> {
   if (!(SUPPORTED_ENCRYPTION_VERSIONS as readonly number[]).includes(encryptionVersion)) {
-    throw new ObsidianError('UNSUPPORTED_ENCRYPTION', `Encryption version ${encryptionVersion} is not supported (only ${SUPPORTED_ENCRYPTION_VERSIONS.join(', ')})`)
+    throw new ObsidianError(
+      'UNSUPPORTED_ENCRYPTION',
+      `Encryption version ${encryptionVersion} is not supported (only ${SUPPORTED_ENCRYPTION_VERSIONS.join(', ')})`
+    )
   }
   const normalizedSalt = salt.normalize('NFKC')
   const key = await scryptAsync(password.normalize('NFKC'), normalizedSalt, 32, SCRYPT)
-  const contentKey = (encryptionVersion === 0 ? undefined : Buffer.from(await hkdfAsync('sha256', key, Buffer.alloc(0), 'ObsidianAesGcm', 32))) ?? key
+  const contentKey =
+    (encryptionVersion === 0
+      ? undefined
+      : Buffer.from(await hkdfAsync('sha256', key, Buffer.alloc(0), 'ObsidianAesGcm', 32))) ?? key
   const decryptor = (): ContentDecryptor => new ContentDecryptor(contentKey)
-  const encryptContent = (plain: Buffer, iv: Buffer = randomBytes(IV_BYTES)): Buffer => plain.length === 0 ? Buffer.alloc(0) : gcmSeal(contentKey, iv, plain)
+  const encryptContent = (plain: Buffer, iv: Buffer = randomBytes(IV_BYTES)): Buffer =>
+    plain.length === 0 ? Buffer.alloc(0) : gcmSeal(contentKey, iv, plain)
 
   if (encryptionVersion === 0) {
     return {
       encryptionVersion,
       keyhash: sha256(key).toString('hex'),
-      encryptPath: plain => gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')).toString('hex'),
+      encryptPath: plain =>
+        gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')).toString('hex'),
       decryptPath: encrypted => toText(gcmOpen(key, fromHex(encrypted))),
       encryptContent,
       contentDecryptor: decryptor
     }
   }
   const saltBytes = Buffer.from(normalizedSalt, 'utf8')
-  const derive = async (info: string): Promise<Buffer> => Buffer.from(await hkdfAsync('sha256', key, saltBytes, info, 32))
-  const [keyhash, sivMac, sivEnc] = await Promise.all([derive('ObsidianKeyHash'), derive('ObsidianAesSivMac'), derive('ObsidianAesSivEnc')])
+  const derive = async (info: string): Promise<Buffer> =>
+    Buffer.from(await hkdfAsync('sha256', key, saltBytes, info, 32))
+  const [keyhash, sivMac, sivEnc] = await Promise.all([
+    derive('ObsidianKeyHash'),
+    derive('ObsidianAesSivMac'),
+    derive('ObsidianAesSivEnc')
+  ])
   const sivKey = Buffer.concat([sivMac, sivEnc])
   return {
     encryptionVersion,

@@ -10,7 +10,9 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
 t.test('AES-CMAC: RFC 4493 examples', async t => {
   const key = hex('2b7e151628aed2a6abf7158809cf4f3c')
-  const message = hex('6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51 30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710')
+  const message = hex(
+    '6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51 30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710'
+  )
   t.equal(cmac(key, Buffer.alloc(0)).toString('hex'), 'bb1d6929e95937287fa37d129b756746')
   t.equal(cmac(key, message.subarray(0, 16)).toString('hex'), '070a16b46b4d4144f79bdd9dd04a287c')
   t.equal(cmac(key, message.subarray(0, 40)).toString('hex'), 'dfa66747de9ae63030ca32611497c827')
@@ -31,8 +33,12 @@ t.test('AES-SIV: RFC 5297 A.1 (deterministic) and A.2 (nonce-based), both direct
       hex('10203040 50607080 90a0'),
       hex('09f91102 9d74e35b d84156c5 635688c0')
     ],
-    plaintext: hex('74686973 20697320 736f6d65 20706c61 696e7465 78742074 6f20656e 63727970 74207573 696e6720 5349562d 414553'),
-    output: hex('7bdb6e3b 432667eb 06f4d14b ff2fbd0f cb900f2f ddbe4043 26601965 c889bf17 dba77ceb 094fa663 b7a3f748 ba8af829 ea64ad54 4a272e9c 485b62a3 fd5c0d')
+    plaintext: hex(
+      '74686973 20697320 736f6d65 20706c61 696e7465 78742074 6f20656e 63727970 74207573 696e6720 5349562d 414553'
+    ),
+    output: hex(
+      '7bdb6e3b 432667eb 06f4d14b ff2fbd0f cb900f2f ddbe4043 26601965 c889bf17 dba77ceb 094fa663 b7a3f748 ba8af829 ea64ad54 4a272e9c 485b62a3 fd5c0d'
+    )
   }
   for (const [name, v] of Object.entries({ a1, a2 })) {
     t.same(sivEncrypt(v.key, v.plaintext, v.ad), v.output, `${name} encrypts`)
@@ -40,46 +46,75 @@ t.test('AES-SIV: RFC 5297 A.1 (deterministic) and A.2 (nonce-based), both direct
     const tampered = Buffer.from(v.output)
     tampered[tampered.length - 1]! ^= 1
     t.equal(sivDecrypt(v.key, tampered, v.ad), undefined, `${name}: a flipped bit does not authenticate`)
-    t.equal(sivDecrypt(v.key, v.output, v.ad.slice(1)), undefined, `${name}: other associated data does not authenticate`)
+    t.equal(
+      sivDecrypt(v.key, v.output, v.ad.slice(1)),
+      undefined,
+      `${name}: other associated data does not authenticate`
+    )
   }
   t.equal(sivDecrypt(a1.key, Buffer.alloc(8)), undefined, 'shorter than a SIV')
 })
 
 t.test('TOTP: RFC 6238 SHA-1 vectors (their last six digits)', async t => {
   const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' // base32 of "12345678901234567890"
-  const vectors: Array<[number, string]> = [[59, '94287082'], [1111111109, '07081804'], [1111111111, '14050471'],
-    [1234567890, '89005924'], [2000000000, '69279037'], [20000000000, '65353130']]
+  const vectors: Array<[number, string]> = [
+    [59, '94287082'],
+    [1111111109, '07081804'],
+    [1111111111, '14050471'],
+    [1234567890, '89005924'],
+    [2000000000, '69279037'],
+    [20000000000, '65353130']
+  ]
   for (const [seconds, code] of vectors) t.equal(totpCode(secret, seconds * 1000), code.slice(-6), `T = ${seconds}`)
-  t.equal(totpCode('gezd gnbv gy3t qojq gezd gnbv gy3t qojq', 59_000), '287082', 'spaces and lower case, as apps show secrets')
+  t.equal(
+    totpCode('gezd gnbv gy3t qojq gezd gnbv gy3t qojq', 59_000),
+    '287082',
+    'spaces and lower case, as apps show secrets'
+  )
   t.throws(() => totpCode('not base32!', 0), { code: 'MFA_INVALID' })
 })
 
 for (const vector of vectors.vaults) {
-  t.test(`vault cipher, encryption version ${vector.encryption_version}: matches Python's output both ways`, async t => {
-    const cipher = await vaultCipher(vector.password, vector.salt, vector.encryption_version)
-    t.equal(cipher.keyhash, vector.keyhash, 'keyhash (NFKC applied to password and salt)')
-    for (const r of vector.records) {
-      t.equal(cipher.decryptPath(r.encPath), r.path, `path ${r.uid} decrypts, in its own normal form`)
-      t.equal(cipher.encryptPath(r.path), r.encPath, `path ${r.uid} encrypts deterministically`)
-      if (r.folder || r.deleted) continue
-      t.equal(cipher.decryptPath(r.encHash), r.hash, `hash field ${r.uid}`)
-      if (r.generated === 'big') {
-        const sealed = cipher.encryptContent(bigPlaintext(r.size), hex(r.iv!))
-        t.equal(createHash('sha256').update(sealed).digest('hex'), r.encSha256, 'the 5 MiB file encrypts as Python did')
-        t.equal(sealed.subarray(-16).toString('hex'), r.tag)
-        continue
-      }
-      const sealed = Buffer.from(r.encContent!, 'base64')
-      t.same(cipher.encryptContent(Buffer.from(r.content!, 'base64'), sealed.subarray(0, 12)), sealed, `content ${r.uid} encrypts as Python did`)
-      // Fed in pieces cut anywhere, even inside the IV and the tag.
-      for (const cut of [1, 5, 13, sealed.length - 3]) {
-        if (cut <= 0 || cut >= sealed.length) continue
-        const decryptor = cipher.contentDecryptor()
-        const plain = Buffer.concat([decryptor.update(sealed.subarray(0, cut)), decryptor.update(sealed.subarray(cut)), decryptor.final()])
-        t.same(plain, Buffer.from(r.content!, 'base64'), `content ${r.uid} decrypts when cut at ${cut}`)
+  t.test(
+    `vault cipher, encryption version ${vector.encryption_version}: matches Python's output both ways`,
+    async t => {
+      const cipher = await vaultCipher(vector.password, vector.salt, vector.encryption_version)
+      t.equal(cipher.keyhash, vector.keyhash, 'keyhash (NFKC applied to password and salt)')
+      for (const r of vector.records) {
+        t.equal(cipher.decryptPath(r.encPath), r.path, `path ${r.uid} decrypts, in its own normal form`)
+        t.equal(cipher.encryptPath(r.path), r.encPath, `path ${r.uid} encrypts deterministically`)
+        if (r.folder || r.deleted) continue
+        t.equal(cipher.decryptPath(r.encHash), r.hash, `hash field ${r.uid}`)
+        if (r.generated === 'big') {
+          const sealed = cipher.encryptContent(bigPlaintext(r.size), hex(r.iv!))
+          t.equal(
+            createHash('sha256').update(sealed).digest('hex'),
+            r.encSha256,
+            'the 5 MiB file encrypts as Python did'
+          )
+          t.equal(sealed.subarray(-16).toString('hex'), r.tag)
+          continue
+        }
+        const sealed = Buffer.from(r.encContent!, 'base64')
+        t.same(
+          cipher.encryptContent(Buffer.from(r.content!, 'base64'), sealed.subarray(0, 12)),
+          sealed,
+          `content ${r.uid} encrypts as Python did`
+        )
+        // Fed in pieces cut anywhere, even inside the IV and the tag.
+        for (const cut of [1, 5, 13, sealed.length - 3]) {
+          if (cut <= 0 || cut >= sealed.length) continue
+          const decryptor = cipher.contentDecryptor()
+          const plain = Buffer.concat([
+            decryptor.update(sealed.subarray(0, cut)),
+            decryptor.update(sealed.subarray(cut)),
+            decryptor.final()
+          ])
+          t.same(plain, Buffer.from(r.content!, 'base64'), `content ${r.uid} decrypts when cut at ${cut}`)
+        }
       }
     }
-  })
+  )
 }
 
 t.test('vault cipher: tampering, foreign keys and unknown versions are typed errors', async t => {
@@ -87,7 +122,10 @@ t.test('vault cipher: tampering, foreign keys and unknown versions are typed err
   const cipher = await vaultCipher(v3!.password, v3!.salt, 3)
   const other = await vaultCipher('another password', v3!.salt, 3)
   const file = v3!.records.find(r => r.encContent !== undefined && r.encContent !== '')!
-  t.throws(() => other.decryptPath(file.encPath), new ObsidianError('INTEGRITY', 'An encrypted path does not decrypt with this vault\'s key'))
+  t.throws(
+    () => other.decryptPath(file.encPath),
+    new ObsidianError('INTEGRITY', "An encrypted path does not decrypt with this vault's key")
+  )
   t.throws(() => cipher.decryptPath('zz'), { code: 'INTEGRITY' })
   t.throws(() => cipher.decryptPath(''), { code: 'INTEGRITY' })
   const sealed = Buffer.from(file.encContent!, 'base64')
