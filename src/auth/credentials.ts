@@ -5,11 +5,9 @@
  * the resolver is made (on Lambda: at cold start).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { EMULATOR_CREDENTIALS } from '../aws-clients.ts'
-import type { Config } from '../config.ts'
-import { ApiKeyStore } from './api-keys.ts'
-import { createJwtVerifier, looksLikeJwt } from './jwt.ts'
-import { loadSecretApiKeys } from './key-source.ts'
+import { ApiKeyStore, type ApiKey } from './api-keys.ts'
+import { createJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.ts'
+import { loadSecretApiKeys, type KeySourceConfig } from './key-source.ts'
 
 export interface Principal {
   kind: 'apiKey' | 'jwt'
@@ -46,19 +44,18 @@ function presentedCredential(
   return undefined
 }
 
+export interface CredentialSources {
+  apiKeys: readonly ApiKey[]
+  /** Where more keys are kept (Secrets Manager or SSM), if anywhere. */
+  keySource: KeySourceConfig
+  jwt?: JwtConfig
+}
+
 export async function createCredentialResolver(
-  config: Config
+  sources: CredentialSources
 ): Promise<(headers: IncomingHttpHeaders) => Promise<Resolution>> {
-  const keys = new ApiKeyStore([
-    ...config.apiKeys,
-    ...(await loadSecretApiKeys({
-      region: config.region,
-      apiKeysSecret: config.apiKeysSecret,
-      endpoints: config.endpoints,
-      credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
-    }))
-  ])
-  const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : undefined
+  const keys = new ApiKeyStore([...sources.apiKeys, ...(await loadSecretApiKeys(sources.keySource))])
+  const verifyJwt = sources.jwt ? createJwtVerifier(sources.jwt) : undefined
 
   return async headers => {
     const credential = presentedCredential(headers)

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { toErrorResponse } from '../../src/plugins/app/errors.ts'
-import { UsersRepository } from '../../src/repositories/users.ts'
+import { UsersRepository, type User as UserBody } from '../../src/repositories/users.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { answerOf, buildTestApp, injectAs, type TestApp, type TestTap } from '../helper.ts'
 
@@ -14,15 +14,6 @@ const API_KEYS = JSON.stringify([key.entry])
 const USER_FIELDS = ['createdAt', 'department', 'email', 'expiresAt', 'name', 'updatedAt', 'userId']
 
 type App = TestApp['app']
-interface UserBody {
-  userId: string
-  email: string
-  name: string
-  department: string | null
-  createdAt: number
-  updatedAt: number
-  expiresAt: number | null
-}
 
 const setup = (t: TestTap) => buildTestApp(t, { env: { API_KEYS } })
 

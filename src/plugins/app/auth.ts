@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { createCredentialResolver, type AuthFailure, type Principal } from '../../auth/credentials.ts'
 import { isValidScope, missingScopes } from '../../auth/scopes.ts'
+import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
 import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
 import { errorResponses } from '../../schemas/common.ts'
@@ -49,7 +50,16 @@ function isInfrastructureRoute(route: RouteOptions, docsPrefix: string): boolean
  */
 export default fp<AuthOptions>(
   async (app, { config, docsPrefix }) => {
-    const resolve = await createCredentialResolver(config)
+    const resolve = await createCredentialResolver({
+      apiKeys: config.apiKeys,
+      jwt: config.jwt,
+      keySource: {
+        region: config.region,
+        apiKeysSecret: config.apiKeysSecret,
+        endpoints: config.endpoints,
+        credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
+      }
+    })
     const protectedRoutes: typeof app.protectedRoutes = []
 
     app.decorateRequest('principal', undefined)
