@@ -3,7 +3,7 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.data/', '.aws-sam/', '.emulators/', '.tap/'] },
+  { ignores: ['dist/', 'node_modules/', '.data/', '.aws-sam/', '.emulators/', '.tap/', 'src/precompiled/schemas.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,16 +1,21 @@
 /**
  * `npm run build`:
- *   dist/lambda/index.mjs  the Lambda function: one minified ES module with every
- *                          dependency, swagger-ui's static files beside it and a
- *                          package.json for `sam build`;
+ *   dist/lambda/index.mjs  the Lambda function: a minified ES module with every
+ *                          dependency and its routes' validators and serializers
+ *                          precompiled (src/precompiled/schemas.cjs, generated
+ *                          first), chunks/ it imports on demand, the OpenAPI
+ *                          document and swagger-ui's static files beside it and
+ *                          a package.json for `sam build`;
+ *   dist/openapi.json      the app's OpenAPI document;
  *   dist/server.js         the HTTP server for `npm start`, dependencies left in
  *                          node_modules.
  */
+import { spawnSync } from 'node:child_process'
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
-import { forbiddenInputs, lambdaBuildOptions } from './esbuild-options.mjs'
+import { forbiddenInputs, lambdaBuildOptions, PRECOMPILED_SCHEMAS_ALIAS } from './esbuild-options.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
@@ -20,16 +25,35 @@ const lambdaOut = join(lambdaDir, 'index.mjs')
 /** @param {number} bytes */
 const kib = bytes => `${(bytes / 1024).toFixed(1)} KiB`
 
+/**
+ * src/precompiled/schemas.cjs from the routes' schemas as they are now, and the
+ * app's OpenAPI document, dist/openapi.json (scripts/precompile-schemas.ts).
+ */
+function precompileSchemas() {
+  const args = ['--import', 'tsx', 'scripts/precompile-schemas.ts', '--openapi', 'dist/openapi.json']
+  const run = spawnSync(process.execPath, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+  })
+  if (run.status !== 0) throw new Error(`scripts/precompile-schemas.ts failed (${run.status ?? run.signal})`)
+}
+
 async function buildLambda(version) {
   const result = await esbuild.build({
     ...lambdaBuildOptions,
     absWorkingDir: root,
-    entryPoints: ['src/lambda.ts'],
-    outfile: lambdaOut
+    entryPoints: { index: 'src/lambda.ts' },
+    outdir: lambdaDir,
+    alias: PRECOMPILED_SCHEMAS_ALIAS
   })
   await writeFile(join(dist, 'lambda-meta.json'), JSON.stringify(result.metafile))
-  // The source map (several MiB) stays out of the deployment package; the bundle does not reference it.
-  await rename(`${lambdaOut}.map`, join(dist, 'lambda-index.mjs.map'))
+  // The source maps (several MiB) stay out of the deployment package; the bundle does not reference them.
+  for (const map of Object.keys(result.metafile.outputs).filter(out => out.endsWith('.map'))) {
+    const to = join(dist, 'lambda-maps', relative(lambdaDir, join(root, map)))
+    await mkdir(dirname(to), { recursive: true })
+    await rename(join(root, map), to)
+  }
 
   const forbidden = forbiddenInputs(result.metafile)
   if (forbidden.length > 0) {
@@ -40,6 +64,7 @@ async function buildLambda(version) {
 
   // src/lambda.ts serves /docs from ./static beside the bundle; @fastify/swagger-ui reads its logo from there too.
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
+  await cp(join(dist, 'openapi.json'), join(lambdaDir, 'openapi.json'))
   await writeFile(
     join(lambdaDir, 'package.json'),
     JSON.stringify({ name: 'atlas-api-lambda', version, private: true, type: 'module' }, null, 2) + '\n'
@@ -47,7 +72,10 @@ async function buildLambda(version) {
 
   const size = (await stat(lambdaOut)).size
   const inputs = Object.keys(result.metafile.inputs).length
-  console.log(`${relative(root, lambdaOut)}  ${kib(size)}  (${inputs} modules bundled)`)
+  const chunks = Object.keys(result.metafile.outputs).filter(out => out.includes('/chunks/') && out.endsWith('.mjs'))
+  console.log(
+    `${relative(root, lambdaOut)}  ${kib(size)}  (${inputs} modules bundled, ${chunks.length} chunks loaded on demand)`
+  )
 }
 
 async function buildServer() {
@@ -81,6 +109,7 @@ try {
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'))
   await rm(dist, { recursive: true, force: true })
   await mkdir(lambdaDir, { recursive: true })
+  precompileSchemas()
   await buildLambda(version)
   await buildServer()
 } catch (err) {

@@ -24,9 +24,11 @@ export const LAMBDA_EXTERNAL = ['pino-pretty']
 export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
 
 /**
- * One self-contained ES module for nodejs22.x: everything bundled, the AWS SDK
- * included (pinned versions, tree-shaken, instead of the runtime's copy).
- * Add `entryPoints` and `outfile`.
+ * Self-contained ES modules for nodejs22.x: everything bundled, the AWS SDK
+ * included (pinned versions, tree-shaken, instead of the runtime's copy). Code
+ * reached only through `import()` (the docs plugins, the start-up compilers,
+ * rarely used clients) is split into chunks/, so a cold start does not parse it.
+ * Add `entryPoints: { index: … }` and `outdir`.
  *
  * @type {import('esbuild').BuildOptions}
  */
@@ -35,6 +37,10 @@ export const lambdaBuildOptions = {
   platform: 'node',
   target: 'node22',
   format: 'esm',
+  splitting: true,
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
   minify: true,
   sourcemap: 'external',
   mainFields: ['module', 'main'],
@@ -43,6 +49,16 @@ export const lambdaBuildOptions = {
   metafile: true,
   legalComments: 'external',
   logLevel: 'warning'
+}
+
+/**
+ * For a bundle whose app brings precompiled validators and serializers (the
+ * Lambda's): Fastify's own compilers, and ajv and fast-json-stringify's
+ * compilers behind them, are left out instead of parsed at every cold start.
+ */
+export const PRECOMPILED_SCHEMAS_ALIAS = {
+  '@fastify/ajv-compiler': './scripts/lib/no-schema-compiler.cjs',
+  '@fastify/fast-json-stringify-compiler': './scripts/lib/no-schema-compiler.cjs'
 }
 
 /**

@@ -17,7 +17,7 @@ import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
 import usersRoutes from './routes/users.ts'
-import { validatorCompiler } from './validation.ts'
+import { schemaController, type SchemaCompilers } from './schema-compilers.ts'
 
 /**
  * The longest path parameter the router takes, as it measures them (decoded):
@@ -32,10 +32,14 @@ export interface BuildOptions {
   /** Repository settings that differ from the defaults (tests shrink limits to reach large-input paths). */
   repositories?: RepositoryOverrides
   docsStaticDir?: string
+  /** A prebuilt OpenAPI document to serve /docs from, its plugins loaded on demand (the Lambda bundle's). */
+  docsDocument?: () => Promise<object>
   /** Where logs go instead of stdout (tests read them). */
   logStream?: { write: (line: string) => void }
   /** Route plugins registered after the app's own, under the same auth rules (tests use it). */
   extraRoutes?: FastifyPluginAsync[]
+  /** How route schemas become validators and serializers; by default they are compiled at start-up (src/validation.ts). */
+  schemaCompilers?: SchemaCompilers
 }
 
 /**
@@ -44,6 +48,8 @@ export interface BuildOptions {
  */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const headers = securityHeaders()
+  // Imported only when needed, so the Lambda bundle, which brings its own, never loads ajv.
+  const compilers = options.schemaCompilers ?? (await import('./validation.ts')).runtimeCompilers
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     // On Lambda, lambda.ts puts API Gateway's request id in this header; elsewhere clients cannot choose ours.
@@ -53,9 +59,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrorHandler(headers),
-    clientErrorHandler: clientErrorHandler(headers)
+    clientErrorHandler: clientErrorHandler(headers),
+    schemaController: schemaController(compilers)
   })
-  app.setValidatorCompiler(validatorCompiler)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
@@ -64,7 +70,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(requestTextPlugin)
   await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { config })
-  await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir })
+  await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir, document: options.docsDocument })
   // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
   // plugin declares it a dependency, so registering them the other way round fails at boot).
   await app.register(rateLimitPlugin, { config, docsPrefix: DOCS_PREFIX })

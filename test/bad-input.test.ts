@@ -8,12 +8,14 @@ import { generateApiKey } from '../src/auth/api-keys.ts'
 import { MAX_SEQ } from '../src/limits.ts'
 import { encodeCursor } from '../src/pagination.ts'
 import { MAX_BODY_DEPTH } from '../src/plugins/app/request-text.ts'
-import { buildTestApp, datasetBody } from './helper.ts'
+import { buildTestApp, datasetBody, precompiledSchemaCompilers } from './helper.ts'
 
 const key = generateApiKey('everything', ['*'])
 const env = { API_KEYS: JSON.stringify([key.entry]), RATE_LIMIT_MAX: '100000' }
 const headers = { 'x-api-key': key.key }
 const LONE = '\ud83d'
+// Through the validators and serializers the Lambda bundle ships: the rest of the tests use those compiled at start-up.
+const schemaCompilers = await precompiledSchemaCompilers()
 
 const SECURITY_HEADERS = [
   'content-security-policy',
@@ -23,7 +25,7 @@ const SECURITY_HEADERS = [
 ]
 
 t.test('a forged cursor is 400 INVALID_CURSOR on every list, never an engine error', async t => {
-  const { app } = await buildTestApp(t, { env })
+  const { app } = await buildTestApp(t, { schemaCompilers, env })
   const lists: Record<string, Array<Record<string, string | number>>> = {
     '/projects': [{ projectId: 1 }, { projectId: 'a#b' }, { projectId: 'p', extra: 'x' }],
     '/assets?status=pending': [
@@ -53,7 +55,7 @@ t.test('a forged cursor is 400 INVALID_CURSOR on every list, never an engine err
 t.test(
   'every documented id length can be written and read back; longer is refused in the documented shape',
   async t => {
-    const { app } = await buildTestApp(t, { env })
+    const { app } = await buildTestApp(t, { schemaCompilers, env })
     const projectId = 'p'.repeat(128)
     const entityId = 'e:@'.repeat(85) + 'e' // 256 characters, three of them percent-encoded below
     const appended = await app.inject({
@@ -87,7 +89,7 @@ t.test(
 )
 
 t.test('a malformed percent-encoding is 400 in the documented shape, without the URL', async t => {
-  const { app } = await buildTestApp(t, { env })
+  const { app } = await buildTestApp(t, { schemaCompilers, env })
   const res = await app.inject({ method: 'GET', url: '/data/%zz' })
   t.equal(res.statusCode, 400)
   t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
@@ -109,7 +111,7 @@ async function raw(port: number, request: string): Promise<string> {
 }
 
 t.test('requests Node refuses before Fastify sees them get the documented shape', async t => {
-  const { app } = await buildTestApp(t, { env })
+  const { app } = await buildTestApp(t, { schemaCompilers, env })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   const cases: Array<[string, string, number, string]> = [
@@ -141,7 +143,7 @@ t.test('requests Node refuses before Fastify sees them get the documented shape'
 })
 
 t.test('since and seq are bounded: no inverted key range reaches the engine', async t => {
-  const { app } = await buildTestApp(t, { env })
+  const { app } = await buildTestApp(t, { schemaCompilers, env })
   await app.inject({
     method: 'POST',
     url: '/projects/p/changes',
@@ -185,6 +187,7 @@ t.test(
   'text that is not well-formed Unicode is 400 MALFORMED_UNICODE wherever it is sent, and nothing is stored',
   async t => {
     const { app, clients, config } = await buildTestApp(t, {
+      schemaCompilers,
       env,
       repositories: { data: { inlinePayloadBytes: 1024 } }
     })
@@ -252,7 +255,7 @@ t.test(
 )
 
 t.test('a deeply nested body is refused without exhausting the stack', async t => {
-  const { app } = await buildTestApp(t, { env })
+  const { app } = await buildTestApp(t, { schemaCompilers, env })
   const deep = '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000)
   const res = await app.inject({
     method: 'POST',
@@ -276,7 +279,7 @@ t.test('a deeply nested body is refused without exhausting the stack', async t =
 })
 
 t.test('JSON in any charset but UTF-8 is 415', async t => {
-  const { app } = await buildTestApp(t, { env })
+  const { app } = await buildTestApp(t, { schemaCompilers, env })
   for (const type of [
     'application/json; charset=utf-16',
     'application/json;charset="UTF-16LE"',
@@ -303,7 +306,10 @@ t.test('JSON in any charset but UTF-8 is 415', async t => {
 })
 
 t.test('the 429 message names the window, not the time left in it', async t => {
-  const { app } = await buildTestApp(t, { env: { ...env, RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_SECONDS: '60' } })
+  const { app } = await buildTestApp(t, {
+    schemaCompilers,
+    env: { ...env, RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_SECONDS: '60' }
+  })
   await app.inject({ method: 'GET', url: '/users', headers })
   const limited = await app.inject({ method: 'GET', url: '/users', headers })
   t.equal(limited.statusCode, 429)

@@ -5,9 +5,11 @@ import { buildApp, type BuildOptions } from '../src/app.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../src/aws-clients.ts'
 import { loadConfig, type Config } from '../src/config.ts'
+import { precompiledCompilers, type SchemaCompilers } from '../src/schema-compilers.ts'
 import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { buckets, tables } from '../src/tables.ts'
+import { collectSchemas, generateModule, loadModule } from '../scripts/precompile-schemas.ts'
 
 interface Engine {
   dynamodb: string
@@ -81,6 +83,23 @@ export async function buildTestApp(
     destroyAwsClients(clients)
   })
   return { app, config, clients }
+}
+
+let precompiled: Promise<SchemaCompilers> | undefined
+
+/**
+ * The compilers the Lambda bundle uses: validators and serializers generated
+ * from the routes' schemas as `npm run build` generates them (in memory, once
+ * per test process), for tests that check validation through the code that
+ * is deployed.
+ */
+export async function precompiledSchemaCompilers(): Promise<SchemaCompilers> {
+  precompiled ??= (async () => {
+    const { app, schemas } = await collectSchemas()
+    await app.close()
+    return precompiledCompilers(loadModule(generateModule(schemas)))
+  })()
+  return await precompiled
 }
 
 /** A valid /data body; override any part. */

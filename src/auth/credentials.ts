@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { ApiKeyStore, type ApiKey } from './api-keys.ts'
-import { createJwtVerifier, looksLikeJwt, type JwtConfig } from './jwt.ts'
+import type { JwtConfig } from './jwt.ts'
 import { loadSecretApiKeys, type KeySourceConfig } from './key-source.ts'
 
 export interface Principal {
@@ -55,13 +55,15 @@ export async function createCredentialResolver(
   sources: CredentialSources
 ): Promise<(headers: IncomingHttpHeaders) => Promise<Resolution>> {
   const keys = new ApiKeyStore([...sources.apiKeys, ...(await loadSecretApiKeys(sources.keySource))])
-  const verifyJwt = sources.jwt ? createJwtVerifier(sources.jwt) : undefined
+  // JWT verification (aws-jwt-verify) is loaded only where an issuer is configured.
+  const jwt = sources.jwt ? await import('./jwt.ts') : undefined
+  const verifyJwt = sources.jwt ? jwt?.createJwtVerifier(sources.jwt) : undefined
 
   return async headers => {
     const credential = presentedCredential(headers)
     if (credential === undefined) return { failure: 'missing' }
     if (credential === 'malformed') return { failure: 'invalid' }
-    if (credential.scheme === 'bearer' && verifyJwt !== undefined && looksLikeJwt(credential.value)) {
+    if (credential.scheme === 'bearer' && verifyJwt !== undefined && jwt?.looksLikeJwt(credential.value)) {
       const outcome = await verifyJwt(credential.value)
       return outcome.ok
         ? { principal: { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes } }

@@ -1,5 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { parseApiKeys, type ApiKey } from './api-keys.ts'
 
 export interface KeySourceConfig {
@@ -18,7 +16,9 @@ export async function loadSecretApiKeys(config: KeySourceConfig): Promise<ApiKey
   const name = config.apiKeysSecret
   if (name === undefined) return []
   const common = { region: config.region, credentials: config.credentials, maxAttempts: 3 }
+  // Each client is imported only by the deployments that keep their keys there: the others never load it.
   if (name.startsWith('ssm:')) {
+    const { GetParameterCommand, SSMClient } = await import('@aws-sdk/client-ssm')
     const client = new SSMClient({ ...common, endpoint: config.endpoints.ssm })
     try {
       const { Parameter } = await client.send(new GetParameterCommand({ Name: name.slice(4), WithDecryption: true }))
@@ -27,6 +27,7 @@ export async function loadSecretApiKeys(config: KeySourceConfig): Promise<ApiKey
       client.destroy()
     }
   }
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager')
   const client = new SecretsManagerClient({ ...common, endpoint: config.endpoints.secretsManager })
   try {
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: name }))

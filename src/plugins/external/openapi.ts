@@ -1,13 +1,20 @@
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
+import type { SwaggerOptions } from '@fastify/swagger'
+import type { FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.ts'
 import { SECURITY_SCHEMES } from '../../auth/credentials.ts'
+import docsOnDemand from './docs-on-demand.ts'
 
 export interface OpenApiOptions {
   config: Config
   /** Where swagger-ui's static files are, when not in node_modules (the Lambda bundle copies them). */
   uiStaticDir?: string
+  /**
+   * The document as the build wrote it (the Lambda bundle's openapi.json). Then the
+   * routes are not walked and /docs is served from it, its plugins loaded on its
+   * first request instead of at start-up.
+   */
+  document?: () => Promise<object>
 }
 
 export const DOCS_PREFIX = '/docs'
@@ -20,27 +27,37 @@ export const TAGS = [
   { name: 'health', description: 'Liveness and dependency checks' }
 ]
 
+export const swaggerOptions = (config: Config): SwaggerOptions => ({
+  openapi: {
+    openapi: '3.0.3',
+    info: {
+      title: 'Atlas API',
+      version: config.version,
+      description: 'Datasets, users, assets and project change feeds over DynamoDB and S3.'
+    },
+    tags: TAGS,
+    components: { securitySchemes: SECURITY_SCHEMES }
+  }
+})
+
+export const uiOptions = (uiStaticDir: string | undefined): FastifySwaggerUiOptions => ({
+  routePrefix: DOCS_PREFIX,
+  baseDir: uiStaticDir,
+  staticCSP: true,
+  uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
+})
+
 /** The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it. */
 export default fp<OpenApiOptions>(
-  async (app, { config, uiStaticDir }) => {
-    await app.register(swagger, {
-      openapi: {
-        openapi: '3.0.3',
-        info: {
-          title: 'Atlas API',
-          version: config.version,
-          description: 'Datasets, users, assets and project change feeds over DynamoDB and S3.'
-        },
-        tags: TAGS,
-        components: { securitySchemes: SECURITY_SCHEMES }
-      }
-    })
-    await app.register(swaggerUi, {
-      routePrefix: DOCS_PREFIX,
-      baseDir: uiStaticDir,
-      staticCSP: true,
-      uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
-    })
+  async (app, { config, uiStaticDir, document }) => {
+    if (document !== undefined) return await app.register(docsOnDemand, { document, uiStaticDir })
+    // Imported here, not at the top, so a bundle that serves a prebuilt document loads them only when asked.
+    const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([
+      import('@fastify/swagger'),
+      import('@fastify/swagger-ui')
+    ])
+    await app.register(swagger, swaggerOptions(config))
+    await app.register(swaggerUi, uiOptions(uiStaticDir))
   },
   { name: 'openapi' }
 )

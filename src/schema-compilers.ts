@@ -1,0 +1,69 @@
+/**
+ * How route schemas become validators and serializers. The app compiles them
+ * when it starts (src/validation.ts); the Lambda bundle instead looks them up
+ * in code the build generated from the same schemas (scripts/precompile-schemas.ts),
+ * so a cold start compiles nothing. The lookup is by content: a schema that
+ * differs from the one the build saw finds nothing, and the app refuses to
+ * start rather than validate with stale code.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifySchemaCompiler, FastifySerializerCompiler, FastifyServerOptions } from 'fastify'
+
+/** Which ajv a request part is validated with (src/validation.ts): bodies as sent, everything else coerced from text. */
+export type ValidatorKind = 'body' | 'text'
+
+export const validatorKind = (httpPart: string | undefined): ValidatorKind => (httpPart === 'body' ? 'body' : 'text')
+
+/** Fastify's `schemaController.compilersFactory`, as Fastify calls it (its typings describe @fastify/ajv-compiler's). */
+export interface SchemaCompilers {
+  buildValidator: () => FastifySchemaCompiler<unknown>
+  /** Without one, Fastify's own fast-json-stringify compiler. */
+  buildSerializer?: () => FastifySerializerCompiler<unknown>
+}
+
+/** The `schemaController` server option that makes Fastify use these compilers. */
+export const schemaController = (compilers: SchemaCompilers): FastifyServerOptions['schemaController'] => ({
+  compilersFactory: compilers as unknown as NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+})
+
+type Validate = ReturnType<FastifySchemaCompiler<unknown>>
+type Serialize = ReturnType<FastifySerializerCompiler<unknown>>
+
+/** What the build generates (src/precompiled/schemas.cjs): per schema key, a function that makes its code. */
+export interface PrecompiledSchemas {
+  validators: Record<ValidatorKind, Record<string, () => Validate>>
+  serializers: Record<string, () => Serialize>
+}
+
+const keys = new WeakMap<object, string>()
+
+/** A schema's identity for the lookup: a hash of all of it, so any change to it is a different key. */
+export function schemaKey(schema: unknown): string {
+  const memo = typeof schema === 'object' && schema !== null ? keys.get(schema) : undefined
+  if (memo !== undefined) return memo
+  const key = createHash('sha256').update(JSON.stringify(schema)).digest('base64url')
+  if (typeof schema === 'object' && schema !== null) keys.set(schema, key)
+  return key
+}
+
+export class StaleSchemasError extends Error {
+  constructor(what: string) {
+    super(`${what} has no precompiled code: its schema changed after the build. Run \`npm run build\`.`)
+    this.name = 'StaleSchemasError'
+  }
+}
+
+/** Compilers for `schemaController.compilersFactory` that only look up what the build generated. */
+export function precompiledCompilers(precompiled: PrecompiledSchemas): SchemaCompilers {
+  const validator: FastifySchemaCompiler<unknown> = ({ schema, method, url, httpPart }) => {
+    const make = precompiled.validators[validatorKind(httpPart)][schemaKey(schema)]
+    if (make === undefined) throw new StaleSchemasError(`The ${httpPart} validator of ${method} ${url}`)
+    return make()
+  }
+  const serializer: FastifySerializerCompiler<unknown> = ({ schema, method, url, httpStatus }) => {
+    const make = precompiled.serializers[schemaKey(schema)]
+    if (make === undefined) throw new StaleSchemasError(`The ${httpStatus} serializer of ${method} ${url}`)
+    return make()
+  }
+  return { buildValidator: () => validator, buildSerializer: () => serializer }
+}
