@@ -62,7 +62,7 @@ async function buildLambda(version) {
     )
   }
 
-  // src/lambda.ts serves /docs from ./static beside the bundle; @fastify/swagger-ui reads its logo from there too.
+  // src/lambda.ts serves /docs from ./static beside the bundle, and the document from ./openapi.json.
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
   await cp(join(dist, 'openapi.json'), join(lambdaDir, 'openapi.json'))
   await writeFile(

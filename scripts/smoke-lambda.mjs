@@ -106,6 +106,20 @@ async function checks(invoke, check) {
     JSON.stringify(health.headers)
   )
 
+  // The docs are loaded on their first request, from chunks and files beside the bundle.
+  const doc = await invoke(httpApiEvent({ method: 'GET', path: '/docs/json' }))
+  check(
+    doc.statusCode === 200 && /^3\./.test(jsonOf(doc)?.openapi ?? '') && '/data/{keyId}' in (jsonOf(doc)?.paths ?? {}),
+    'GET /docs/json -> 200, the OpenAPI document the build wrote',
+    show(doc)
+  )
+  const ui = await invoke(httpApiEvent({ method: 'GET', path: '/docs/static/swagger-initializer.js' }))
+  check(
+    ui.statusCode === 200 && /SwaggerUIBundle/.test(ui.body ?? ''),
+    'GET /docs/static/swagger-initializer.js -> 200, the UI',
+    show(ui)
+  )
+
   const payload = 'ciphertext'
   const meta = {
     enc: 'AES-GCM',

@@ -79,3 +79,43 @@ t.test('/docs serves the UI', async t => {
   const init = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' })
   t.equal(init.statusCode, 200)
 })
+
+t.test('/docs from a prebuilt document (the Lambda bundle) answers as the docs built from the routes', async t => {
+  const { app: live } = await buildTestApp(t)
+  await live.ready()
+  const document = live.swagger()
+  let reads = 0
+  const { app: prebuilt } = await buildTestApp(t, {
+    docsDocument: async () => {
+      reads++
+      return document
+    }
+  })
+  await prebuilt.ready()
+  t.equal(reads, 0, 'nothing is read or loaded until /docs is asked for')
+  const paths = [
+    '/docs',
+    '/docs/',
+    '/docs/json',
+    '/docs/yaml',
+    '/docs/uiConfig',
+    '/docs/initOAuth',
+    '/docs/static/index.html',
+    '/docs/static/swagger-initializer.js',
+    '/docs/static/swagger-ui.css',
+    '/docs/static/nothing-here.js',
+    '/docs/elsewhere?x=1'
+  ]
+  const comparable = (headers: Record<string, unknown>) => {
+    const { date: _date, 'x-request-id': _id, ...rest } = headers
+    return rest
+  }
+  for (const url of paths) {
+    const [a, b] = await Promise.all([live, prebuilt].map(app => app.inject({ method: 'GET', url })))
+    t.equal(b!.statusCode, a!.statusCode, `GET ${url}: same status (${a!.statusCode})`)
+    t.same(comparable(b!.headers), comparable(a!.headers), `GET ${url}: same headers`)
+    t.ok(b!.rawPayload.equals(a!.rawPayload), `GET ${url}: same body`)
+  }
+  t.equal(reads, 1, 'the document is read once')
+  t.equal(prebuilt.hasDecorator('swagger'), false, 'the routes are not walked into a document')
+})

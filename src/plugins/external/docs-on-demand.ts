@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import { DOCS_PREFIX, uiOptions } from './openapi.ts'
 
@@ -27,7 +29,12 @@ const docsOnDemand: FastifyPluginAsync<DocsOnDemandOptions> = async (app, { docu
     ])
     const docs = Fastify({ logger: false })
     await docs.register(swagger, { mode: 'static', specification: { document: (await document()) as never } })
-    await docs.register(swaggerUi, uiOptions(uiStaticDir))
+    const ui = uiOptions(uiStaticDir)
+    // swagger-ui reads its default logo beside its own module, which in a bundle's chunk is not there.
+    if (uiStaticDir !== undefined) {
+      ui.logo = { type: 'image/svg+xml', content: await readFile(join(uiStaticDir, 'logo.svg')) }
+    }
+    await docs.register(swaggerUi, ui)
     await docs.ready()
     return docs
   }
@@ -40,14 +47,15 @@ const docsOnDemand: FastifyPluginAsync<DocsOnDemandOptions> = async (app, { docu
     })
     const docs = await docsApp
     const res = await docs.inject({ method: request.method as 'GET', url: request.url, headers: request.headers })
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value)
+    }
+    // A miss is the app's own 404, in its error shape, with the docs' headers (their CSP) as the server sends it.
     if (res.statusCode === 404) {
       reply.callNotFound()
       return reply
     }
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value)
-    }
-    return reply.code(res.statusCode).send(res.rawPayload)
+    return reply.code(res.statusCode).send(res.rawPayload.length > 0 ? res.rawPayload : undefined)
   }
 
   app.get(DOCS_PREFIX, { schema: { hide: true } }, forward)
