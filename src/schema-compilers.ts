@@ -53,17 +53,44 @@ export class StaleSchemasError extends Error {
   }
 }
 
+/** What Fastify passes a validator so that ajv may replace the root value it coerces (request[httpPart]). */
+type ValidateContext = { parentData: object; parentDataProperty: string }
+
+/**
+ * A validator that evaluates its generated code on its first call, so start-up
+ * only looks schemas up. `schemaEnv` is what tells Fastify (as with ajv's own
+ * functions) to pass the request as parent data; `errors` are ajv's.
+ */
+function lazyValidator(make: () => Validate): Validate {
+  let validate: ((data: unknown, context?: ValidateContext) => boolean) | undefined
+  const lazy = Object.assign(
+    (data: unknown, context?: ValidateContext) => {
+      validate ??= make() as typeof validate & object
+      const valid = validate(data, context)
+      lazy.errors = (validate as { errors?: unknown }).errors
+      return valid
+    },
+    { schemaEnv: true, errors: undefined as unknown }
+  )
+  return lazy as unknown as Validate
+}
+
+function lazySerializer(make: () => Serialize): Serialize {
+  let serialize: Serialize | undefined
+  return data => (serialize ??= make())(data)
+}
+
 /** Compilers for `schemaController.compilersFactory` that only look up what the build generated. */
 export function precompiledCompilers(precompiled: PrecompiledSchemas): SchemaCompilers {
   const validator: FastifySchemaCompiler<unknown> = ({ schema, method, url, httpPart }) => {
     const make = precompiled.validators[validatorKind(httpPart)][schemaKey(schema)]
     if (make === undefined) throw new StaleSchemasError(`The ${httpPart} validator of ${method} ${url}`)
-    return make()
+    return lazyValidator(make)
   }
   const serializer: FastifySerializerCompiler<unknown> = ({ schema, method, url, httpStatus }) => {
     const make = precompiled.serializers[schemaKey(schema)]
     if (make === undefined) throw new StaleSchemasError(`The ${httpStatus} serializer of ${method} ${url}`)
-    return make()
+    return lazySerializer(make)
   }
   return { buildValidator: () => validator, buildSerializer: () => serializer }
 }

@@ -23,17 +23,24 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'A dependency is unavailable or throttling; retry after Retry-After seconds'
 }
 
+// One schema object per status, shared by every route: start-up then looks each one's serializer up once.
+const errorSchemas = new Map<number, TSchema>()
+
+function errorSchema(status: number): TSchema {
+  let schema = errorSchemas.get(status)
+  if (schema === undefined) {
+    schema = Type.Object(errorProperties, {
+      title: 'Error',
+      additionalProperties: false,
+      description: ERROR_DESCRIPTIONS[status]
+    })
+    errorSchemas.set(status, schema)
+  }
+  return schema
+}
+
 /** Response schemas for the error statuses a route can answer, plus the 429, 500 and 503 every route can. */
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const all = [...new Set([...statuses, 429, 500, 503])]
-  return Object.fromEntries(
-    all.map(status => [
-      status,
-      Type.Object(errorProperties, {
-        title: 'Error',
-        additionalProperties: false,
-        description: ERROR_DESCRIPTIONS[status]
-      })
-    ])
-  )
+  return Object.fromEntries(all.map(status => [status, errorSchema(status)]))
 }
