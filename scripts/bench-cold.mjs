@@ -8,13 +8,15 @@
  * imports the bundle, invokes `handler` with an HTTP API 2.0 `GET /health`
  * event, and prints its phases in ms: modules (evaluating the bundle's modules,
  * up to the entry's `cold-start:modules-loaded` mark), app (the entry's own
- * init: config, app, clients, ready), firstResponse, and total. Runs alternate
+ * init: config, app, clients, ready), firstResponse, total, and the CPU time
+ * the process spent over the same span. Runs alternate
  * between the bundles; one warm-up run each is discarded so both read their
  * files from the page cache.
  *
  * A benchmark, not a test: it reports. With --max-ratio (CI) it also checks the
  * total ratio against that ceiling, a guard against a large regression on a
- * noisy machine, and prints `N passed, N failed`; it exits 1 above it.
+ * noisy machine (above it, it measures as many runs again and judges them
+ * all), and prints `N passed, N failed`; it exits 1 above it.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -51,6 +53,7 @@ const info = values.json ? (...args) => console.error(...args) : (...args) => co
 /** One cold start, in a fresh process. The bundle's URL comes in argv, then the event builders' (loaded before the clock starts). */
 const RUN_ONE = `
 const { httpApiEvent, lambdaContext } = await import(process.argv[2])
+const cpuAtStart = process.cpuUsage()
 const start = performance.now()
 const { handler } = await import(process.argv[1])
 const loaded = performance.now()
@@ -62,7 +65,8 @@ if (response?.statusCode !== 200 || JSON.parse(response.body).status !== 'ok') {
   process.exit(1)
 }
 const modules = performance.getEntriesByName('cold-start:modules-loaded')[0]?.startTime ?? loaded
-console.log(JSON.stringify({ modules: modules - start, app: loaded - modules, firstResponse: answered - loaded, total: answered - start }))
+const cpu = process.cpuUsage(cpuAtStart)
+console.log(JSON.stringify({ modules: modules - start, app: loaded - modules, firstResponse: answered - loaded, total: answered - start, cpu: (cpu.user + cpu.system) / 1000 }))
 process.exit(0)
 `
 const EVENTS = pathToFileURL(join(root, 'scripts/lib/lambda-events.mjs')).href
@@ -158,11 +162,19 @@ try {
     bundle.runs = []
   }
 
+  const measure = count => {
+    for (let i = 0; i < count; i++) for (const bundle of bundles) bundle.runs.push(coldStart(bundle.path))
+  }
+  const totalRatio = () => median(bundles[0].runs.map(r => r.total)) / median(bundles[1].runs.map(r => r.total))
   info(`${runs} cold starts per bundle, alternating, after one discarded warm-up each …`)
   for (const bundle of bundles) coldStart(bundle.path)
-  for (let i = 0; i < runs; i++) {
-    for (const bundle of bundles) bundle.runs.push(coldStart(bundle.path))
+  measure(runs)
+  // A guard, not a timed test: one burst of load from elsewhere gets a second look (twice the runs) before it fails.
+  if (maxRatio !== undefined && totalRatio() > maxRatio) {
+    info(`total ratio ${totalRatio().toFixed(2)}x is above ${maxRatio}x: ${runs} more cold starts each …`)
+    measure(runs)
   }
+  const measured = bundles[0].runs.length
 
   const cpu = cpus()
   const machine = {
@@ -172,7 +184,7 @@ try {
     platform: platform(),
     arch: arch()
   }
-  const metrics = ['modules', 'app', 'firstResponse', 'total']
+  const metrics = ['modules', 'app', 'firstResponse', 'total', 'cpu']
   for (const bundle of bundles) {
     bundle.median = Object.fromEntries(metrics.map(m => [m, round(median(bundle.runs.map(r => r[m])), 2)]))
   }
@@ -187,7 +199,7 @@ try {
       JSON.stringify(
         {
           machine,
-          runs,
+          runs: measured,
           bundles: Object.fromEntries(
             bundles.map(x => [
               x.name,
@@ -207,7 +219,7 @@ try {
     )
   } else {
     const rows = [
-      ['bundle', 'size KiB', 'modules ms', 'app ms', 'first response ms', 'total ms'],
+      ['bundle', 'size KiB', 'modules ms', 'app ms', 'first response ms', 'total ms', 'cpu ms'],
       ...bundles.map(x => [x.label, round(x.bytes / 1024).toFixed(1), ...metrics.map(m => x.median[m].toFixed(1))]),
       ['ratio atlas/minimal', `${ratio.size.toFixed(2)}x`, ...metrics.map(m => `${ratio[m].toFixed(2)}x`)]
     ]
@@ -216,8 +228,9 @@ try {
     console.log(
       `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.platform}/${machine.arch}`
     )
-    console.log(`medians of ${runs} cold starts (fresh node process: import the bundle, then one GET /health)`)
-    console.log('modules: evaluating the bundle; app: config, app, clients, ready; size: what a cold start loads')
+    console.log(`medians of ${measured} cold starts (fresh node process: import the bundle, then one GET /health)`)
+    console.log('modules: evaluating the bundle; app: config, app, clients, ready; size: what a cold start loads;')
+    console.log('cpu: CPU time of the process over the same span, steadier than wall time when the machine is busy')
     console.log('')
     console.log(line(rows[0]))
     console.log(widths.map(w => '-'.repeat(w)).join('  '))
