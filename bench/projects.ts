@@ -14,10 +14,7 @@ import { arch, cpus, platform } from 'node:os'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../src/app.ts'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
-import { loadConfig } from '../src/config.ts'
-import { bootstrapStorage } from '../src/local/bootstrap.ts'
-import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
+import { benchStack } from './stack.ts'
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } }
@@ -25,18 +22,8 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds)
 
 const key = generateApiKey('bench', ['projects:*:*'])
-const stack = await startEmbeddedStack()
-const config = loadConfig({
-  NODE_ENV: 'test',
-  LOG_LEVEL: 'silent',
-  AWS_ENDPOINT_URL_DYNAMODB: stack.dynamodbEndpoint,
-  AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
-  API_KEYS: JSON.stringify([key.entry]),
-  RATE_LIMIT_MAX: '100000000'
-})
-const clients = createAwsClients(config)
-await bootstrapStorage(clients, config)
-destroyAwsClients(clients)
+const stack = await benchStack({ API_KEYS: JSON.stringify([key.entry]) })
+const { config } = stack
 const app = await buildApp(config)
 await app.ready()
 const headers = { 'content-type': 'application/json', 'x-api-key': key.key }

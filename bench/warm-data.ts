@@ -18,12 +18,11 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
 import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
-import { loadConfig } from '../src/config.ts'
-import { bootstrapStorage } from '../src/local/bootstrap.ts'
-import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { documentClient } from '../src/repositories/dynamo.ts'
 import { precompiledCompilers } from '../src/schema-compilers.ts'
 import { collectSchemas, generateModule, loadModule } from '../scripts/precompile-schemas.ts'
+import { datasetBody } from '../test/fixtures/datasets.ts'
+import { benchStack } from './stack.ts'
 
 const { values } = parseArgs({
   options: {
@@ -35,16 +34,9 @@ const { values } = parseArgs({
 const requests = Number(values.requests)
 const rounds = Number(values.rounds)
 
-const stack = await startEmbeddedStack()
-const config = loadConfig({
-  NODE_ENV: 'test',
-  LOG_LEVEL: 'silent',
-  AWS_ENDPOINT_URL_DYNAMODB: stack.dynamodbEndpoint,
-  AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
-  RATE_LIMIT_MAX: '100000000'
-})
+const stack = await benchStack()
+const { config } = stack
 const clients = createAwsClients(config)
-await bootstrapStorage(clients, config)
 
 const generated = await collectSchemas()
 await generated.app.close()
@@ -75,21 +67,7 @@ const targets: Array<{ name: string; app: FastifyInstance; rates: number[] }> = 
 ]
 for (const { app } of targets) await app.ready()
 
-const created = await lambdaLike.inject({
-  method: 'POST',
-  url: '/data',
-  payload: {
-    payload: 'ciphertext-'.repeat(20),
-    meta: {
-      enc: 'AES-GCM',
-      kdf: 'PBKDF2-SHA256',
-      iterations: 250000,
-      salt: 'c2FsdA==',
-      iv: 'AAECAwQFBgcICQoL',
-      schemaVersion: 1
-    }
-  }
-})
+const created = await lambdaLike.inject({ method: 'POST', url: '/data', payload: datasetBody() })
 if (created.statusCode !== 201) throw new Error(`POST /data: ${created.statusCode} ${created.body}`)
 const url = `/data/${created.json<{ keyId: string }>().keyId}`
 

@@ -17,7 +17,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buckets, tables } from '../src/tables.ts'
-import { buildTestApp, datasetBody, precompiledSchemaCompilers, type TestApp } from './helper.ts'
+import { buildTestApp, datasetBody, precompiledSchemaCompilers, prng, type TestApp } from './helper.ts'
 
 type Schema = Record<string, unknown> & {
   type?: string
@@ -42,17 +42,6 @@ interface Operation {
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124)
 const WARMUP = 6
 const RANDOM_CASES = 12
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Values no schema of ours should let through to storage unchecked, by the type they stand in for. */
 const HOSTILE: Record<'string' | 'number' | 'other', readonly unknown[]> = {

@@ -10,6 +10,7 @@ import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { buckets, tables } from '../src/tables.ts'
 import { collectSchemas, generateModule, loadModule } from '../scripts/precompile-schemas.ts'
+export { datasetBody } from './fixtures/datasets.ts'
 
 interface Engine {
   dynamodb: string
@@ -102,23 +103,14 @@ export async function precompiledSchemaCompilers(): Promise<SchemaCompilers> {
   return await precompiled
 }
 
-/** A valid /data body; override any part. */
-export function datasetBody(
-  overrides: Record<string, unknown> = {},
-  meta: Record<string, unknown> = {}
-): Record<string, unknown> {
-  return {
-    payload: 'ciphertext-' + randomUUID(),
-    meta: {
-      enc: 'AES-GCM',
-      kdf: 'PBKDF2-SHA256',
-      iterations: 250000,
-      salt: 'c2FsdHNhbHRzYWx0c2FsdA==',
-      iv: 'AAECAwQFBgcICQoL',
-      schemaVersion: 7,
-      ...meta
-    },
-    ...overrides
+/** mulberry32: a small seeded generator, so a failing run can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -21,6 +21,7 @@ import {
   PRECOMPILED_PATH,
   type CollectedSchemas
 } from '../scripts/precompile-schemas.ts'
+import { prng } from './helper.ts'
 
 type Schema = Record<string, unknown>
 
@@ -28,17 +29,6 @@ const { app, schemas } = await collectSchemas()
 await app.close()
 const source = generateModule(schemas)
 const precompiled = loadModule(source)
-
-/** mulberry32, seeded: a failure names its seed and replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const HOSTILE: unknown[] = [
   undefined,
