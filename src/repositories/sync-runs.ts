@@ -178,6 +178,22 @@ export class SyncRunsRepository {
     )
   }
 
+  /** Says the run is still being worked on (a slice's heartbeat); false when it has ended. */
+  async touch(runId: string): Promise<boolean> {
+    return await conditionHolds(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: RUNS, sk: runId },
+          UpdateExpression: 'SET updatedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':now': Date.now(), ':queued': 'queued', ':running': 'running' }
+        })
+      )
+    )
+  }
+
   /** Fixes the run's vaults the first time; later calls get the plan already fixed. */
   async fixPlan(runId: string, vaultIds: string[]): Promise<string[]> {
     const { Attributes } = await this.db.send(

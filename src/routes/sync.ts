@@ -178,7 +178,7 @@ const syncRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { 
       }
     },
     async request => {
-      const { runs, cursor } = await app.syncRunsRepository.list(request.query.limit ?? 20, request.query.cursor)
+      const { runs, cursor } = await engine.list(request.query.limit ?? 20, request.query.cursor)
       return { runs: runs.map(runSummary), cursor }
     }
   )

@@ -124,9 +124,28 @@ export class SyncEngine {
 
   /** A run and its vaults' progress, or undefined. */
   async get(runId: string): Promise<{ run: Run; progress: VaultProgress[] } | undefined> {
-    const run = await this.options.runs.get(runId)
-    if (run === undefined) return undefined
+    const found = await this.options.runs.get(runId)
+    if (found === undefined) return undefined
+    const run = await this.settled(found)
     return { run, progress: await this.options.runs.progress(runId) }
+  }
+
+  /** Runs newest first, as GET /sync/runs lists them. */
+  async list(limit: number, cursor?: string): Promise<{ runs: Run[]; cursor: string | null }> {
+    const page = await this.options.runs.list(limit, cursor)
+    return { runs: await Promise.all(page.runs.map(run => this.settled(run))), cursor: page.cursor }
+  }
+
+  /**
+   * A run no slice has worked on for a lease's length died with its slice (a
+   * crash, a timeout, a continuation never delivered): it ends now, failed, so
+   * it never shows as running forever. A slice that still comes finds it ended.
+   */
+  private async settled(run: Run): Promise<Run> {
+    if (FINAL_STATUSES.includes(run.status) || Date.now() - run.updatedAt < this.options.config.leaseMs) return run
+    const idle = Math.round((Date.now() - run.updatedAt) / 1000)
+    await this.end(run, [`Interrupted: no slice has worked on the run for ${idle} s; start it again`])
+    return (await this.options.runs.get(run.runId)) ?? run
   }
 
   /** The run once it has ended, or as it is after `ms`. */

@@ -10,7 +10,8 @@
  *   before it are in S3 and the index: a slice killed anywhere is redone from
  *   there, and redoes at most the changes that were in flight.
  * - A slice stops taking work when `shouldPause` says so (its time is up), but
- *   only after it has applied at least one change, so every slice makes progress.
+ *   only after it has moved the vault forward by at least one change (a file
+ *   already backed up does not count), so every slice makes progress.
  */
 import type { Logger } from 'pino'
 import type { Counts, SyncRunsRepository, SyncType } from '../repositories/sync-runs.ts'
@@ -112,6 +113,8 @@ class VaultSlice {
     this.complete = this.input.syncType === 'complete' || state?.version === undefined
     this.from = this.complete ? 0 : (state?.version ?? 0)
     let session: VaultSession | undefined
+    // A long file holds no checkpoint: the lease and the run's heartbeat are renewed on a timer meanwhile.
+    const heartbeat = setInterval(() => void this.heartbeat(), Math.max(50, this.input.leaseMs / 3))
     try {
       session = await this.collect()
       const index = this.complete
@@ -131,6 +134,21 @@ class VaultSlice {
         this.deps.log.warn({ err: saveErr, vaultId: this.vaultId }, 'sync checkpoint after a failure failed')
       )
       return { finished: true, error: err as Error, fileErrors: this.fileErrors }
+    } finally {
+      clearInterval(heartbeat)
+    }
+  }
+
+  private leaseLost = false
+
+  private async heartbeat(): Promise<void> {
+    const { vaults, runs, log } = this.deps
+    const { runId, leaseMs } = this.input
+    try {
+      if (!(await vaults.renewLease(this.vaultId, runId, leaseMs))) this.leaseLost = true
+      else await runs.touch(runId)
+    } catch (err) {
+      log.warn({ err, vaultId: this.vaultId, runId }, 'sync heartbeat failed')
     }
   }
 
@@ -176,6 +194,7 @@ class VaultSlice {
       let session: VaultSession | undefined
       try {
         while (fatal === undefined) {
+          if (this.leaseLost) throw new LeaseLostError(this.vaultId)
           if (this.applied > 0 && this.input.shouldPause()) {
             paused = true
             return
@@ -188,7 +207,6 @@ class VaultSlice {
             return handed
           })
           this.done[i] = true
-          this.applied++
           if (Date.now() - this.lastCheckpoint >= CHECKPOINT_MS) await this.checkpoint(this.watermark())
         }
       } catch (err) {
@@ -318,7 +336,7 @@ class VaultSlice {
       if (this.applied > 0 && this.input.shouldPause()) return true
       await objects.remove(target.bucket, entry.s3Key)
       if (await vaults.deleteFile(this.vaultId, target, entry.path)) this.count('deleted')
-      this.applied++
+      else this.applied++
     }
     return false
   }
@@ -346,6 +364,7 @@ class VaultSlice {
       const { vaults, runs } = this.deps
       const { runId, target, leaseMs } = this.input
       if (!(await vaults.renewLease(this.vaultId, runId, leaseMs))) throw new LeaseLostError(this.vaultId)
+      await runs.touch(runId)
       if (version !== undefined && (this.savedVersion === undefined || version > this.savedVersion)) {
         await vaults.saveVersion(this.vaultId, target, version)
         this.savedVersion = version
@@ -363,11 +382,14 @@ class VaultSlice {
   private count(what: 'pulled' | 'skipped' | 'deleted'): void {
     this.counts[what]++
     this.counts.seen++
+    // Work that moves the vault forward; a skip costs nothing, and a resumed slice skips what its predecessors did.
+    if (what !== 'skipped') this.applied++
   }
 
   private fileError(message: string): void {
     this.counts.errors++
     this.counts.seen++
+    this.applied++
     this.fileErrors++
     this.messages.push(message)
     this.deps.log.warn({ vaultId: this.vaultId, runId: this.input.runId }, `sync: ${message}`)
