@@ -75,6 +75,10 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
       return { sync_run: next.runId, hop: next.hop }
     }
     if (isScheduledSync(event)) {
+      if (!app.syncEngine.accountConfigured) {
+        app.log.info('sync schedule: no Obsidian account is configured, so there is nothing to sync')
+        return { sync_run: null, reason: 'no Obsidian account configured' }
+      }
       const run = await app.syncEngine.start({ syncType: event.sync_type, trigger: 'schedule' }, { launch: false })
       await app.syncEngine.runSlice({ runId: run.runId, hop: 1 }, sliceDeadline(context))
       return { sync_run: run.runId }

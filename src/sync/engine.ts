@@ -81,6 +81,11 @@ export class SyncEngine {
     return this.options.config
   }
 
+  /** True when runs without credentials of their own (the schedule's) have an account to sign in with. */
+  get accountConfigured(): boolean {
+    return this.options.account.configured
+  }
+
   /** Records a run and launches its first slice (or leaves that to the caller, with `launch: false`). */
   async start(request: StartRequest, { launch = true }: { launch?: boolean } = {}): Promise<Run> {
     const { runs, vaults, config } = this.options
