@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto'
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import t from 'tap'
+import { EMULATOR_CREDENTIALS } from '../../src/aws-clients.ts'
+import { motoAvailable, startMoto } from '../fixtures/moto.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { emptyVault, type FakeVault } from '../fixtures/obsidian-service.ts'
 import {
@@ -305,3 +309,42 @@ t.test('every vault of the account, shared ones included, with one password each
     { shared: true, file_count: 1 }
   )
 })
+
+t.test(
+  'the account from OBSIDIAN_SECRET (Secrets Manager, or SSM), read once',
+  { skip: motoAvailable() ? false : 'moto_server is not installed' },
+  async t => {
+    const endpoint = await startMoto(t)
+    const aws = { region: 'us-east-1', endpoint, credentials: EMULATOR_CREDENTIALS }
+    const secrets = new SecretsManagerClient(aws)
+    const ssm = new SSMClient(aws)
+    t.teardown(() => {
+      secrets.destroy()
+      ssm.destroy()
+    })
+    const settings = {
+      email: account.email,
+      password: account.password,
+      vault_passwords: { Notes: VAULT_PASSWORD }
+    }
+    await secrets.send(new CreateSecretCommand({ Name: 'atlas/obsidian', SecretString: JSON.stringify(settings) }))
+    await ssm.send(
+      new PutParameterCommand({ Name: '/atlas/obsidian', Type: 'SecureString', Value: JSON.stringify(settings) })
+    )
+    for (const name of ['atlas/obsidian', 'ssm:/atlas/obsidian']) {
+      const bed = await syncBed(t, {
+        env: {
+          OBSIDIAN_EMAIL: '',
+          OBSIDIAN_PASSWORD: '',
+          OBSIDIAN_VAULT_PASSWORDS: '',
+          OBSIDIAN_SECRET: name,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+          AWS_ENDPOINT_URL_SSM: endpoint
+        }
+      })
+      bed.vault.put('a.md', 'a')
+      const run = await bed.sync({ sync_type: 'incremental' })
+      t.equal(run.status, 'succeeded', `${name}: ${JSON.stringify(run.result?.errors)}`)
+    }
+  }
+)
