@@ -34,7 +34,7 @@ import type { SyncMetrics } from './metrics.ts'
 import { ObsidianClient, ObsidianError, type VaultInfo } from './obsidian/index.ts'
 import { withRetries } from './retry.ts'
 import { runId as newRunId } from './run-id.ts'
-import { syncVaultSlice } from './vault-sync.ts'
+import { LeaseLostError, syncVaultSlice } from './vault-sync.ts'
 
 export const DEFAULT_DEST_PREFIX = 'vaults'
 
@@ -292,6 +292,12 @@ export class SyncEngine {
         result = { finished: true, error: err, fileErrors: 0 }
       }
       if (!result.finished) return await this.launch({ ...next, hop: next.hop + 1 })
+      if (result.error instanceof LeaseLostError) {
+        // The vault is another run's now: its state is that run's to record.
+        await runs.addProgress(run.runId, vaultId, zero, [result.error.message], vault.name, 0)
+        await runs.finishVault(run.runId, vaultId, 'failed', vault.name)
+        continue
+      }
       const outcome: VaultOutcome = result.error ? 'failed' : result.fileErrors > 0 ? 'errors' : 'ok'
       await this.finishVault(run, target, vaultId, vault.name, outcome, result.error?.message, result.fileCount)
     }

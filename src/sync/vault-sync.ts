@@ -140,6 +140,8 @@ class VaultSlice {
   }
 
   private leaseLost = false
+  /** The service has announced every change and its version: until then there is nothing to save. */
+  private collected = false
 
   private async heartbeat(): Promise<void> {
     const { vaults, runs, log } = this.deps
@@ -172,6 +174,7 @@ class VaultSlice {
           else this.fileError(`a change without a version: ${event.error.message}`)
         }
         this.readyVersion = session.version ?? this.from
+        this.collected = true
         // A path announced again later is applied once, at its latest version: the version saved never passes a
         // change whose path is still to come, so a restart after any prefix sees that later change again.
         this.entries = [...byPath.values(), ...unreadable].sort((a, b) => a.uid - b.uid)
@@ -351,7 +354,7 @@ class VaultSlice {
    * A complete run has none before its end: until then the index holds a mix of old and new.
    */
   private watermark(): number | undefined {
-    if (this.complete) return undefined
+    if (this.complete || !this.collected) return undefined
     while (this.firstUndone < this.entries.length && this.done[this.firstUndone]) this.firstUndone++
     if (this.firstUndone === this.entries.length) return this.readyVersion
     return this.firstUndone === 0 ? this.from : this.entries[this.firstUndone - 1]!.uid
