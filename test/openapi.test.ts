@@ -7,7 +7,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const
 interface Operation {
   tags?: string[]
   summary?: string
-  parameters?: Array<{ in: string; name: string }>
+  parameters?: Array<{ in: string; name: string; required?: boolean; schema?: { default?: unknown } }>
   requestBody?: unknown
   responses?: Record<string, { content?: unknown }>
 }
@@ -68,6 +68,34 @@ t.test('/docs/json is a valid OpenAPI 3 document covering every route', async t 
     t.ok(documented.has(route), `${route} is documented`)
   }
   t.ok(served.length > 0)
+})
+
+t.test('a query parameter with a default is optional in the document', async t => {
+  const { app } = await buildTestApp(t)
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  const paths = doc.paths as Record<string, Record<string, Operation>>
+  const optional = (path: string, name: string) =>
+    paths[path]?.get?.parameters?.find(p => p.in === 'query' && p.name === name)
+  // The ones a client generator made every caller spell out.
+  for (const [path, names] of [
+    ['/projects/{projectId}/changes', ['since', 'limit', 'includeOutdated', 'wait']],
+    ['/projects', ['limit']],
+    ['/assets', ['limit']],
+    ['/users', ['order', 'limit']]
+  ] as const) {
+    for (const name of names) {
+      const param = optional(path, name)
+      t.not(param?.schema?.default, undefined, `GET ${path} ${name} has a default`)
+      t.equal(param?.required, false, `GET ${path} ${name} is optional`)
+    }
+  }
+  for (const [path, item] of Object.entries(paths))
+    for (const [method, op] of Object.entries(item))
+      for (const param of op.parameters ?? []) {
+        if (param.in === 'path') t.equal(param.required, true, `${method} ${path} {${param.name}} is required`)
+        else if (param.schema?.default !== undefined)
+          t.equal(param.required, false, `${method} ${path} ${param.name} has a default, so it is optional`)
+      }
 })
 
 t.test('/docs serves the UI', async t => {
