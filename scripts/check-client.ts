@@ -14,9 +14,8 @@ import { promisify } from 'node:util'
 import openapiTS, { astToString } from 'openapi-typescript'
 import { buildApp } from '../src/app.ts'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { loadConfig } from '../src/config.ts'
-import { bootstrapStorage } from '../src/local/bootstrap.ts'
+import { createMissingStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { checklist } from './lib/processes.mjs'
 
@@ -38,10 +37,9 @@ const config = loadConfig({
   AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
   API_KEYS: JSON.stringify([entry])
 })
-const clients = createAwsClients(config)
 const app = await buildApp(config)
 try {
-  await bootstrapStorage(clients, config)
+  await createMissingStorage(config)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 
@@ -68,7 +66,6 @@ try {
   list.check(false, 'the client check ran to the end', err instanceof Error ? err.stack : err)
 } finally {
   await app.close()
-  destroyAwsClients(clients)
   await stack.close()
 }
 console.log(list.summary())

@@ -18,6 +18,11 @@ export interface Config {
   endpoints: { dynamodb?: string; s3?: string; secretsManager?: string; ssm?: string }
   /** True when no AWS endpoint is configured outside production: the HTTP server then starts the embedded stack. */
   embeddedStack: boolean
+  /**
+   * The HTTP server outside production pointed at emulators (both endpoints set): it creates the tables and buckets
+   * of src/tables.ts that are missing, as the embedded stack does. Never in production, never on Lambda.
+   */
+  createMissingStorage: boolean
   /** Endpoints are set and no AWS credentials are: talk to an emulator with fixed dummy credentials. */
   useEmulatorCredentials: boolean
   tables: TableNames
@@ -197,6 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
     endpoints,
     embeddedStack:
       runtime === 'server' && !production && endpoints.dynamodb === undefined && endpoints.s3 === undefined,
+    createMissingStorage:
+      runtime === 'server' && !production && endpoints.dynamodb !== undefined && endpoints.s3 !== undefined,
     useEmulatorCredentials:
       Object.values(endpoints).some(url => url !== undefined) &&
       env.AWS_ACCESS_KEY_ID === undefined &&

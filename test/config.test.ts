@@ -78,3 +78,22 @@ t.test('asset limits: defaults, overrides and refusals', async t => {
   t.throws(() => loadConfig({ PRESIGN_TTL_SECONDS: '999999' }), /PRESIGN_TTL_SECONDS/)
   t.throws(() => loadConfig({ ASSETS_MAX_BYTES: '-1' }), /ASSETS_MAX_BYTES/)
 })
+
+t.test(
+  'the server creates missing tables and buckets on emulators outside production, never in production',
+  async t => {
+    const emulators = {
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000',
+      AWS_ENDPOINT_URL_S3: 'http://localhost:5000'
+    }
+    t.equal(loadConfig(emulators).createMissingStorage, true)
+    t.equal(loadConfig({ ...emulators, NODE_ENV: 'production' }).createMissingStorage, false)
+    t.equal(loadConfig(emulators, 'lambda').createMissingStorage, false)
+    t.equal(loadConfig({}).createMissingStorage, false, 'the embedded stack creates its own')
+    t.equal(
+      loadConfig({ AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000' }).createMissingStorage,
+      false,
+      'S3 may be AWS'
+    )
+  }
+)

@@ -44,6 +44,8 @@ const customTags: Tags = INTRINSICS.flatMap(name => {
 type Resource = { Type: string; Properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
 const template = parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as {
   Resources: Record<string, Resource>
+  Parameters: Record<string, Record<string, unknown>>
+  Conditions: Record<string, unknown>
 }
 const resources = template.Resources
 const fn = resources.ApiFunction!
@@ -146,3 +148,52 @@ t.test('the function may touch only its own table and bucket', async t => {
     t.not(resolved.Resource, '*', `${resolved.Sid} names its resource`)
   }
 })
+
+t.test('every alarm notifies the alarm topic, which emails AlarmEmail only when it is set', async t => {
+  const { Parameters, Conditions } = template
+  const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+  t.ok(alarms.length >= 4, `${alarms.length} alarms`)
+  for (const [id, alarm] of alarms) {
+    t.same(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }], `${id} notifies the topic`)
+    t.same(alarm.Properties.OKActions, [{ Ref: 'AlarmTopic' }], `${id} says when it is over`)
+  }
+  t.equal(resources.AlarmTopic?.Type, 'AWS::SNS::Topic')
+
+  const subscriptions = Object.values(resources).filter(r => r.Type === 'AWS::SNS::Subscription')
+  t.equal(subscriptions.length, 1, 'one subscription')
+  const subscription = subscriptions[0] as Resource & { Condition?: string }
+  t.same(subscription.Properties, {
+    TopicArn: { Ref: 'AlarmTopic' },
+    Protocol: 'email',
+    Endpoint: { Ref: 'AlarmEmail' }
+  })
+  t.equal(Parameters.AlarmEmail?.Default, '', 'AlarmEmail is optional')
+  t.same(Conditions[subscription.Condition!], { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] })
+  t.match('', new RegExp(Parameters.AlarmEmail?.AllowedPattern as string), 'empty is allowed')
+  t.match('ops@example.com', new RegExp(Parameters.AlarmEmail?.AllowedPattern as string))
+  t.notMatch('not an address', new RegExp(Parameters.AlarmEmail?.AllowedPattern as string))
+})
+
+t.test(
+  "the latency alarm watches the API's p99 against LatencyThresholdMs (1 s), and throttles are watched",
+  async t => {
+    const { Parameters } = template
+    const latency = resources.ApiLatencyAlarm!.Properties
+    t.equal(latency.Namespace, 'AWS/ApiGateway')
+    t.equal(latency.MetricName, 'Latency')
+    t.equal(latency.ExtendedStatistic, 'p99')
+    t.same(latency.Dimensions, [
+      { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
+      { Name: 'Stage', Value: { Ref: 'Stage' } }
+    ])
+    t.same(latency.Threshold, { Ref: 'LatencyThresholdMs' })
+    t.equal(Parameters.LatencyThresholdMs?.Default, 1000)
+    t.equal(latency.ComparisonOperator, 'GreaterThanThreshold')
+
+    const throttles = resources.FunctionThrottlesAlarm!.Properties
+    t.equal(throttles.Namespace, 'AWS/Lambda')
+    t.equal(throttles.MetricName, 'Throttles')
+    t.same(throttles.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'ApiFunction' } }])
+    t.equal(throttles.Threshold, 0)
+  }
+)
