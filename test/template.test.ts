@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { parse, type Tags } from 'yaml'
+import { UNCOMMITTED_TAG } from '../src/repositories/data.ts'
 import { buckets, tables } from '../src/tables.ts'
 
 // CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
@@ -197,3 +198,21 @@ t.test(
     t.equal(throttles.Threshold, 0)
   }
 )
+
+t.test('the payload bucket expires, after a day, the payloads still tagged uncommitted', async t => {
+  const rules = resources.PayloadBucket!.Properties.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
+  const expiring = rules.filter(r => r.ExpirationInDays !== undefined)
+  t.same(
+    expiring,
+    [
+      {
+        Id: 'ExpireUncommittedPayloads',
+        Status: 'Enabled',
+        Prefix: buckets.payloads.keyPrefix,
+        TagFilters: [UNCOMMITTED_TAG],
+        ExpirationInDays: 1
+      }
+    ],
+    'only uncommitted payloads expire: a committed one lives as long as its dataset'
+  )
+})
