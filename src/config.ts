@@ -1,6 +1,7 @@
 import pkg from '../package.json' with { type: 'json' }
 import { ApiKeysError, parseApiKeys, type ApiKey } from './auth/api-keys.ts'
 import type { JwtConfig } from './auth/jwt.ts'
+import { isValidScope } from './auth/scopes.ts'
 import { tableNames, bucketNames, type TableNames, type BucketNames } from './tables.ts'
 
 export type Runtime = 'server' | 'lambda'
@@ -36,7 +37,11 @@ export interface Config {
   rateLimit: { max: number; windowMs: number }
   assets: AssetsConfig
   obsidian: { apiUrl: string }
+  /** Who may read /docs and /docs/json: anyone, nobody (not served), or credentials granted this scope. */
+  docs: DocsAccess
 }
+
+export type DocsAccess = 'public' | 'off' | { scope: string }
 
 export interface AssetsConfig {
   /** Largest upload a client may declare. */
@@ -151,6 +156,14 @@ function jwt(env: NodeJS.ProcessEnv): JwtConfig | undefined {
   return { issuer, audience, jwksUrl }
 }
 
+function docs(raw: string | undefined): DocsAccess {
+  const value = raw?.trim() || 'public'
+  if (value === 'public' || value === 'off') return value
+  if (!isValidScope(value))
+    throw new ConfigError(`DOCS_ACCESS must be public, off or a scope such as docs:read, got ${JSON.stringify(raw)}`)
+  return { scope: value }
+}
+
 function endpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name]
   if (raw === undefined || raw === '') return undefined
@@ -219,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
       windowMs: positiveInteger(env, 'RATE_LIMIT_WINDOW_SECONDS', 60) * 1000
     },
     assets: assets(env),
-    obsidian: { apiUrl: endpoint(env, 'OBSIDIAN_API_URL') ?? 'https://api.obsidian.md' }
+    obsidian: { apiUrl: endpoint(env, 'OBSIDIAN_API_URL') ?? 'https://api.obsidian.md' },
+    docs: docs(env.DOCS_ACCESS)
   }
 }

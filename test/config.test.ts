@@ -97,3 +97,11 @@ t.test(
     )
   }
 )
+
+t.test('DOCS_ACCESS: public by default, off, or a scope', async t => {
+  t.equal(loadConfig({}).docs, 'public')
+  t.equal(loadConfig({ DOCS_ACCESS: '' }).docs, 'public', 'empty, as the template passes the default')
+  t.equal(loadConfig({ DOCS_ACCESS: 'off' }).docs, 'off')
+  t.same(loadConfig({ DOCS_ACCESS: 'docs:read' }).docs, { scope: 'docs:read' })
+  t.throws(() => loadConfig({ DOCS_ACCESS: 'docs read' }), { name: 'ConfigError', message: /DOCS_ACCESS/ })
+})

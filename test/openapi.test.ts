@@ -1,5 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
+import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buildTestApp } from './helper.ts'
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const
@@ -106,4 +107,35 @@ t.test('/docs serves the UI', async t => {
   t.match(res.body, /swagger-ui/i)
   const init = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' })
   t.equal(init.statusCode, 200)
+})
+
+t.test('DOCS_ACCESS=off: nothing under /docs is served, every other route is', async t => {
+  const { app } = await buildTestApp(t, { env: { DOCS_ACCESS: 'off' } })
+  for (const url of ['/docs', '/docs/json', '/docs/yaml', '/docs/static/swagger-initializer.js']) {
+    const res = await app.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 404, `${url} is 404`)
+    t.equal(res.json().code, 'ROUTE_NOT_FOUND')
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+  t.ok(app.swagger().paths?.['/health'], 'the document is still built (dist/openapi.json)')
+})
+
+t.test('DOCS_ACCESS=<scope>: /docs and /docs/json need a credential with that scope', async t => {
+  const reader = generateApiKey('reader', ['docs:read'])
+  const other = generateApiKey('other', ['users:read'])
+  const { app } = await buildTestApp(t, {
+    env: { DOCS_ACCESS: 'docs:read', API_KEYS: JSON.stringify([reader.entry, other.entry]) }
+  })
+  for (const url of ['/docs', '/docs/json', '/docs/static/swagger-initializer.js']) {
+    const anonymous = await app.inject({ method: 'GET', url })
+    t.equal(anonymous.statusCode, 401, `${url} without a credential is 401`)
+    t.equal(anonymous.json().code, 'UNAUTHENTICATED')
+    const refused = await app.inject({ method: 'GET', url, headers: { 'x-api-key': other.key } })
+    t.equal(refused.statusCode, 403, `${url} without the scope is 403`)
+    const allowed = await app.inject({ method: 'GET', url, headers: { 'x-api-key': reader.key } })
+    t.equal(allowed.statusCode, 200, `${url} with docs:read is 200`)
+  }
+  const doc = await app.inject({ method: 'GET', url: '/docs/json', headers: { authorization: `Bearer ${reader.key}` } })
+  t.ok(doc.json().paths['/health'], 'the same document')
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health stays public')
 })

@@ -216,3 +216,12 @@ t.test('the payload bucket expires, after a day, the payloads still tagged uncom
     'only uncommitted payloads expire: a committed one lives as long as its dataset'
   )
 })
+
+t.test('DocsAccess reaches the function as DOCS_ACCESS, public unless set', async t => {
+  t.same(fn.Properties.Environment.Variables.DOCS_ACCESS, { Ref: 'DocsAccess' })
+  const parameter = template.Parameters.DocsAccess!
+  t.equal(parameter.Default, 'public')
+  const pattern = new RegExp(parameter.AllowedPattern as string)
+  for (const value of ['public', 'off', 'docs:read', 'projects:*:read']) t.match(value, pattern, `${value} is allowed`)
+  t.notMatch('', pattern)
+})

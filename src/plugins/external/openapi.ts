@@ -37,7 +37,10 @@ export function optionalDefaults<T>(document: T): T {
   return document
 }
 
-/** The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it. */
+/**
+ * The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it, to
+ * anyone, to credentials with a scope (the auth plugin), or not at all, as `config.docs` says.
+ */
 export default fp<OpenApiOptions>(
   async (app, { config, uiStaticDir }) => {
     await app.register(swagger, {
@@ -54,6 +57,8 @@ export default fp<OpenApiOptions>(
       transformObject: document =>
         'openapiObject' in document ? optionalDefaults(document.openapiObject) : document.swaggerObject
     })
+    // Off, the document is still built (app.swagger(), dist/openapi.json) but nothing serves it.
+    if (config.docs === 'off') return
     await app.register(swaggerUi, {
       routePrefix: DOCS_PREFIX,
       baseDir: uiStaticDir,
