@@ -190,11 +190,14 @@ try {
       ...parameters,
       NODE_ENV: 'production',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x'
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x'
     }
   })
   const { loadMs } = await fn.ready
-  check(true, `bundle loads in a fresh node process (${Math.round(loadMs)} ms, ${bundle.replace(root + '/', '')})`)
+  check(
+    true,
+    `bundle loads in a fresh Node ${process.version} process (${Math.round(loadMs)} ms, ${bundle.replace(root + '/', '')})`
+  )
   await checks(event => fn.invoke(event, 15_000), check, join(dirname(bundle), '..', 'openapi.json'))
 } catch (err) {
   stack ??= err.stackProcess

@@ -192,7 +192,8 @@ function origins(raw: string | undefined, production: boolean): '*' | string[] {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtime = 'server'): Config {
   const nodeEnv = env.NODE_ENV ?? 'development'
   const production = nodeEnv === 'production'
-  const logLevel = env.LOG_LEVEL ?? 'info'
+  // On Lambda with LoggingConfig's JSON format, the function's ApplicationLogLevel arrives as AWS_LAMBDA_LOG_LEVEL.
+  const logLevel = env.LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
   }

@@ -105,3 +105,9 @@ t.test('DOCS_ACCESS: public by default, off, or a scope', async t => {
   t.same(loadConfig({ DOCS_ACCESS: 'docs:read' }).docs, { scope: 'docs:read' })
   t.throws(() => loadConfig({ DOCS_ACCESS: 'docs read' }), { name: 'ConfigError', message: /DOCS_ACCESS/ })
 })
+
+t.test("on Lambda the log level comes from the function's LoggingConfig unless LOG_LEVEL is set", async t => {
+  t.equal(loadConfig({ AWS_LAMBDA_LOG_LEVEL: 'DEBUG' }, 'lambda').logLevel, 'debug')
+  t.equal(loadConfig({ AWS_LAMBDA_LOG_LEVEL: 'WARN', LOG_LEVEL: 'error' }, 'lambda').logLevel, 'error')
+  t.equal(loadConfig({}, 'lambda').logLevel, 'info')
+})

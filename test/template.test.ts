@@ -132,7 +132,7 @@ t.test('the function runs the bundle npm run build makes', async t => {
       Globals: { Function: Record<string, unknown> }
     }
   ).Globals.Function
-  t.equal(p.Runtime ?? globals.Runtime, 'nodejs22.x')
+  t.equal(p.Runtime ?? globals.Runtime, 'nodejs24.x')
   t.same(p.Architectures ?? globals.Architectures, ['arm64'])
   t.equal(p.Tracing, 'Active')
   t.equal(p.Environment.Variables.NODE_ENV, 'production')
@@ -224,4 +224,16 @@ t.test('DocsAccess reaches the function as DOCS_ACCESS, public unless set', asyn
   const pattern = new RegExp(parameter.AllowedPattern as string)
   for (const value of ['public', 'off', 'docs:read', 'projects:*:read']) t.match(value, pattern, `${value} is allowed`)
   t.notMatch('', pattern)
+})
+
+t.test("the function logs JSON, at the level LogLevel maps to Lambda's, set in one place", async t => {
+  const logging = fn.Properties.LoggingConfig
+  t.equal(logging.LogFormat, 'JSON')
+  t.same(logging.ApplicationLogLevel, { 'Fn::FindInMap': ['LambdaLogLevels', { Ref: 'LogLevel' }, 'Level'] })
+  t.equal(logging.SystemLogLevel, 'INFO')
+  const levels = (template as unknown as { Mappings: Record<string, Record<string, { Level: string }>> }).Mappings
+    .LambdaLogLevels!
+  for (const value of template.Parameters.LogLevel!.AllowedValues as string[])
+    t.ok(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].includes(levels[value]?.Level ?? ''), `${value} maps`)
+  t.notOk('LOG_LEVEL' in fn.Properties.Environment.Variables, 'LOG_LEVEL would override what LoggingConfig says')
 })
