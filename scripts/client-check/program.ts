@@ -105,4 +105,16 @@ export async function callEveryRouteGroup(baseUrl: string, apiKey: string, check
   check(stats.data?.totalChanges === 1, 'GET …/stats', stats.error)
   const projects = await client.GET('/projects')
   check(projects.data?.projects.some(p => p.projectId === projectId) === true, 'GET /projects', projects.error)
+
+  // /sync: the reads that need no Obsidian account (a run needs one; test/routes/sync.test.ts has a stand-in).
+  const runs = await client.GET('/sync/runs')
+  check(runs.data?.runs.length === 0 && runs.data.cursor === null, 'GET /sync/runs lists no run yet', runs.error)
+  const missing = await client.GET('/sync/runs/{run_id}', {
+    params: { path: { run_id: '0193d3a2-7b4c-7000-8000-000000000000' } }
+  })
+  check(
+    missing.response.status === 404 && typeof missing.error?.code === 'string',
+    'GET /sync/runs/{run_id}: a typed 404',
+    missing.error
+  )
 }
