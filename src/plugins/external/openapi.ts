@@ -29,7 +29,7 @@ type Operations = Record<string, { parameters?: Parameter[] }>
  * it as required so handlers see it set, and @fastify/swagger copies that list; client generators then make every
  * caller spell out every default. This corrects the document, for every route.
  */
-export function optionalDefaults<T>(document: T): T {
+function optionalDefaults<T>(document: T): T {
   const paths = (document as { paths?: Record<string, Operations> }).paths ?? {}
   for (const operations of Object.values(paths))
     for (const operation of Object.values(operations))
