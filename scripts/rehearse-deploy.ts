@@ -278,6 +278,20 @@ async function rehearseSchedule(
     "the scheduled run signs in with the stack's account and succeeds",
     show(run)
   )
+  // POST /sync hands the run to the function itself, as an asynchronous invocation of the created function.
+  const posted = await invoke(
+    httpApiEvent({
+      method: 'POST',
+      path: '/sync',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ vault_id: OBSIDIAN.vault, sync_type: 'complete' })
+    })
+  )
+  check(
+    posted.statusCode === 202 && jsonOf(posted)?.status === 'queued',
+    'POST /sync -> 202: the function invoked itself asynchronously for the first slice',
+    show(posted)
+  )
   const listed = await s3.send(
     new ListObjectsV2Command({ Bucket: physical('SyncBucket'), Prefix: `vaults/${OBSIDIAN.vault}/` })
   )
@@ -441,6 +455,7 @@ async function main(): Promise<number> {
         AWS_ENDPOINT_URL_S3: endpoint,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
         AWS_ENDPOINT_URL_SSM: endpoint,
+        AWS_ENDPOINT_URL_LAMBDA: endpoint,
         // Where "Obsidian" is here: its stand-in.
         OBSIDIAN_API_URL: obsidian.url
       }

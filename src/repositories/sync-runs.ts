@@ -163,35 +163,16 @@ export class SyncRunsRepository {
   /** Marks the run running in slice `hop`; false when it has already ended. */
   async markRunning(runId: string, hop: number): Promise<boolean> {
     const now = Date.now()
-    return await conditionHolds(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: RUNS, sk: runId },
-          UpdateExpression:
-            'SET #status = :running, hops = :hop, updatedAt = :now, startedAt = if_not_exists(startedAt, :now)',
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'running', ':queued': 'queued', ':hop': hop, ':now': now }
-        })
-      )
+    return await this.updateLive(
+      runId,
+      'SET #status = :running, hops = :hop, updatedAt = :now, startedAt = if_not_exists(startedAt, :now)',
+      { ':hop': hop, ':now': now }
     )
   }
 
   /** Says the run is still being worked on (a slice's heartbeat); false when it has ended. */
   async touch(runId: string): Promise<boolean> {
-    return await conditionHolds(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: RUNS, sk: runId },
-          UpdateExpression: 'SET updatedAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':now': Date.now(), ':queued': 'queued', ':running': 'running' }
-        })
-      )
-    )
+    return await this.updateLive(runId, 'SET updatedAt = :now', { ':now': Date.now() })
   }
 
   /** Fixes the run's vaults the first time; later calls get the plan already fixed. */
@@ -279,21 +260,30 @@ export class SyncRunsRepository {
   /** Ends the run with its status and result; false when it had already ended. */
   async finish(runId: string, status: RunStatus, result: SyncResult): Promise<boolean> {
     const now = Date.now()
+    return await this.updateLive(
+      runId,
+      'SET #status = :status, #result = :result, finishedAt = :now, updatedAt = :now',
+      { ':status': status, ':result': result, ':now': now },
+      { '#result': 'result' }
+    )
+  }
+
+  /** One update of the run item, made only while the run has not ended; false when it had. */
+  private async updateLive(
+    runId: string,
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {}
+  ): Promise<boolean> {
     return await conditionHolds(
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: RUNS, sk: runId },
-          UpdateExpression: 'SET #status = :status, #result = :result, finishedAt = :now, updatedAt = :now',
+          UpdateExpression: update,
           ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#status': 'status', '#result': 'result' },
-          ExpressionAttributeValues: {
-            ':status': status,
-            ':result': result,
-            ':now': now,
-            ':queued': 'queued',
-            ':running': 'running'
-          }
+          ExpressionAttributeNames: { '#status': 'status', ...names },
+          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values }
         })
       )
     )
