@@ -1,8 +1,12 @@
 /**
- * `npm run bench:cold [-- --runs 9] [-- --json]`: how long a fresh Node process
+ * `npm run bench:cold [-- --runs 9] [-- --json] [-- --node 20,24]`: how long a fresh Node process
  * takes to load the Lambda bundle and answer its first request, against a
  * minimal Fastify + @fastify/aws-lambda handler (bench/minimal-handler.ts)
  * bundled the same way. A benchmark, not a test: it reports, it does not judge.
+ *
+ * On each Node major in --node (default 20 and 24, the one Lambda runs): this
+ * process's own Node when it is that major, else the npm package `node@<major>`
+ * (`npx -y -p node@24`), a real Node binary.
  *
  * Each run is a new `node` process that records performance.now() at start,
  * imports the bundle (init: config, app, clients, schemas), invokes `handler`
@@ -25,12 +29,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '9' },
-    json: { type: 'boolean', default: false }
+    json: { type: 'boolean', default: false },
+    node: { type: 'string', default: '20,24' }
   }
 })
 const runs = Number(values.runs)
 if (!Number.isInteger(runs) || runs < 1) {
   console.error(`--runs must be a positive integer, got ${JSON.stringify(values.runs)}`)
+  process.exit(2)
+}
+const majors = values.node.split(',').map(Number)
+if (majors.some(major => !Number.isInteger(major) || major < 1)) {
+  console.error(`--node must be comma-separated Node major versions, got ${JSON.stringify(values.node)}`)
   process.exit(2)
 }
 // With --json, stdout carries only the result.
@@ -63,23 +73,28 @@ const runEnv = {
   NODE_ENV: 'production',
   LOG_LEVEL: 'silent',
   AWS_LAMBDA_FUNCTION_NAME: 'bench',
-  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-  // The SDK warns once on Node < 22; the nodejs22.x runtime never pays for that, so neither do we.
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  // The SDK warns once on Node < 22; the nodejs24.x runtime never pays for that, so neither do we.
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   TZ: 'UTC'
 }
 
-function coldStart(bundle) {
-  const child = spawnSync(
-    process.execPath,
-    ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS],
-    {
-      cwd: dirname(bundle),
-      env: runEnv,
-      encoding: 'utf8',
-      timeout: 60_000
-    }
-  )
+/** A Node binary of that major: this one, or the npm package's. */
+function nodeBinary(major) {
+  if (Number(process.versions.node.split('.')[0]) === major) return process.execPath
+  const found = spawnSync('npx', ['-y', '-p', `node@${major}`, '-c', 'command -v node'], { encoding: 'utf8' })
+  const path = found.stdout?.trim().split('\n').pop()
+  if (found.status !== 0 || !path) throw new Error(`no Node ${major} from npx -p node@${major}:\n${found.stderr}`)
+  return path
+}
+
+function coldStart(node, bundle) {
+  const child = spawnSync(node, ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS], {
+    cwd: dirname(bundle),
+    env: runEnv,
+    encoding: 'utf8',
+    timeout: 60_000
+  })
   const last = child.stdout?.trim().split('\n').pop() ?? ''
   if (child.status !== 0 || !last.startsWith('{')) {
     throw new Error(
@@ -120,33 +135,30 @@ try {
     { name: 'atlas', label: 'atlas (dist/lambda/index.mjs)', path: ours },
     { name: 'minimal', label: 'minimal (bench/minimal-handler.ts)', path: minimal }
   ]
-  for (const bundle of bundles) {
-    bundle.bytes = (await stat(bundle.path)).size
-    bundle.runs = []
-  }
-
-  info(`${runs} cold starts per bundle, alternating, after one discarded warm-up each …`)
-  for (const bundle of bundles) coldStart(bundle.path)
-  for (let i = 0; i < runs; i++) {
-    for (const bundle of bundles) bundle.runs.push(coldStart(bundle.path))
-  }
+  for (const bundle of bundles) bundle.bytes = (await stat(bundle.path)).size
 
   const cpu = cpus()
-  const machine = {
-    cpu: cpu[0]?.model ?? 'unknown',
-    cores: cpu.length,
-    node: process.version,
-    platform: platform(),
-    arch: arch()
-  }
+  const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, platform: platform(), arch: arch() }
   const metrics = ['load', 'firstResponse', 'total']
-  for (const bundle of bundles) {
-    bundle.median = Object.fromEntries(metrics.map(m => [m, round(median(bundle.runs.map(r => r[m])), 2)]))
-  }
-  const [a, b] = bundles
-  const ratio = {
-    size: round(a.bytes / b.bytes, 2),
-    ...Object.fromEntries(metrics.map(m => [m, round(a.median[m] / b.median[m], 2)]))
+  const results = []
+  for (const major of majors) {
+    const node = nodeBinary(major)
+    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
+    info(`node ${version}: ${runs} cold starts per bundle, alternating, after one discarded warm-up each …`)
+    const measured = bundles.map(bundle => ({ ...bundle, runs: [] }))
+    for (const bundle of measured) coldStart(node, bundle.path)
+    for (let i = 0; i < runs; i++) {
+      for (const bundle of measured) bundle.runs.push(coldStart(node, bundle.path))
+    }
+    for (const bundle of measured) {
+      bundle.median = Object.fromEntries(metrics.map(m => [m, round(median(bundle.runs.map(r => r[m])), 2)]))
+    }
+    const [a, b] = measured
+    const ratio = {
+      size: round(a.bytes / b.bytes, 2),
+      ...Object.fromEntries(metrics.map(m => [m, round(a.median[m] / b.median[m], 2)]))
+    }
+    results.push({ node: version, bundles: measured, ratio })
   }
 
   if (values.json) {
@@ -155,40 +167,48 @@ try {
         {
           machine,
           runs,
-          bundles: Object.fromEntries(
-            bundles.map(x => [
-              x.name,
-              {
-                path: relative(root, x.path).startsWith('..') ? x.label : relative(root, x.path),
-                sizeKiB: round(x.bytes / 1024),
-                median: x.median,
-                runs: x.runs.map(r => Object.fromEntries(metrics.map(m => [m, round(r[m], 2)])))
-              }
-            ])
-          ),
-          ratio
+          results: results.map(({ node, bundles, ratio }) => ({
+            node,
+            bundles: Object.fromEntries(
+              bundles.map(x => [
+                x.name,
+                {
+                  path: relative(root, x.path).startsWith('..') ? x.label : relative(root, x.path),
+                  sizeKiB: round(x.bytes / 1024),
+                  median: x.median,
+                  runs: x.runs.map(r => Object.fromEntries(metrics.map(m => [m, round(r[m], 2)])))
+                }
+              ])
+            ),
+            ratio
+          }))
         },
         null,
         2
       )
     )
   } else {
-    const rows = [
-      ['bundle', 'size KiB', 'load ms', 'first response ms', 'total ms'],
-      ...bundles.map(x => [x.label, round(x.bytes / 1024).toFixed(1), ...metrics.map(m => x.median[m].toFixed(1))]),
-      ['ratio atlas/minimal', `${ratio.size.toFixed(2)}x`, ...metrics.map(m => `${ratio[m].toFixed(2)}x`)]
-    ]
-    const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-    const line = r => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')
-    console.log(
-      `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.platform}/${machine.arch}`
-    )
+    console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}/${machine.arch}`)
     console.log(`medians of ${runs} cold starts (fresh node process: import the bundle, then one GET /health)`)
-    console.log('')
-    console.log(line(rows[0]))
-    console.log(widths.map(w => '-'.repeat(w)).join('  '))
-    for (const r of rows.slice(1)) console.log(line(r))
+    for (const { node, bundles, ratio } of results) report(node, bundles, ratio)
   }
 } finally {
   await rm(temp, { recursive: true, force: true })
+}
+
+/** One table per Node version, medians and the ratio against the minimal handler. */
+function report(node, bundles, ratio) {
+  const metrics = ['load', 'firstResponse', 'total']
+  const rows = [
+    ['bundle', 'size KiB', 'load ms', 'first response ms', 'total ms'],
+    ...bundles.map(x => [x.label, round(x.bytes / 1024).toFixed(1), ...metrics.map(m => x.median[m].toFixed(1))]),
+    ['ratio atlas/minimal', `${ratio.size.toFixed(2)}x`, ...metrics.map(m => `${ratio[m].toFixed(2)}x`)]
+  ]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  const line = r => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')
+  console.log('')
+  console.log(`node ${node}`)
+  console.log(line(rows[0]))
+  console.log(widths.map(w => '-'.repeat(w)).join('  '))
+  for (const r of rows.slice(1)) console.log(line(r))
 }

@@ -4,8 +4,12 @@
  *                          dependency, swagger-ui's static files beside it and a
  *                          package.json for `sam build`;
  *   dist/server.js         the HTTP server for `npm start`, dependencies left in
- *                          node_modules.
+ *                          node_modules;
+ *   dist/openapi.json      the OpenAPI document the app serves at /docs/json, for
+ *                          generating clients without running the server.
  */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -77,12 +81,26 @@ async function buildServer() {
   console.log(`${relative(root, out)}  ${kib((await stat(out)).size)}  (packages external)`)
 }
 
+async function writeOpenApiDocument() {
+  // The app's own document, from its route schemas: the one /docs/json serves, not a copy kept by hand.
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/openapi-document.ts'], {
+    cwd: root,
+    maxBuffer: 64 * 1024 * 1024
+  })
+  const out = join(dist, 'openapi.json')
+  await writeFile(out, stdout)
+  console.log(
+    `${relative(root, out)}  ${kib(Buffer.byteLength(stdout))}  (${Object.keys(JSON.parse(stdout).paths).length} paths)`
+  )
+}
+
 try {
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'))
   await rm(dist, { recursive: true, force: true })
   await mkdir(lambdaDir, { recursive: true })
   await buildLambda(version)
   await buildServer()
+  await writeOpenApiDocument()
 } catch (err) {
   // esbuild has already printed its own errors; ours get a message.
   if (!(err instanceof Error && 'errors' in err))

@@ -24,7 +24,7 @@ export const LAMBDA_EXTERNAL = ['pino-pretty']
 export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
 
 /**
- * One self-contained ES module for nodejs22.x: everything bundled, the AWS SDK
+ * One self-contained ES module for nodejs24.x: everything bundled, the AWS SDK
  * included (pinned versions, tree-shaken, instead of the runtime's copy).
  * Add `entryPoints` and `outfile`.
  *
@@ -33,7 +33,7 @@ export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
 export const lambdaBuildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node22',
+  target: 'node24',
   format: 'esm',
   minify: true,
   sourcemap: 'external',

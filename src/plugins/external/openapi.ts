@@ -21,7 +21,27 @@ export const TAGS = [
   { name: 'health', description: 'Liveness and dependency checks' }
 ]
 
-/** The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it. */
+type Parameter = { in?: string; required?: boolean; schema?: { default?: unknown } }
+type Operations = Record<string, { parameters?: Parameter[] }>
+
+/**
+ * A query or header parameter with a default is optional to the caller: the validator fills it in. The schemas list
+ * it as required so handlers see it set, and @fastify/swagger copies that list; client generators then make every
+ * caller spell out every default. This corrects the document, for every route.
+ */
+function optionalDefaults<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Operations> }).paths ?? {}
+  for (const operations of Object.values(paths))
+    for (const operation of Object.values(operations))
+      for (const parameter of operation.parameters ?? [])
+        if (parameter.in !== 'path' && parameter.schema?.default !== undefined) parameter.required = false
+  return document
+}
+
+/**
+ * The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it, to
+ * anyone, to credentials with a scope (the auth plugin), or not at all, as `config.docs` says.
+ */
 export default fp<OpenApiOptions>(
   async (app, { config, uiStaticDir }) => {
     await app.register(swagger, {
@@ -34,8 +54,12 @@ export default fp<OpenApiOptions>(
         },
         tags: TAGS,
         components: { securitySchemes: SECURITY_SCHEMES }
-      }
+      },
+      transformObject: document =>
+        'openapiObject' in document ? optionalDefaults(document.openapiObject) : document.swaggerObject
     })
+    // Off, the document is still built (app.swagger(), dist/openapi.json) but nothing serves it.
+    if (config.docs === 'off') return
     await app.register(swaggerUi, {
       routePrefix: DOCS_PREFIX,
       baseDir: uiStaticDir,
