@@ -6,11 +6,13 @@
  *                          first), chunks/ it imports on demand, the OpenAPI
  *                          document and swagger-ui's static files beside it and
  *                          a package.json for `sam build`;
- *   dist/openapi.json      the app's OpenAPI document;
  *   dist/server.js         the HTTP server for `npm start`, dependencies left in
- *                          node_modules.
+ *                          node_modules;
+ *   dist/openapi.json      the OpenAPI document the app serves at /docs/json, for
+ *                          generating clients without running the server.
  */
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,13 +27,9 @@ const lambdaOut = join(lambdaDir, 'index.mjs')
 /** @param {number} bytes */
 const kib = bytes => `${(bytes / 1024).toFixed(1)} KiB`
 
-/**
- * src/precompiled/schemas.cjs from the routes' schemas as they are now, and the
- * app's OpenAPI document, dist/openapi.json (scripts/precompile-schemas.ts).
- */
+/** src/precompiled/schemas.cjs, from the routes' schemas as they are now (scripts/precompile-schemas.ts). */
 function precompileSchemas() {
-  const args = ['--import', 'tsx', 'scripts/precompile-schemas.ts', '--openapi', 'dist/openapi.json']
-  const run = spawnSync(process.execPath, args, {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompile-schemas.ts'], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
@@ -62,9 +60,8 @@ async function buildLambda(version) {
     )
   }
 
-  // src/lambda.ts serves /docs from ./static beside the bundle, and the document from ./openapi.json.
+  // src/lambda.ts serves /docs from ./static beside the bundle (and from ./openapi.json, written below).
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
-  await cp(join(dist, 'openapi.json'), join(lambdaDir, 'openapi.json'))
   await writeFile(
     join(lambdaDir, 'package.json'),
     JSON.stringify({ name: 'atlas-api-lambda', version, private: true, type: 'module' }, null, 2) + '\n'
@@ -105,6 +102,19 @@ async function buildServer() {
   console.log(`${relative(root, out)}  ${kib((await stat(out)).size)}  (packages external)`)
 }
 
+async function writeOpenApiDocument() {
+  // The app's own document, from its route schemas: the one /docs/json serves, not a copy kept by hand.
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/openapi-document.ts'], {
+    cwd: root,
+    maxBuffer: 64 * 1024 * 1024
+  })
+  const out = join(dist, 'openapi.json')
+  await writeFile(out, stdout)
+  console.log(
+    `${relative(root, out)}  ${kib(Buffer.byteLength(stdout))}  (${Object.keys(JSON.parse(stdout).paths).length} paths)`
+  )
+}
+
 try {
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'))
   await rm(dist, { recursive: true, force: true })
@@ -112,6 +122,9 @@ try {
   precompileSchemas()
   await buildLambda(version)
   await buildServer()
+  await writeOpenApiDocument()
+  // The Lambda serves /docs from this document instead of building it at cold start.
+  await cp(join(dist, 'openapi.json'), join(lambdaDir, 'openapi.json'))
 } catch (err) {
   // esbuild has already printed its own errors; ours get a message.
   if (!(err instanceof Error && 'errors' in err))

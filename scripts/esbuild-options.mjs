@@ -24,7 +24,7 @@ export const LAMBDA_EXTERNAL = ['pino-pretty']
 export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
 
 /**
- * Self-contained ES modules for nodejs22.x: everything bundled, the AWS SDK
+ * Self-contained ES modules for nodejs24.x: everything bundled, the AWS SDK
  * included (pinned versions, tree-shaken, instead of the runtime's copy). Code
  * reached only through `import()` (the docs plugins, the start-up compilers,
  * rarely used clients) is split into chunks/, so a cold start does not parse it.
@@ -35,7 +35,7 @@ export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
 export const lambdaBuildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node22',
+  target: 'node24',
   format: 'esm',
   splitting: true,
   entryNames: '[name]',

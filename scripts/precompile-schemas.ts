@@ -1,5 +1,5 @@
 /**
- * `node --import tsx scripts/precompile-schemas.ts [--openapi dist/openapi.json]` (run by `npm run build`):
+ * `node --import tsx scripts/precompile-schemas.ts` (run by `npm run build`):
  * builds the app, collects every schema Fastify hands its compilers (every
  * route's params, query string, headers, body and responses, whichever routes
  * exist), and writes src/precompiled/schemas.cjs: the ajv validators
@@ -8,11 +8,10 @@
  * so a cold start compiles nothing. test/precompiled-schemas.test.ts checks the
  * generated code against the compilers the app uses at run time.
  */
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import standaloneModule from 'ajv/dist/standalone/index.js'
 import fastJsonStringify from 'fast-json-stringify'
 import type { FastifyInstance, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify'
@@ -164,13 +163,7 @@ export function loadModule(source: string): PrecompiledSchemas {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { openapi: { type: 'string' } } })
   const { app, schemas } = await collectSchemas()
-  // The same app's OpenAPI document, for the bundle to serve /docs from and for client generators.
-  if (values.openapi !== undefined) {
-    await mkdir(dirname(values.openapi), { recursive: true })
-    await writeFile(values.openapi, JSON.stringify(app.swagger(), null, 2) + '\n')
-  }
   await app.close()
   const source = generateModule(schemas)
   await writeFile(PRECOMPILED_PATH, source)

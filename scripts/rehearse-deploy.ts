@@ -139,9 +139,12 @@ async function rehearseRoutes({ invoke, check, headers, s3, env }: Context): Pro
     )
 
   const health = await call('GET', '/health', { query: { deep: '1' } })
+  const probed = jsonOf(health)?.checks ?? {}
   check(
-    health.statusCode === 200 && jsonOf(health)?.checks?.dynamodb === 'ok' && jsonOf(health)?.checks?.s3 === 'ok',
-    'GET /health?deep=1 -> 200, the data table and the payload bucket answer',
+    health.statusCode === 200 &&
+      Object.keys(tables).every(key => probed.tables?.[key] === 'ok') &&
+      Object.keys(buckets).every(key => probed.buckets?.[key] === 'ok'),
+    'GET /health?deep=1 -> 200, every table and bucket of src/tables.ts answers',
     show(health)
   )
 

@@ -92,7 +92,7 @@ async function startStack(temp) {
   return stack
 }
 
-async function checks(invoke, check) {
+async function checks(invoke, check, documentFile) {
   const healthEvent = httpApiEvent({ method: 'GET', path: '/health' })
   const health = await invoke(healthEvent)
   check(
@@ -160,6 +160,14 @@ async function checks(invoke, check) {
     `GET /data/${keyId} -> 200, same payload and meta`,
     show(read)
   )
+
+  const served = jsonOf(await invoke(httpApiEvent({ method: 'GET', path: '/docs/json' })))
+  const written = await readFile(documentFile, 'utf8').then(JSON.parse, () => undefined)
+  check(
+    written !== undefined && isDeepStrictEqual(served, written),
+    `${documentFile.replace(root + '/', '')} is the document the bundle serves at /docs/json`,
+    written === undefined ? 'missing or not JSON' : 'they differ'
+  )
 }
 
 const { values } = parseArgs({ options: { bundle: { type: 'string', default: 'dist/lambda/index.mjs' } } })
@@ -196,12 +204,15 @@ try {
       ...parameters,
       NODE_ENV: 'production',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x'
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x'
     }
   })
   const { loadMs } = await fn.ready
-  check(true, `bundle loads in a fresh node process (${Math.round(loadMs)} ms, ${bundle.replace(root + '/', '')})`)
-  await checks(event => fn.invoke(event, 15_000), check)
+  check(
+    true,
+    `bundle loads in a fresh Node ${process.version} process (${Math.round(loadMs)} ms, ${bundle.replace(root + '/', '')})`
+  )
+  await checks(event => fn.invoke(event, 15_000), check, join(dirname(bundle), '..', 'openapi.json'))
 } catch (err) {
   stack ??= err.stackProcess
   check(false, 'smoke run', err instanceof Error ? err.message : err)

@@ -74,11 +74,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(requestTextPlugin)
   await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { config })
-  await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir, document: options.docsDocument })
   // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
   // plugin declares it a dependency, so registering them the other way round fails at boot).
   await app.register(rateLimitPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(authPlugin, { config, docsPrefix: DOCS_PREFIX })
+  // After auth, so its routes under /docs get the access config.docs asks for; before the routes it documents.
+  await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir, document: options.docsDocument })
   await app.register(awsPlugin, { config, clients: options.clients })
   await app.register(repositoriesPlugin, { config, overrides: options.repositories })
   await app.register(syncPlugin, { config, ...options.sync })

@@ -1,6 +1,7 @@
 import pkg from '../package.json' with { type: 'json' }
 import { ApiKeysError, parseApiKeys, type ApiKey } from './auth/api-keys.ts'
 import type { JwtConfig } from './auth/jwt.ts'
+import { isValidScope } from './auth/scopes.ts'
 import { tableNames, bucketNames, type TableNames, type BucketNames } from './tables.ts'
 
 export type Runtime = 'server' | 'lambda'
@@ -20,6 +21,11 @@ export interface Config {
   functionName?: string
   /** True when no AWS endpoint is configured outside production: the HTTP server then starts the embedded stack. */
   embeddedStack: boolean
+  /**
+   * The HTTP server outside production pointed at emulators (both endpoints set): it creates the tables and buckets
+   * of src/tables.ts that are missing, as the embedded stack does. Never in production, never on Lambda.
+   */
+  createMissingStorage: boolean
   /** Endpoints are set and no AWS credentials are: talk to an emulator with fixed dummy credentials. */
   useEmulatorCredentials: boolean
   tables: TableNames
@@ -33,6 +39,8 @@ export interface Config {
   rateLimit: { max: number; windowMs: number }
   assets: AssetsConfig
   obsidian: { apiUrl: string }
+  /** Who may read /docs and /docs/json: anyone, nobody (not served), or credentials granted this scope. */
+  docs: DocsAccess
   sync: SyncConfig
 }
 
@@ -63,6 +71,8 @@ export interface SyncAccountConfig {
   /** OBSIDIAN_SECRET: a Secrets Manager secret or `ssm:<name>` holding the same settings as JSON. */
   secret?: string
 }
+
+export type DocsAccess = 'public' | 'off' | { scope: string }
 
 export interface AssetsConfig {
   /** Largest upload a client may declare. */
@@ -224,6 +234,14 @@ function jwt(env: NodeJS.ProcessEnv): JwtConfig | undefined {
   return { issuer, audience, jwksUrl }
 }
 
+function docs(raw: string | undefined): DocsAccess {
+  const value = raw?.trim() || 'public'
+  if (value === 'public' || value === 'off') return value
+  if (!isValidScope(value))
+    throw new ConfigError(`DOCS_ACCESS must be public, off or a scope such as docs:read, got ${JSON.stringify(raw)}`)
+  return { scope: value }
+}
+
 function endpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name]
   if (raw === undefined || raw === '') return undefined
@@ -252,7 +270,8 @@ function origins(raw: string | undefined, production: boolean): '*' | string[] {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtime = 'server'): Config {
   const nodeEnv = env.NODE_ENV ?? 'development'
   const production = nodeEnv === 'production'
-  const logLevel = env.LOG_LEVEL ?? 'info'
+  // On Lambda with LoggingConfig's JSON format, the function's ApplicationLogLevel arrives as AWS_LAMBDA_LOG_LEVEL.
+  const logLevel = env.LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
   }
@@ -278,6 +297,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
     functionName: env.AWS_LAMBDA_FUNCTION_NAME?.trim() || undefined,
     embeddedStack:
       runtime === 'server' && !production && endpoints.dynamodb === undefined && endpoints.s3 === undefined,
+    createMissingStorage:
+      runtime === 'server' && !production && endpoints.dynamodb !== undefined && endpoints.s3 !== undefined,
     useEmulatorCredentials:
       Object.values(endpoints).some(url => url !== undefined) &&
       env.AWS_ACCESS_KEY_ID === undefined &&
@@ -294,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
     },
     assets: assets(env),
     obsidian: { apiUrl: endpoint(env, 'OBSIDIAN_API_URL') ?? 'https://api.obsidian.md' },
+    docs: docs(env.DOCS_ACCESS),
     sync: sync(env, bucketsByName.sync)
   }
 }

@@ -16,6 +16,10 @@ if (config.embeddedStack) {
   const { entry, ...rest } = await ensureDevApiKey(config.dataDir)
   devKey = rest
   config = { ...config, apiKeys: [...config.apiKeys, entry] }
+} else if (config.createMissingStorage) {
+  // DynamoDB Local, moto or another emulator started by hand: without this every route fails until tables exist.
+  const { createMissingStorage } = await import('./local/bootstrap.ts')
+  await createMissingStorage(config)
 }
 
 const app = await buildApp(config)

@@ -78,3 +78,36 @@ t.test('asset limits: defaults, overrides and refusals', async t => {
   t.throws(() => loadConfig({ PRESIGN_TTL_SECONDS: '999999' }), /PRESIGN_TTL_SECONDS/)
   t.throws(() => loadConfig({ ASSETS_MAX_BYTES: '-1' }), /ASSETS_MAX_BYTES/)
 })
+
+t.test(
+  'the server creates missing tables and buckets on emulators outside production, never in production',
+  async t => {
+    const emulators = {
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000',
+      AWS_ENDPOINT_URL_S3: 'http://localhost:5000'
+    }
+    t.equal(loadConfig(emulators).createMissingStorage, true)
+    t.equal(loadConfig({ ...emulators, NODE_ENV: 'production' }).createMissingStorage, false)
+    t.equal(loadConfig(emulators, 'lambda').createMissingStorage, false)
+    t.equal(loadConfig({}).createMissingStorage, false, 'the embedded stack creates its own')
+    t.equal(
+      loadConfig({ AWS_ENDPOINT_URL_DYNAMODB: 'http://localhost:8000' }).createMissingStorage,
+      false,
+      'S3 may be AWS'
+    )
+  }
+)
+
+t.test('DOCS_ACCESS: public by default, off, or a scope', async t => {
+  t.equal(loadConfig({}).docs, 'public')
+  t.equal(loadConfig({ DOCS_ACCESS: '' }).docs, 'public', 'empty, as the template passes the default')
+  t.equal(loadConfig({ DOCS_ACCESS: 'off' }).docs, 'off')
+  t.same(loadConfig({ DOCS_ACCESS: 'docs:read' }).docs, { scope: 'docs:read' })
+  t.throws(() => loadConfig({ DOCS_ACCESS: 'docs read' }), { name: 'ConfigError', message: /DOCS_ACCESS/ })
+})
+
+t.test("on Lambda the log level comes from the function's LoggingConfig unless LOG_LEVEL is set", async t => {
+  t.equal(loadConfig({ AWS_LAMBDA_LOG_LEVEL: 'DEBUG' }, 'lambda').logLevel, 'debug')
+  t.equal(loadConfig({ AWS_LAMBDA_LOG_LEVEL: 'WARN', LOG_LEVEL: 'error' }, 'lambda').logLevel, 'error')
+  t.equal(loadConfig({}, 'lambda').logLevel, 'info')
+})

@@ -5,8 +5,8 @@ import { buildApp, type BuildOptions } from '../src/app.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../src/aws-clients.ts'
 import { loadConfig, type Config } from '../src/config.ts'
+import { createMissingStorage } from '../src/local/bootstrap.ts'
 import { precompiledCompilers, type SchemaCompilers } from '../src/schema-compilers.ts'
-import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { buckets, tables } from '../src/tables.ts'
 import { collectSchemas, generateModule, loadModule } from '../scripts/precompile-schemas.ts'
@@ -52,12 +52,7 @@ export async function testConfig(env: NodeJS.ProcessEnv = {}): Promise<Config> {
     ...names,
     ...env
   })
-  const clients = createAwsClients(config)
-  try {
-    await bootstrapStorage(clients, config)
-  } finally {
-    destroyAwsClients(clients)
-  }
+  await createMissingStorage(config)
   return config
 }
 

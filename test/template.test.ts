@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { parse, type Tags } from 'yaml'
+import { UNCOMMITTED_TAG } from '../src/repositories/data.ts'
 import { buckets, tables } from '../src/tables.ts'
 
 // CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
@@ -44,6 +45,8 @@ const customTags: Tags = INTRINSICS.flatMap(name => {
 type Resource = { Type: string; Properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
 const template = parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as {
   Resources: Record<string, Resource>
+  Parameters: Record<string, Record<string, unknown>>
+  Conditions: Record<string, unknown>
 }
 const resources = template.Resources
 const fn = resources.ApiFunction!
@@ -129,7 +132,7 @@ t.test('the function runs the bundle npm run build makes', async t => {
       Globals: { Function: Record<string, unknown> }
     }
   ).Globals.Function
-  t.equal(p.Runtime ?? globals.Runtime, 'nodejs22.x')
+  t.equal(p.Runtime ?? globals.Runtime, 'nodejs24.x')
   t.same(p.Architectures ?? globals.Architectures, ['arm64'])
   t.equal(p.Tracing, 'Active')
   t.equal(p.Environment.Variables.NODE_ENV, 'production')
@@ -145,4 +148,92 @@ t.test('the function may touch only its own table and bucket', async t => {
     for (const action of [resolved.Action].flat()) t.notMatch(action, /\*/, `${action} is not a wildcard action`)
     t.not(resolved.Resource, '*', `${resolved.Sid} names its resource`)
   }
+})
+
+t.test('every alarm notifies the alarm topic, which emails AlarmEmail only when it is set', async t => {
+  const { Parameters, Conditions } = template
+  const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+  t.ok(alarms.length >= 4, `${alarms.length} alarms`)
+  for (const [id, alarm] of alarms) {
+    t.same(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }], `${id} notifies the topic`)
+    t.same(alarm.Properties.OKActions, [{ Ref: 'AlarmTopic' }], `${id} says when it is over`)
+  }
+  t.equal(resources.AlarmTopic?.Type, 'AWS::SNS::Topic')
+
+  const subscriptions = Object.values(resources).filter(r => r.Type === 'AWS::SNS::Subscription')
+  t.equal(subscriptions.length, 1, 'one subscription')
+  const subscription = subscriptions[0] as Resource & { Condition?: string }
+  t.same(subscription.Properties, {
+    TopicArn: { Ref: 'AlarmTopic' },
+    Protocol: 'email',
+    Endpoint: { Ref: 'AlarmEmail' }
+  })
+  t.equal(Parameters.AlarmEmail?.Default, '', 'AlarmEmail is optional')
+  t.same(Conditions[subscription.Condition!], { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] })
+  t.match('', new RegExp(Parameters.AlarmEmail?.AllowedPattern as string), 'empty is allowed')
+  t.match('ops@example.com', new RegExp(Parameters.AlarmEmail?.AllowedPattern as string))
+  t.notMatch('not an address', new RegExp(Parameters.AlarmEmail?.AllowedPattern as string))
+})
+
+t.test(
+  "the latency alarm watches the API's p99 against LatencyThresholdMs (1 s), and throttles are watched",
+  async t => {
+    const { Parameters } = template
+    const latency = resources.ApiLatencyAlarm!.Properties
+    t.equal(latency.Namespace, 'AWS/ApiGateway')
+    t.equal(latency.MetricName, 'Latency')
+    t.equal(latency.ExtendedStatistic, 'p99')
+    t.same(latency.Dimensions, [
+      { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
+      { Name: 'Stage', Value: { Ref: 'Stage' } }
+    ])
+    t.same(latency.Threshold, { Ref: 'LatencyThresholdMs' })
+    t.equal(Parameters.LatencyThresholdMs?.Default, 1000)
+    t.equal(latency.ComparisonOperator, 'GreaterThanThreshold')
+
+    const throttles = resources.FunctionThrottlesAlarm!.Properties
+    t.equal(throttles.Namespace, 'AWS/Lambda')
+    t.equal(throttles.MetricName, 'Throttles')
+    t.same(throttles.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'ApiFunction' } }])
+    t.equal(throttles.Threshold, 0)
+  }
+)
+
+t.test('the payload bucket expires, after a day, the payloads still tagged uncommitted', async t => {
+  const rules = resources.PayloadBucket!.Properties.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
+  const expiring = rules.filter(r => r.ExpirationInDays !== undefined)
+  t.same(
+    expiring,
+    [
+      {
+        Id: 'ExpireUncommittedPayloads',
+        Status: 'Enabled',
+        Prefix: buckets.payloads.keyPrefix,
+        TagFilters: [UNCOMMITTED_TAG],
+        ExpirationInDays: 1
+      }
+    ],
+    'only uncommitted payloads expire: a committed one lives as long as its dataset'
+  )
+})
+
+t.test('DocsAccess reaches the function as DOCS_ACCESS, public unless set', async t => {
+  t.same(fn.Properties.Environment.Variables.DOCS_ACCESS, { Ref: 'DocsAccess' })
+  const parameter = template.Parameters.DocsAccess!
+  t.equal(parameter.Default, 'public')
+  const pattern = new RegExp(parameter.AllowedPattern as string)
+  for (const value of ['public', 'off', 'docs:read', 'projects:*:read']) t.match(value, pattern, `${value} is allowed`)
+  t.notMatch('', pattern)
+})
+
+t.test("the function logs JSON, at the level LogLevel maps to Lambda's, set in one place", async t => {
+  const logging = fn.Properties.LoggingConfig
+  t.equal(logging.LogFormat, 'JSON')
+  t.same(logging.ApplicationLogLevel, { 'Fn::FindInMap': ['LambdaLogLevels', { Ref: 'LogLevel' }, 'Level'] })
+  t.equal(logging.SystemLogLevel, 'INFO')
+  const levels = (template as unknown as { Mappings: Record<string, Record<string, { Level: string }>> }).Mappings
+    .LambdaLogLevels!
+  for (const value of template.Parameters.LogLevel!.AllowedValues as string[])
+    t.ok(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].includes(levels[value]?.Level ?? ''), `${value} maps`)
+  t.notOk('LOG_LEVEL' in fn.Properties.Environment.Variables, 'LOG_LEVEL would override what LoggingConfig says')
 })

@@ -7,7 +7,8 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { AwsClients } from '../aws-clients.ts'
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../aws-clients.ts'
+import type { Config } from '../config.ts'
 import { buckets, tables, type BucketNames, type TableDefinition, type TableNames } from '../tables.ts'
 
 /** Creates every table and bucket of src/tables.ts that does not exist yet. Safe to run on every start. */
@@ -21,6 +22,16 @@ export async function bootstrapStorage(
     ),
     ...Object.keys(buckets).map(key => ensureBucket(clients.s3, names.buckets[key as keyof BucketNames]))
   ])
+}
+
+/** Creates what src/tables.ts defines and the configured engines lack (emulators started by hand). */
+export async function createMissingStorage(config: Config): Promise<void> {
+  const clients = createAwsClients(config)
+  try {
+    await bootstrapStorage(clients, config)
+  } finally {
+    destroyAwsClients(clients)
+  }
 }
 
 async function ensureTable(dynamodb: DynamoDBClient, def: TableDefinition, name: string): Promise<void> {

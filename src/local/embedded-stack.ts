@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import dynalite from 'dynalite'
 import S3rver from 's3rver'
-import { checkPartsOnComplete, containRequestErrors, failDynamoDb, failS3 } from './emulator-guard.ts'
+import { checkPartsOnComplete, containRequestErrors, failDynamoDb, failS3, tagObjectsLikeS3 } from './emulator-guard.ts'
 
 export interface EmbeddedStackOptions {
   /** Where to persist; undefined keeps DynamoDB in memory and S3 in a temporary folder removed on close. */
@@ -49,6 +49,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     // Presigned URLs are signed with whatever credentials the client holds.
     allowMismatchedSignatures: true
   })
+  tagObjectsLikeS3(s3)
   let s3Port: number
   try {
     const address = await s3.run()

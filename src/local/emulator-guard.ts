@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import type S3rver from 's3rver'
+import { TaggingConfiguration } from 's3rver/lib/models/config.js'
 import S3Error from 's3rver/lib/models/error.js'
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
@@ -91,3 +92,61 @@ export function checkPartsOnComplete(s3: S3rver): void {
     return await complete(bucket, uploadId, parts)
   }
 }
+
+/**
+ * s3rver keeps object tags only through `PUT ?tagging`: it ignores the `x-amz-tagging` header of PutObject, sends no
+ * `x-amz-tagging-count` with GetObject, refuses DeleteObjectTagging, and keeps an object's tags after the object is
+ * deleted. S3 does all four, and /data relies on them (uncommitted payloads are tagged to expire); the embedded S3
+ * does them too. Call before `run()`: the middleware goes in ahead of s3rver's router.
+ */
+export function tagObjectsLikeS3(s3: S3rver): void {
+  const store = s3.store
+  const put = store.putObject.bind(store)
+  store.putObject = async object => {
+    const result = await put(object)
+    const header = object.content?.headers?.['x-amz-tagging']
+    if (typeof header === 'string' && header !== '') {
+      const tags = [...new URLSearchParams(header)]
+        .map(([key, value]) => `<Tag><Key>${escapeXml(key)}</Key><Value>${escapeXml(value)}</Value></Tag>`)
+        .join('')
+      await store.putSubresource(
+        object.bucket,
+        object.key,
+        TaggingConfiguration.validate(`<Tagging><TagSet>${tags}</TagSet></Tagging>`)
+      )
+    } else {
+      await store.deleteSubresource(object.bucket, object.key, 'tagging')
+    }
+    return result
+  }
+  const remove = store.deleteObject.bind(store)
+  store.deleteObject = async (bucket, key) => {
+    await store.deleteSubresource(bucket, key, 'tagging')
+    return await remove(bucket, key)
+  }
+
+  const router = s3.middleware.pop()!
+  s3.middleware.push(async (ctx, next) => {
+    const [bucket, ...parts] = ctx.path.slice(1).split('/')
+    const key = parts.map(decodeURIComponent).join('/')
+    if (bucket === undefined || key === '') return await next()
+    if (ctx.method === 'DELETE' && 'tagging' in ctx.query) {
+      if (!(await store.existsObject(bucket, key)))
+        throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key })
+      await store.deleteSubresource(bucket, key, 'tagging')
+      ctx.status = 204
+      return
+    }
+    await next()
+    // GetObject itself: no subresource in the query (the SDK adds x-id; response-* only override headers).
+    const subresource = Object.keys(ctx.query).some(name => name !== 'x-id' && !name.startsWith('response-'))
+    if (ctx.method === 'GET' && !subresource && ctx.status === 200) {
+      const tagging = await store.getSubresource(bucket, key, 'tagging')
+      const tags = [tagging?.rawConfig?.Tagging?.TagSet?.Tag ?? []].flat()
+      if (tags.length > 0) ctx.set('x-amz-tagging-count', String(tags.length))
+    }
+  })
+  s3.middleware.push(router)
+}
+
+const escapeXml = (text: string): string => text.replace(/[<>&'"]/g, c => `&#${c.charCodeAt(0)};`)

@@ -21,7 +21,30 @@ declare module 's3rver' {
     allowMismatchedSignatures?: boolean
     configureBuckets?: Array<{ name: string; configs?: Array<string | Buffer> }>
   }
+  interface StoredConfig {
+    type: string
+    rawConfig: Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+  interface S3Object {
+    bucket: string
+    key: string
+    /** For a PUT, the request itself. */
+    content?: { headers?: Record<string, string | string[] | undefined> }
+  }
+  interface KoaContext {
+    method: string
+    path: string
+    query: Record<string, unknown>
+    status: number
+    set(name: string, value: string): void
+  }
   interface FilesystemStore {
+    putObject(object: S3Object): Promise<unknown>
+    deleteObject(bucket: string, key: string): Promise<unknown>
+    existsObject(bucket: string, key: string): Promise<boolean>
+    getSubresource(bucket: string, key: string, type: string): Promise<StoredConfig | null>
+    putSubresource(bucket: string, key: string, config: StoredConfig): Promise<void>
+    deleteSubresource(bucket: string, key: string, type: string): Promise<void>
     getResourcePath(bucket: string, key: string | undefined, resource: string): string
     putObjectMultipart(
       bucket: string,
@@ -32,9 +55,17 @@ declare module 's3rver' {
   export default class S3rver {
     constructor(options: S3rverOptions)
     readonly store: FilesystemStore
+    /** Koa's middleware, composed when `run()` starts the server. */
+    readonly middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>
     readonly httpServer: import('node:http').Server
     run(): Promise<{ address: string; port: number }>
     close(): Promise<void>
+  }
+}
+
+declare module 's3rver/lib/models/config.js' {
+  export class TaggingConfiguration {
+    static validate(xml: string): { type: string; rawConfig: Record<string, unknown> }
   }
 }
 

@@ -20,6 +20,14 @@
  *      the window. Reads never show a version outside the window, so a missed
  *      prune is invisible and DELETE clears it.
  *
+ * A payload in S3 is written tagged `atlas-payload=uncommitted` and the tag is
+ * cleared once the DynamoDB write that references it has landed (one more call,
+ * large payloads only). The bucket's lifecycle rule expires objects still tagged
+ * after a day, so a writer that dies between the two leaves nothing for good,
+ * and nothing has to scan for it. A writer that dies after the DynamoDB write
+ * but before the untag leaves a referenced object tagged: every read of a
+ * payload whose object still carries a tag clears it.
+ *
  * `generation` is a fresh id per create and part of every copy's key: after a
  * delete and a create of the same keyId, a slow writer of the old generation
  * can only land its copy under the old generation's keys, which nothing reads.
@@ -28,7 +36,13 @@ import { randomUUID } from 'node:crypto'
 import type { Static } from '@sinclair/typebox'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client
+} from '@aws-sdk/client-s3'
 import { type VersionCondition, versionAllowed } from '../etag.ts'
 import { ConflictError, ContentionError, NotFoundError, PreconditionFailedError, TooLargeError } from '../errors.ts'
 import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../limits.ts'
@@ -61,6 +75,8 @@ interface Item extends StoredVersion {
 
 /** Above this a payload goes to S3: a DynamoDB item holds 400 KB at most, meta and names included. */
 export const INLINE_PAYLOAD_BYTES = 300 * 1024
+/** On a payload object until the item that references it is written; template.yaml expires objects carrying it. */
+export const UNCOMMITTED_TAG = { Key: 'atlas-payload', Value: 'uncommitted' } as const
 const MAX_WRITE_ATTEMPTS = 60
 const HEAD = 'HEAD'
 
@@ -111,6 +127,7 @@ export class DataRepository {
       if (!created) await this.discardPayload(stored.payloadKey)
     }
     if (!created) throw new ConflictError('DATASET_EXISTS', `Dataset ${keyId} already exists`)
+    await this.commitPayload(stored.payloadKey)
     return { keyId, version: 1, updatedAt }
   }
 
@@ -129,6 +146,8 @@ export class DataRepository {
   async payloadOf(stored: StoredVersion): Promise<string> {
     if (stored.payload !== undefined) return stored.payload
     const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: stored.payloadKey }))
+    // Referenced by an item, yet still marked for expiry: its writer died before clearing the tag.
+    if ((object.TagCount ?? 0) > 0) await this.commitPayload(stored.payloadKey).catch(() => {})
     return await object.Body!.transformToString('utf-8')
   }
 
@@ -182,7 +201,9 @@ export class DataRepository {
           await backoff(attempt + 1)
           continue
         }
+        const committed = stored
         stored = undefined
+        await this.commitPayload(committed.payloadKey)
         await this.prune(keyId, generation, version - HISTORY_DEPTH)
         return { keyId, version, updatedAt }
       }
@@ -273,10 +294,17 @@ export class DataRepository {
         Bucket: this.bucket,
         Key: payloadKey,
         Body: payload,
-        ContentType: 'text/plain; charset=utf-8'
+        ContentType: 'text/plain; charset=utf-8',
+        Tagging: new URLSearchParams([[UNCOMMITTED_TAG.Key, UNCOMMITTED_TAG.Value]]).toString()
       })
     )
     return { payloadKey }
+  }
+
+  /** The item referencing the object has landed: it is no longer the lifecycle rule's to expire. */
+  private async commitPayload(payloadKey: string | undefined): Promise<void> {
+    if (payloadKey === undefined) return
+    await this.s3.send(new DeleteObjectTaggingCommand({ Bucket: this.bucket, Key: payloadKey }))
   }
 
   private async discardPayload(payloadKey: string | undefined): Promise<void> {

@@ -6,30 +6,62 @@ export type DependencyStatus = 'ok' | 'unavailable'
 export interface HealthRepositoryOptions {
   dynamodb: DynamoDBClient
   s3: S3Client
-  table: string
-  bucket: string
+  /** Every table the app uses, by its key in src/tables.ts. */
+  tables: Record<string, string>
+  /** Every bucket the app uses, by its key in src/tables.ts. */
+  buckets: Record<string, string>
+  /** Each probe gives up after this long: a check that hangs must not hold the health route. */
   timeoutMs?: number
 }
 
-/** Reaches each dependency with the cheapest call that proves it answers and our resource exists. */
+export interface HealthChecks {
+  /** `ok` when every table answers. */
+  dynamodb: DependencyStatus
+  /** `ok` when every bucket answers. */
+  s3: DependencyStatus
+  tables: Record<string, DependencyStatus>
+  buckets: Record<string, DependencyStatus>
+}
+
+export const HEALTH_PROBE_TIMEOUT_MS = 1500
+
+/**
+ * Reaches every table and bucket with the cheapest call that proves it answers and exists (DescribeTable,
+ * HeadBucket), all at once, each with its own timeout, and says which failed.
+ */
 export class HealthRepository {
   constructor(private readonly options: HealthRepositoryOptions) {}
 
-  async check(): Promise<{ dynamodb: DependencyStatus; s3: DependencyStatus }> {
-    const { dynamodb, s3, table, bucket } = this.options
-    const [db, bytes] = await Promise.all([
-      this.probe(signal => dynamodb.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal })),
-      this.probe(signal => s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal }))
+  async check(): Promise<HealthChecks> {
+    const { dynamodb, s3 } = this.options
+    const [tables, buckets] = await Promise.all([
+      this.probeEach(this.options.tables, (name, signal) =>
+        dynamodb.send(new DescribeTableCommand({ TableName: name }), { abortSignal: signal })
+      ),
+      this.probeEach(this.options.buckets, (name, signal) =>
+        s3.send(new HeadBucketCommand({ Bucket: name }), { abortSignal: signal })
+      )
     ])
-    return { dynamodb: db, s3: bytes }
+    const all = (statuses: Record<string, DependencyStatus>): DependencyStatus =>
+      Object.values(statuses).every(status => status === 'ok') ? 'ok' : 'unavailable'
+    return { dynamodb: all(tables), s3: all(buckets), tables, buckets }
   }
 
-  private async probe(call: (signal: AbortSignal) => Promise<unknown>): Promise<DependencyStatus> {
-    try {
-      await call(AbortSignal.timeout(this.options.timeoutMs ?? 2000))
-      return 'ok'
-    } catch {
-      return 'unavailable'
-    }
+  private async probeEach(
+    names: Record<string, string>,
+    call: (name: string, signal: AbortSignal) => Promise<unknown>
+  ): Promise<Record<string, DependencyStatus>> {
+    const timeoutMs = this.options.timeoutMs ?? HEALTH_PROBE_TIMEOUT_MS
+    const entries = await Promise.all(
+      Object.entries(names).map(async ([key, name]) => {
+        try {
+          await call(name, AbortSignal.timeout(timeoutMs))
+          return [key, 'ok'] as const
+        } catch {
+          return [key, 'unavailable'] as const
+        }
+      })
+    )
+    return Object.fromEntries(entries)
   }
 }

@@ -70,6 +70,8 @@ const VAULTS = 'VAULTS'
 const leaseKey = (vaultId: string) => ({ pk: `VAULT#${vaultId}`, sk: 'LEASE' })
 const stateKey = (vaultId: string, target: Target) => ({ pk: VAULTS, sk: `${vaultId}#${targetId(target)}` })
 const filesPk = (vaultId: string, target: Target): string => `FILES#${vaultId}#${targetId(target)}`
+/** DynamoDB's longest sort key, in UTF-8 bytes: no index entry has a longer path. */
+const MAX_SORT_KEY_BYTES = 1024
 /** States listed at most: an account has a handful of vaults, each at a destination or two. */
 const MAX_STATES = 1000
 
@@ -264,6 +266,7 @@ export class SyncVaultsRepository {
   }
 
   async file(vaultId: string, target: Target, path: string): Promise<FileEntry | undefined> {
+    if (Buffer.byteLength(path) > MAX_SORT_KEY_BYTES) return undefined
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.table, Key: { pk: filesPk(vaultId, target), sk: path }, ConsistentRead: true })
     )
@@ -315,6 +318,8 @@ export class SyncVaultsRepository {
   ): Promise<{ files: FileEntry[]; cursor: string | null }> {
     const pk = filesPk(vaultId, target)
     const start = decodeCursor(cursor, { pk: { equals: pk }, sk: 'string' })
+    // No path is longer than a sort key may be, so such a prefix matches nothing (and DynamoDB would refuse it).
+    if (Buffer.byteLength(prefix) > MAX_SORT_KEY_BYTES) return { files: [], cursor: null }
     if (start !== undefined && !String(start.sk).startsWith(prefix)) throw invalidForPrefix()
     const page = await this.db.send(
       new QueryCommand({

@@ -13,12 +13,12 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, 
       config: { auth: 'public' },
       schema: {
         tags: ['health'],
-        summary: 'Liveness, and with ?deep=1 whether DynamoDB and S3 answer',
+        summary: 'Liveness, and with ?deep=1 whether every table and bucket answers',
         querystring: HealthQuery,
         response: {
           200: HealthResponse,
           ...errorResponses(),
-          503: { ...HealthResponse, description: 'A dependency is unreachable (deep check only)' }
+          503: { ...HealthResponse, description: 'A table or bucket is unreachable (deep check only): checks names it' }
         }
       }
     },

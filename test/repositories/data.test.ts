@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { PutItemCommand } from '@aws-sdk/client-dynamodb'
+import { GetObjectTaggingCommand, ListObjectsV2Command, type Tag } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
-import { DataRepository, type DatasetInput } from '../../src/repositories/data.ts'
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../../src/aws-clients.ts'
+import { DataRepository, UNCOMMITTED_TAG, type DatasetInput } from '../../src/repositories/data.ts'
 import { toErrorResponse } from '../../src/plugins/app/errors.ts'
+import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { answerOf, datasetBody, testConfig } from '../helper.ts'
 
 async function setup(t: { teardown: (fn: () => unknown) => void }) {
@@ -70,4 +72,72 @@ t.test('a copy landed late by a writer of a deleted generation is never shown', 
     [3, 2, 1]
   )
   t.equal((await repo.version(keyId, 2))?.payload, second.payload, "version 2 is the current generation's")
+})
+
+/** A writer whose process dies: from now on no write of it reaches DynamoDB, and S3 takes `s3Writes` more. */
+function killWriter(clients: AwsClients, s3Writes: number): () => void {
+  const failures = [failWritesAfter(clients.dynamodb, 0), failWritesAfter(clients.s3, s3Writes)]
+  return () => failures.forEach(failure => failure.restore())
+}
+
+/** The tags of every payload object of a dataset, by object key. */
+async function payloadTags(clients: AwsClients, bucket: string, keyId: string): Promise<Map<string, Tag[]>> {
+  const { Contents = [] } = await clients.s3.send(
+    new ListObjectsV2Command({ Bucket: bucket, Prefix: `data/${keyId}/` })
+  )
+  const tags = await Promise.all(
+    Contents.map(async ({ Key }) => {
+      const { TagSet = [] } = await clients.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key }))
+      return [Key!, TagSet] as const
+    })
+  )
+  return new Map(tags)
+}
+
+async function largePayloads(t: { teardown: (fn: () => unknown) => void }) {
+  const { clients, config } = await setup(t)
+  const bucket = config.buckets.payloads
+  const repo = new DataRepository({ ...clients, table: config.tables.data, bucket, inlinePayloadBytes: 16 })
+  return { repo, clients, bucket }
+}
+
+t.test('a writer killed between the S3 put and the DynamoDB write leaves its payload marked for expiry', async t => {
+  const { repo, clients, bucket } = await largePayloads(t)
+
+  // A committed create, then an update whose writer dies after its S3 put.
+  const { keyId } = await repo.create(input())
+  const committed = (await repo.latest(keyId))!.payloadKey!
+  t.same([...(await payloadTags(clients, bucket, keyId))], [[committed, []]], 'a committed payload carries no tag')
+  const revive = killWriter(clients, 1)
+  await t.rejects(repo.update(keyId, input()), { name: 'InjectedFailure' })
+  revive()
+  t.equal((await repo.latest(keyId))?.version, 1, 'the update never landed')
+  const tags = await payloadTags(clients, bucket, keyId)
+  const orphans = [...tags.keys()].filter(key => key !== committed)
+  t.equal(orphans.length, 1, 'the dead writer left its object behind, referenced by nothing')
+  t.same(tags.get(committed), [], 'the committed payload still carries no tag')
+  t.same(tags.get(orphans[0]!), [UNCOMMITTED_TAG], 'the orphan is marked for expiry')
+
+  // A create whose writer dies the same way.
+  const orphanKey = randomUUID()
+  const kill = killWriter(clients, 1)
+  await t.rejects(repo.create(input(), orphanKey), { name: 'InjectedFailure' })
+  kill()
+  t.equal(await repo.latest(orphanKey), undefined, 'no dataset')
+  const left = [...(await payloadTags(clients, bucket, orphanKey)).values()]
+  t.equal(left.length, 1, 'one object left behind')
+  t.same(left, [[UNCOMMITTED_TAG]], 'it is marked for expiry')
+})
+
+t.test('a writer killed after the DynamoDB write but before the untag: the next read clears the tag', async t => {
+  const { repo, clients, bucket } = await largePayloads(t)
+  const keyId = randomUUID()
+  const body = input()
+  // S3 takes the put and refuses the untag; DynamoDB takes the write.
+  const failure = failWritesAfter(clients.s3, 1)
+  await t.rejects(repo.create(body, keyId), { name: 'InjectedFailure' })
+  failure.restore()
+  t.same([...(await payloadTags(clients, bucket, keyId)).values()], [[UNCOMMITTED_TAG]], 'referenced, yet marked')
+  t.equal((await repo.get(keyId))?.payload, body.payload)
+  t.same([...(await payloadTags(clients, bucket, keyId)).values()], [[]], 'after a read it carries no tag')
 })

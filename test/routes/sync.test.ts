@@ -163,3 +163,13 @@ t.test('files: by path, with a prefix, paginated; a presigned download of the ba
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'SYNC_FILE_NOT_FOUND')
 })
+
+t.test('a path or prefix longer than any key is simply not there', async t => {
+  const bed = await syncBed(t)
+  const long = '😀'.repeat(300)
+  const list = await bed.api.get(`/sync/vaults/vault-1/files?prefix=${encodeURIComponent(long)}`)
+  t.equal(list.statusCode, 200)
+  t.same(list.json(), { files: [], cursor: null })
+  const download = await bed.api.get(`/sync/vaults/vault-1/files/download?path=${encodeURIComponent(long)}`)
+  t.equal(download.statusCode, 404)
+})

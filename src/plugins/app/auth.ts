@@ -34,7 +34,7 @@ const REALM = 'Bearer realm="atlas-api"'
 
 export interface AuthOptions {
   config: Config
-  /** Routes under this prefix (the docs UI and its files) are public without declaring it. */
+  /** Routes under this prefix (the docs UI and its files) are public without declaring it, or need `config.docs`'s scope. */
   docsPrefix: string
 }
 
@@ -67,7 +67,14 @@ export default fp<AuthOptions>(
     app.decorate('protectedRoutes', protectedRoutes)
 
     app.addHook('onRoute', route => {
-      if (isInfrastructureRoute(route, docsPrefix)) return
+      if (isInfrastructureRoute(route, docsPrefix)) {
+        // The docs behind a scope: the whole prefix, UI and document alike, like any protected route.
+        if (typeof config.docs === 'object' && route.url !== '*') {
+          route.config = { ...route.config, auth: { scopes: [config.docs.scope] } }
+          route.onRequest = [...[route.onRequest ?? []].flat(), authorize]
+        }
+        return
+      }
       const auth = route.config?.auth
       const name = `${String(route.method)} ${route.url}`
       if (auth === undefined) {

@@ -51,8 +51,8 @@ export default fp<RepositoriesOptions>(
       new HealthRepository({
         dynamodb,
         s3,
-        table: config.tables.data,
-        bucket: config.buckets.payloads
+        tables: config.tables,
+        buckets: config.buckets
       })
     )
     app.decorate(

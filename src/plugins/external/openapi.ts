@@ -28,6 +28,23 @@ export const TAGS = [
   { name: 'health', description: 'Liveness and dependency checks' }
 ]
 
+type Parameter = { in?: string; required?: boolean; schema?: { default?: unknown } }
+type Operations = Record<string, { parameters?: Parameter[] }>
+
+/**
+ * A query or header parameter with a default is optional to the caller: the validator fills it in. The schemas list
+ * it as required so handlers see it set, and @fastify/swagger copies that list; client generators then make every
+ * caller spell out every default. This corrects the document, for every route.
+ */
+function optionalDefaults<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Operations> }).paths ?? {}
+  for (const operations of Object.values(paths))
+    for (const operation of Object.values(operations))
+      for (const parameter of operation.parameters ?? [])
+        if (parameter.in !== 'path' && parameter.schema?.default !== undefined) parameter.required = false
+  return document
+}
+
 export const swaggerOptions = (config: Config): SwaggerOptions => ({
   openapi: {
     openapi: '3.0.3',
@@ -38,7 +55,9 @@ export const swaggerOptions = (config: Config): SwaggerOptions => ({
     },
     tags: TAGS,
     components: { securitySchemes: SECURITY_SCHEMES }
-  }
+  },
+  transformObject: document =>
+    'openapiObject' in document ? optionalDefaults(document.openapiObject) : document.swaggerObject
 })
 
 export const uiOptions = (uiStaticDir: string | undefined): FastifySwaggerUiOptions => ({
@@ -48,16 +67,24 @@ export const uiOptions = (uiStaticDir: string | undefined): FastifySwaggerUiOpti
   uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
 })
 
-/** The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it. */
+/**
+ * The OpenAPI 3 document is built from the routes' TypeBox schemas: `/docs` shows it, `/docs/json` serves it, to
+ * anyone, to credentials with a scope (the auth plugin), or not at all, as `config.docs` says.
+ */
 export default fp<OpenApiOptions>(
   async (app, { config, uiStaticDir, document }) => {
-    if (document !== undefined) return await app.register(docsOnDemand, { document, uiStaticDir })
+    if (document !== undefined) {
+      if (config.docs === 'off') return
+      return await app.register(docsOnDemand, { document, uiStaticDir })
+    }
     // Imported here, not at the top, so a bundle that serves a prebuilt document loads them only when asked.
     const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([
       import('@fastify/swagger'),
       import('@fastify/swagger-ui')
     ])
     await app.register(swagger, swaggerOptions(config))
+    // Off, the document is still built (app.swagger(), dist/openapi.json) but nothing serves it.
+    if (config.docs === 'off') return
     await app.register(swaggerUi, uiOptions(uiStaticDir))
   },
   { name: 'openapi' }

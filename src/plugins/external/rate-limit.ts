@@ -17,7 +17,9 @@ export default fp<{ config: Config; docsPrefix: string }>(
       timeWindow: config.rateLimit.windowMs,
       keyGenerator: request =>
         request.principal ? `${request.principal.kind}:${request.principal.id}` : `ip:${request.ip}`,
-      allowList: request => request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`),
+      // Public docs are not counted; behind a scope they are, so refused credentials count there too.
+      allowList: request =>
+        config.docs === 'public' && (request.url === docsPrefix || request.url.startsWith(`${docsPrefix}/`)),
       errorResponseBuilder: (_request, context) =>
         new HttpError(
           429,
