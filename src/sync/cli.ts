@@ -56,7 +56,11 @@ try {
   }
   app = await buildApp(config, { logStream: process.stderr })
 } catch (err) {
-  console.error(`Could not start: ${(err as Error).message}`)
+  // The embedded DynamoDB's files are one process's at a time.
+  const hint = config.embeddedStack
+    ? ` (is npm run dev or npm run stack using ${config.dataDir}? Stop it, or give this run another DATA_DIR)`
+    : ''
+  console.error(`Could not start: ${(err as Error).message}${hint}`)
   await shutdown(1)
 }
 const engine = app!.syncEngine

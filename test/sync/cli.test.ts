@@ -174,3 +174,18 @@ t.test('with no AWS endpoint it starts the embedded stack under DATA_DIR, as npm
   t.match(JSON.parse(again.stdout), { success: true, files_count: 0 })
   t.equal(service.pulls.get(vault.id)!.length, pulls)
 })
+
+t.test('a DATA_DIR another process holds (npm run dev): exit 1, saying so', async t => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'atlas-sync-cli-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const held = await startEmbeddedStack({ dataDir })
+  t.teardown(() => held.close())
+  const run = await runCli([], {
+    DATA_DIR: dataDir,
+    OBSIDIAN_EMAIL: SAMPLE_ACCOUNT.email,
+    OBSIDIAN_PASSWORD: SAMPLE_ACCOUNT.password
+  })
+  t.equal(run.code, 1)
+  t.match(run.stderr, `is npm run dev or npm run stack using ${dataDir}?`)
+  t.equal(run.stdout, '')
+})
