@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +22,7 @@ import {
 import { account, syncBed, VAULT_PASSWORD } from '../fixtures/sync.ts'
 
 const CLI = fileURLToPath(new URL('../../src/sync/cli.ts', import.meta.url))
+const DEMO = fileURLToPath(new URL('../../scripts/obsidian-demo.ts', import.meta.url))
 
 interface CliRun {
   code: number | null
@@ -188,4 +191,45 @@ t.test('a DATA_DIR another process holds (npm run dev): exit 1, saying so', asyn
   t.equal(run.code, 1)
   t.match(run.stderr, `is npm run dev or npm run stack using ${dataDir}?`)
   t.equal(run.stdout, '')
+})
+
+t.test('the settings npm run obsidian:demo prints point npm run sync at its sample vault', async t => {
+  const port = await new Promise<number>(resolve => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+  const demo = spawn(process.execPath, ['--import', 'tsx', DEMO, '--port', String(port)], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '3000' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(() => {
+    demo.kill()
+  })
+  let printed = ''
+  await new Promise<void>((resolve, reject) => {
+    demo.stdout.on('data', chunk => {
+      printed += chunk
+      if (printed.includes('Ctrl-C stops')) resolve()
+    })
+    demo.once('exit', code => reject(new Error(`the demo exited with ${code}: ${printed}`)))
+  })
+  // `export NAME=value`, the value single-quoted for the shell where it needs to be.
+  const settings = Object.fromEntries(
+    [...printed.matchAll(/^ {2}export (\w+)=(.*)$/gm)].map(([, name, value]) => [
+      name!,
+      value!.startsWith("'") ? value!.slice(1, -1).replaceAll(`'\\''`, "'") : value!
+    ])
+  )
+  t.same(Object.keys(settings), ['OBSIDIAN_API_URL', 'OBSIDIAN_EMAIL', 'OBSIDIAN_PASSWORD', 'OBSIDIAN_VAULT_PASSWORDS'])
+  t.equal(settings.OBSIDIAN_API_URL, `http://127.0.0.1:${port}`)
+  t.match(printed, /curl -s -X POST .*'http:\/\/127\.0\.0\.1:3000\/sync\?wait=20'/)
+  t.match(printed, /curl -s -H "x-api-key: \$KEY" http:\/\/127\.0\.0\.1:3000\/sync\/runs\//)
+
+  const dataDir = await mkdtemp(join(tmpdir(), 'atlas-sync-demo-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const run = await runCli(['--complete'], { ...settings, DATA_DIR: dataDir })
+  t.equal(run.code, 0, 'exit code 0', { stderr: run.stderr })
+  t.match(JSON.parse(run.stdout), { success: true, vaults_synced: ['demo-vault'], files_count: 5 })
 })
