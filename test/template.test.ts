@@ -63,6 +63,8 @@ for (const [key, def] of Object.entries(tables)) {
     t.same(sorted(p.GlobalSecondaryIndexes), sorted(gsis), 'global secondary indexes')
     const ttl = 'ttlAttribute' in def ? def.ttlAttribute : undefined
     t.same(p.TimeToLiveSpecification, ttl === undefined ? undefined : { AttributeName: ttl, Enabled: true }, 'TTL')
+    const stream = 'streamViewType' in def ? def.streamViewType : undefined
+    t.same(p.StreamSpecification, stream === undefined ? undefined : { StreamViewType: stream }, 'stream')
     t.equal(p.BillingMode, 'PAY_PER_REQUEST')
     t.equal(p.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, true, 'point-in-time recovery')
     t.equal(p.SSESpecification?.SSEEnabled, true, 'encryption at rest')
@@ -145,4 +147,22 @@ t.test('the function may touch only its own table and bucket', async t => {
     for (const action of [resolved.Action].flat()) t.notMatch(action, /\*/, `${action} is not a wildcard action`)
     t.not(resolved.Resource, '*', `${resolved.Sid} names its resource`)
   }
+})
+
+t.test("the projects table's stream drives the function, and what fails every retry goes to a queue", async t => {
+  const event = fn.Properties.Events.ProjectsFeed
+  t.equal(event.Type, 'DynamoDB')
+  const p = event.Properties
+  t.same(p.Stream, { 'Fn::GetAtt': [tables.projects.logicalId, 'StreamArn'] })
+  t.ok(p.BatchSize >= 1 && p.BatchSize <= 1000, 'a bounded batch')
+  t.ok(p.MaximumRetryAttempts > 0, 'retried')
+  t.equal(p.BisectBatchOnFunctionError, true, 'a failing record is split from the others')
+  t.same(JSON.parse(p.FilterCriteria.Filters[0].Pattern), {
+    eventName: ['INSERT'],
+    dynamodb: { Keys: { sk: { S: [{ prefix: 'L#' }] } } }
+  })
+  t.equal(p.DestinationConfig.OnFailure.Type, 'SQS')
+  const queue = resources[p.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0]]
+  t.equal(queue?.Type, 'AWS::SQS::Queue')
+  t.equal(queue?.Properties.SqsManagedSseEnabled, true, 'encrypted')
 })

@@ -42,16 +42,41 @@ export interface AppenderOptions {
 export class Appender {
   /** The last batch this process knows has its receipts, per project: saves a write per append. */
   private readonly finalized = new Map<string, string>()
+  /** Per project, the end of the queue of this process's appends. */
+  private readonly turns = new Map<string, Promise<void>>()
 
   constructor(private readonly options: AppenderOptions) {}
 
   /** Appends the changes whose changeIds have not landed yet as one batch of consecutive seqs. */
   async append(projectId: string, inputs: ChangeInput[]): Promise<AppendedChange[]> {
-    const { batches, registry } = this.options
     const changes = inputs.map(toStored)
     const ids = changeIdsOf(changes)
     const hashes = ids === undefined ? undefined : changes.map(contentHash)
     const pk = projectKey(projectId)
+    // Appends to one project from one process take turns: racing each other for the same slot, they would
+    // mostly lose and go around again. Other processes still race, and the conditional put settles it.
+    const previous = this.turns.get(pk) ?? Promise.resolve()
+    let done = () => {}
+    const finished = new Promise<void>(resolve => (done = resolve))
+    const turn = previous.then(() => finished)
+    this.turns.set(pk, turn)
+    await previous
+    try {
+      return await this.appendInTurn(projectId, pk, changes, ids, hashes)
+    } finally {
+      done()
+      if (this.turns.get(pk) === turn) this.turns.delete(pk)
+    }
+  }
+
+  private async appendInTurn(
+    projectId: string,
+    pk: string,
+    changes: StoredChange[],
+    ids: string[] | undefined,
+    hashes: string[] | undefined
+  ): Promise<AppendedChange[]> {
+    const { batches, registry } = this.options
     const createdAt = new Date().toISOString()
     const writer = randomUUID()
     let staged: { of: string; stagingId: string } | undefined
