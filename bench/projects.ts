@@ -21,7 +21,7 @@ import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { loadConfig } from '../src/config.ts'
 import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
-import { countCalls, describeCalls, totalOf, type Calls } from './lib/call-counter.ts'
+import { countCalls, describeCalls, totalOf, type Calls } from '../test/fixtures/counting-dynamodb.ts'
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } }

@@ -93,9 +93,10 @@ export class Appender {
 
       const freshChanges = fresh.map(i => changes[i]!)
       const body = JSON.stringify(freshChanges)
-      if (Buffer.byteLength(body, 'utf8') > this.options.inlineBatchBytes && staged?.of !== fresh.join()) {
+      const inline = Buffer.byteLength(body, 'utf8') <= this.options.inlineBatchBytes
+      // Staged once, and again only when another attempt finds other changes landed meanwhile.
+      if (!inline && staged?.of !== fresh.join())
         staged = { of: fresh.join(), stagingId: await batches.stage(pk, freshChanges) }
-      }
       const batch: BatchItem = {
         pk,
         sk: batchKey(first),
@@ -103,7 +104,7 @@ export class Appender {
         count: fresh.length,
         createdAt,
         writer,
-        ...(staged === undefined ? { body } : { stagingId: staged.stagingId }),
+        ...(inline ? { body } : { stagingId: staged!.stagingId }),
         ...(ids === undefined ? {} : { changeIds: fresh.map(i => ids[i]!), hashes: fresh.map(i => hashes![i]!) })
       }
       if (!(await batches.put(batch))) {
