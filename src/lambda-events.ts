@@ -64,17 +64,18 @@ export interface S3Event {
   }>
 }
 
-export function isS3Event(event: unknown): event is S3Event {
+/** A non-empty `Records` list, every record from `source` and of the shape `valid` checks. */
+function isRecordsFrom<R>(event: unknown, source: string, valid: (record: R) => boolean): boolean {
   const records = (event as { Records?: unknown } | null)?.Records
   return (
     Array.isArray(records) &&
     records.length > 0 &&
-    records.every(
-      r =>
-        (r as { eventSource?: unknown }).eventSource === 'aws:s3' &&
-        typeof (r as S3Event['Records'][number]).s3?.object?.key === 'string'
-    )
+    records.every(r => (r as { eventSource?: unknown }).eventSource === source && valid(r as R))
   )
+}
+
+export function isS3Event(event: unknown): event is S3Event {
+  return isRecordsFrom<S3Event['Records'][number]>(event, 'aws:s3', r => typeof r.s3?.object?.key === 'string')
 }
 
 /** S3 sends object keys URL-encoded, with `+` for a space. */
@@ -100,15 +101,10 @@ export interface DynamoDBStreamEvent {
 }
 
 export function isDynamoDBStreamEvent(event: unknown): event is DynamoDBStreamEvent {
-  const records = (event as { Records?: unknown } | null)?.Records
-  return (
-    Array.isArray(records) &&
-    records.length > 0 &&
-    records.every(
-      r =>
-        (r as { eventSource?: unknown }).eventSource === 'aws:dynamodb' &&
-        typeof (r as DynamoDBStreamEvent['Records'][number]).dynamodb?.Keys === 'object'
-    )
+  return isRecordsFrom<DynamoDBStreamEvent['Records'][number]>(
+    event,
+    'aws:dynamodb',
+    r => typeof r.dynamodb?.Keys === 'object'
   )
 }
 

@@ -70,7 +70,10 @@ export type { Operation } from './items.ts'
 /** A batch up to this size is one item; larger batches stage their changes (DynamoDB items hold 400 KB). */
 const INLINE_BATCH_BYTES = 300 * 1024
 const LEASE_MS = 10_000
+/** How long a read helps the projection catch up before it answers with what there is. */
 const CATCH_UP_MS = 2_000
+/** A background run keeps on until the projection has caught up, a dead projector's lease lapsing included. */
+const BACKGROUND_MS = 60_000
 
 export interface ProjectsRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -100,7 +103,7 @@ export class ProjectsRepository {
     this.registry = new Registry(db, table)
     this.projector = new Projector(db, table, batches, options.leaseMs ?? LEASE_MS)
     this.reader = new Reader(db, table, batches, this.projector, CATCH_UP_MS)
-    this.background = new BackgroundRuns(projectId => this.project(projectId), onError)
+    this.background = new BackgroundRuns(projectId => this.project(projectId, BACKGROUND_MS), onError)
     this.appender = new Appender({
       db,
       table,
