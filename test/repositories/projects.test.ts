@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
 import { ProjectsRepository, type ChangeInput } from '../../src/repositories/projects/index.ts'
+import { countCalls } from '../fixtures/counting-dynamodb.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { testConfig } from '../helper.ts'
 
@@ -303,4 +304,37 @@ t.test('a projector killed after any number of writes: no change counted twice o
     )
     t.match(await repo.entity('p1', 'document', entityId), { seq: mine.at(-1)!.seq })
   }
+})
+
+t.test('writers in several processes race for each slot: seqs 1..n, no gap, no duplicate, in order', async t => {
+  const { repo, clients, another } = await setup(t)
+  const processes = [repo, another(), another(), another()]
+  const counter = countCalls(clients.dynamodb)
+  const PER_WRITER = 40
+  const seen: number[] = []
+  let writing = true
+  const tail = (async () => {
+    let since = 0
+    while (writing || seen.length < processes.length * 2 * PER_WRITER) {
+      const page = await repo.read('p1', { since, limit: 7, includeOutdated: true })
+      seen.push(...page.changes.map(c => c.seq))
+      since = page.lastSeq
+    }
+  })()
+  const { calls } = await counter.during(() =>
+    Promise.all(
+      processes.flatMap((process, p) =>
+        [0, 1].map(async w => {
+          for (let i = 0; i < PER_WRITER; i++) await process.append('p1', [doc(`p${p}-w${w}-${i}`, 'create')])
+        })
+      )
+    )
+  )
+  writing = false
+  await tail
+  const total = processes.length * 2 * PER_WRITER
+  t.same(await seqs(repo, 'p1'), range(total))
+  t.same(seen, range(total), 'a reader tailing the feed saw each seq once, in order')
+  // Besides each batch's put and the two registration puts: puts that lost the race for their slot.
+  t.ok((calls.get('PutItem') ?? 0) > total + 2, `processes lost races and went around (${calls.get('PutItem')} puts)`)
 })
