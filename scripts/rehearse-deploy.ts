@@ -28,6 +28,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { buckets, tables } from '../src/tables.ts'
+import { emptyVault, startFakeObsidian } from '../test/fixtures/obsidian-service.ts'
 import { jsonOf, show, startBundle } from './lib/bundle-process.mjs'
 import { dynamodbStreamEvent, httpApiEvent, s3Event } from './lib/lambda-events.mjs'
 import { checklist, freePort, tail, waitFor } from './lib/processes.mjs'
@@ -36,6 +37,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const REGION = 'us-east-1'
 const STACK = 'atlas-rehearsal'
 const KEYS_SECRET = 'atlas/rehearsal-api-keys'
+/** The Obsidian account the stack is given, served by a stand-in of the service. */
+const OBSIDIAN = {
+  email: 'rehearsal@example.com',
+  password: 'rehearsal password',
+  vault: 'rehearsal-vault',
+  vaultPassword: 'vault password'
+}
 
 type Resource = { logicalId: string; type: string; physicalId: string; status: string }
 type TemplateResource = { Type: string; Properties?: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -92,6 +100,20 @@ const EVENT_SOURCES: Array<{
     rehearse: rehearseAssetUpload
   },
   {
+    name: 'schedule',
+    find: (resources, fn) =>
+      Object.entries(resources)
+        .filter(
+          ([, r]) =>
+            r.Type === 'AWS::Events::Rule' &&
+            (r.Properties?.Targets ?? []).some((target: { Arn?: unknown }) =>
+              JSON.stringify(target.Arn).includes(`"${fn}"`)
+            )
+        )
+        .map(([id]) => id),
+    rehearse: rehearseSchedule
+  },
+  {
     name: 'DynamoDB stream',
     find: (resources, fn) =>
       Object.entries(resources)
@@ -111,9 +133,10 @@ function unrehearsedSources(resources: Record<string, TemplateResource>, fn: str
   const known = new Set(EVENT_SOURCES.flatMap(source => source.find(resources, fn)))
   return Object.entries(resources).flatMap(([id, r]) => {
     const targetsFunction = JSON.stringify(r.Properties ?? {}).includes(`"${fn}"`)
-    if (r.Type === 'AWS::Lambda::EventSourceMapping' && targetsFunction && !known.has(id)) return [`${id} (${r.Type})`]
+    if (known.has(id)) return []
+    if (r.Type === 'AWS::Lambda::EventSourceMapping' && targetsFunction) return [`${id} (${r.Type})`]
     if (r.Type === 'AWS::Events::Rule' && targetsFunction) return [`${id} (${r.Type})`]
-    if (r.Type === 'AWS::S3::Bucket' && targetsFunction && !known.has(id)) return [`${id} (S3 notification)`]
+    if (r.Type === 'AWS::S3::Bucket' && targetsFunction) return [`${id} (S3 notification)`]
     return []
   })
 }
@@ -277,6 +300,53 @@ async function rehearseProjectsStream(
   )
 }
 
+/** The rule's own input, sent as EventBridge sends it: every vault of the stack's Obsidian account lands in its bucket. */
+async function rehearseSchedule(
+  { invoke, check, deployed, physical, s3, headers }: Context,
+  ruleId: string
+): Promise<void> {
+  const rule = deployed.template.Resources[ruleId]!
+  const input = JSON.parse(rule.Properties!.Targets[0].Input)
+  const result = await invoke(input)
+  const runId = result?.sync_run
+  if (
+    !check(
+      typeof runId === 'string',
+      `the ${ruleId} rule's input ${JSON.stringify(input)} starts a sync run`,
+      JSON.stringify(result)
+    )
+  )
+    return
+  const run = await invoke(httpApiEvent({ method: 'GET', path: `/sync/runs/${runId}`, headers }))
+  check(
+    jsonOf(run)?.status === 'succeeded' && jsonOf(run)?.trigger === 'schedule',
+    "the scheduled run signs in with the stack's account and succeeds",
+    show(run)
+  )
+  // POST /sync hands the run to the function itself, as an asynchronous invocation of the created function.
+  const posted = await invoke(
+    httpApiEvent({
+      method: 'POST',
+      path: '/sync',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ vault_id: OBSIDIAN.vault, sync_type: 'complete' })
+    })
+  )
+  check(
+    posted.statusCode === 202 && jsonOf(posted)?.status === 'queued',
+    'POST /sync -> 202: the function invoked itself asynchronously for the first slice',
+    show(posted)
+  )
+  const listed = await s3.send(
+    new ListObjectsV2Command({ Bucket: physical('SyncBucket'), Prefix: `vaults/${OBSIDIAN.vault}/` })
+  )
+  check(
+    (listed.Contents ?? []).some(o => o.Key === `vaults/${OBSIDIAN.vault}/notes/hello.md`),
+    "the vault's files are in the stack's sync bucket",
+    JSON.stringify(listed.Contents?.map(o => o.Key))
+  )
+}
+
 /** Every variable src/tables.ts reads is set on the function and names a resource of this stack. */
 async function checkEnvironment(
   { check, env, deployed }: Context,
@@ -342,6 +412,12 @@ async function main(): Promise<number> {
     s3: new S3Client({ region: REGION, endpoint, credentials, forcePathStyle: true })
   }
   let fn: ReturnType<typeof startBundle> | undefined
+  const vault = await emptyVault(OBSIDIAN.vault, OBSIDIAN.vaultPassword, 3, 'Rehearsal')
+  vault.put('notes/hello.md', '# Rehearsal')
+  const obsidian = await startFakeObsidian({
+    accounts: [{ email: OBSIDIAN.email, password: OBSIDIAN.password }],
+    vaults: [vault]
+  })
   try {
     await waitFor('moto_server', `${endpoint}/moto-api/`)
     // An API key, kept where a deployed stack keeps them: the secret ApiKeysSecretName names.
@@ -365,7 +441,13 @@ async function main(): Promise<number> {
         '--region',
         REGION,
         '--param',
-        `ApiKeysSecretName=${KEYS_SECRET}`
+        `ApiKeysSecretName=${KEYS_SECRET}`,
+        '--param',
+        `ObsidianEmail=${OBSIDIAN.email}`,
+        '--param',
+        `ObsidianPassword=${OBSIDIAN.password}`,
+        '--param',
+        `ObsidianVaultPasswords=${JSON.stringify({ [OBSIDIAN.vault]: OBSIDIAN.vaultPassword })}`
       ],
       { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }
     )
@@ -418,7 +500,10 @@ async function main(): Promise<number> {
         AWS_ENDPOINT_URL_DYNAMODB: endpoint,
         AWS_ENDPOINT_URL_S3: endpoint,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
-        AWS_ENDPOINT_URL_SSM: endpoint
+        AWS_ENDPOINT_URL_SSM: endpoint,
+        AWS_ENDPOINT_URL_LAMBDA: endpoint,
+        // Where "Obsidian" is here: its stand-in.
+        OBSIDIAN_API_URL: obsidian.url
       }
     })
     const { loadMs } = await fn.ready
@@ -447,6 +532,7 @@ async function main(): Promise<number> {
       }
     }
     fn?.stop()
+    await obsidian.close()
     moto.kill()
     clients.dynamodb.destroy()
     clients.s3.destroy()

@@ -12,10 +12,12 @@ import corsPlugin from './plugins/external/cors.ts'
 import openapiPlugin, { DOCS_PREFIX } from './plugins/external/openapi.ts'
 import rateLimitPlugin from './plugins/external/rate-limit.ts'
 import securityHeadersPlugin, { securityHeaders } from './plugins/external/security-headers.ts'
+import syncPlugin, { type SyncPluginOptions } from './plugins/app/sync.ts'
 import assetsRoutes from './routes/assets.ts'
 import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
+import syncRoutes from './routes/sync.ts'
 import usersRoutes from './routes/users.ts'
 import { validatorCompiler } from './validation.ts'
 
@@ -36,6 +38,8 @@ export interface BuildOptions {
   logStream?: { write: (line: string) => void }
   /** Route plugins registered after the app's own, under the same auth rules (tests use it). */
   extraRoutes?: FastifyPluginAsync[]
+  /** How sync slices after a request start, and where sync metrics go (tests capture both). */
+  sync?: Pick<SyncPluginOptions, 'launcher' | 'metricsSink'>
 }
 
 /**
@@ -71,12 +75,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(authPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(awsPlugin, { config, clients: options.clients })
   await app.register(repositoriesPlugin, { config, overrides: options.repositories })
+  await app.register(syncPlugin, { config, ...options.sync })
 
   await app.register(healthRoutes, { config })
   await app.register(dataRoutes)
   await app.register(projectsRoutes)
   await app.register(usersRoutes)
   await app.register(assetsRoutes)
+  await app.register(syncRoutes, { config })
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

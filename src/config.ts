@@ -15,7 +15,9 @@ export interface Config {
   prettyLogs: boolean
   dataDir: string
   region: string
-  endpoints: { dynamodb?: string; s3?: string; secretsManager?: string; ssm?: string }
+  endpoints: { dynamodb?: string; s3?: string; secretsManager?: string; ssm?: string; lambda?: string }
+  /** AWS_LAMBDA_FUNCTION_NAME, which Lambda sets: the function a sync run's next slice invokes. */
+  functionName?: string
   /** True when no AWS endpoint is configured outside production: the HTTP server then starts the embedded stack. */
   embeddedStack: boolean
   /** Endpoints are set and no AWS credentials are: talk to an emulator with fixed dummy credentials. */
@@ -31,6 +33,35 @@ export interface Config {
   rateLimit: { max: number; windowMs: number }
   assets: AssetsConfig
   obsidian: { apiUrl: string }
+  sync: SyncConfig
+}
+
+/** /sync: where backups may go, how a run is cut into slices, and the account it signs in with. */
+export interface SyncConfig {
+  /** SYNC_ALLOWED_BUCKETS: the buckets a run may write to; the stack's sync bucket by default. */
+  allowedBuckets: string[]
+  /** SYNC_STOP_BEFORE_MS: a slice stops this long before its invocation's deadline. */
+  stopBeforeMs: number
+  /** SYNC_TIME_BUDGET_MS: a slice's length where there is no deadline (local runs, tests). */
+  timeBudgetMs: number
+  /** SYNC_MAX_HOPS: slices in one run's chain, at most. */
+  maxHops: number
+  /** SYNC_PULL_CONCURRENCY: files pulled at once per vault. */
+  pullConcurrency: number
+  /** SYNC_LEASE_MS: how long a vault stays claimed by a run that stopped renewing its lease. */
+  leaseMs: number
+  account: SyncAccountConfig
+}
+
+/** The Obsidian account scheduled and body-less runs use; `secret` is read once per container. */
+export interface SyncAccountConfig {
+  email?: string
+  password?: string
+  totpSecret?: string
+  /** Vault id or name -> encryption password. */
+  vaultPasswords: Record<string, string>
+  /** OBSIDIAN_SECRET: a Secrets Manager secret or `ssm:<name>` holding the same settings as JSON. */
+  secret?: string
 }
 
 export interface AssetsConfig {
@@ -91,6 +122,53 @@ function assets(env: NodeJS.ProcessEnv): AssetsConfig {
       `ASSETS_ALLOWED_TYPES must be comma-separated type/subtype values, got ${JSON.stringify(invalid)}`
     )
   return { maxBytes, allowedTypes, multipartBytes, presignTtlSeconds }
+}
+
+/** Vault passwords: a JSON object of non-empty strings, keyed by vault id or name. */
+export function parseVaultPasswords(raw: string | undefined, origin: string): Record<string, string> {
+  if (raw === undefined || raw.trim() === '') return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    throw new ConfigError(`${origin} must be a JSON object of vault id or name -> encryption password`)
+  }
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    Array.isArray(parsed) ||
+    !Object.values(parsed).every(v => typeof v === 'string' && v !== '')
+  )
+    throw new ConfigError(`${origin} must be a JSON object of vault id or name -> encryption password`)
+  return parsed as Record<string, string>
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+
+function sync(env: NodeJS.ProcessEnv, ownBucket: string): SyncConfig {
+  const listed = (env.SYNC_ALLOWED_BUCKETS ?? '')
+    .split(',')
+    .map(b => b.trim())
+    .filter(Boolean)
+  const invalid = listed.find(b => !BUCKET_NAME.test(b))
+  if (invalid !== undefined)
+    throw new ConfigError(`SYNC_ALLOWED_BUCKETS must be comma-separated bucket names, got ${JSON.stringify(invalid)}`)
+  const optional = (name: string): string | undefined => env[name]?.trim() || undefined
+  return {
+    allowedBuckets: [...new Set([ownBucket, ...listed])],
+    stopBeforeMs: positiveInteger(env, 'SYNC_STOP_BEFORE_MS', 60_000),
+    timeBudgetMs: positiveInteger(env, 'SYNC_TIME_BUDGET_MS', 600_000),
+    maxHops: positiveInteger(env, 'SYNC_MAX_HOPS', 20),
+    pullConcurrency: Math.min(positiveInteger(env, 'SYNC_PULL_CONCURRENCY', 3), 16),
+    leaseMs: positiveInteger(env, 'SYNC_LEASE_MS', 10 * 60_000),
+    account: {
+      email: optional('OBSIDIAN_EMAIL'),
+      password: env.OBSIDIAN_PASSWORD || undefined,
+      totpSecret: optional('OBSIDIAN_TOTP_SECRET'),
+      vaultPasswords: parseVaultPasswords(env.OBSIDIAN_VAULT_PASSWORDS, 'OBSIDIAN_VAULT_PASSWORDS'),
+      secret: optional('OBSIDIAN_SECRET')
+    }
+  }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -182,8 +260,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
     dynamodb: endpoint(env, 'AWS_ENDPOINT_URL_DYNAMODB'),
     s3: endpoint(env, 'AWS_ENDPOINT_URL_S3'),
     secretsManager: endpoint(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER'),
-    ssm: endpoint(env, 'AWS_ENDPOINT_URL_SSM')
+    ssm: endpoint(env, 'AWS_ENDPOINT_URL_SSM'),
+    lambda: endpoint(env, 'AWS_ENDPOINT_URL_LAMBDA')
   }
+  const bucketsByName = bucketNames(env)
   return {
     nodeEnv,
     runtime,
@@ -195,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
     dataDir: env.DATA_DIR ?? '.data',
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     endpoints,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME?.trim() || undefined,
     embeddedStack:
       runtime === 'server' && !production && endpoints.dynamodb === undefined && endpoints.s3 === undefined,
     useEmulatorCredentials:
@@ -202,7 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
       env.AWS_ACCESS_KEY_ID === undefined &&
       env.AWS_PROFILE === undefined,
     tables: tableNames(env),
-    buckets: bucketNames(env),
+    buckets: bucketsByName,
     allowedOrigins: origins(env.ALLOWED_ORIGINS, production),
     apiKeys: apiKeys(env.API_KEYS),
     apiKeysSecret: env.API_KEYS_SECRET?.trim() || undefined,
@@ -212,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
       windowMs: positiveInteger(env, 'RATE_LIMIT_WINDOW_SECONDS', 60) * 1000
     },
     assets: assets(env),
-    obsidian: { apiUrl: endpoint(env, 'OBSIDIAN_API_URL') ?? 'https://api.obsidian.md' }
+    obsidian: { apiUrl: endpoint(env, 'OBSIDIAN_API_URL') ?? 'https://api.obsidian.md' },
+    sync: sync(env, bucketsByName.sync)
   }
 }

@@ -23,6 +23,9 @@ export class InvalidInputError extends DomainError {}
 
 export class NotFoundError extends DomainError {}
 
+/** The caller may not do this, whoever they are: a destination outside the allowed ones. */
+export class ForbiddenError extends DomainError {}
+
 /** Conflicts with the current state: an id or email taken, an upload not finished, a changeId reused. */
 export class ConflictError extends DomainError {}
 

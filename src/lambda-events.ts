@@ -117,3 +117,30 @@ export function insertedKeys(event: DynamoDBStreamEvent, table: string): Array<R
     unmarshall(r.dynamodb.Keys)
   )
 }
+
+/** The event a sync run's slice sends the function to start the next: `{sync_run, hop, credentials?}`. */
+export interface SyncContinuationEvent {
+  sync_run: string
+  hop?: number
+  credentials?: { email?: string; password?: string; totpSecret?: string; vaultPassword?: string }
+}
+
+export function isSyncContinuation(event: unknown): event is SyncContinuationEvent {
+  const e = event as Partial<SyncContinuationEvent> | null
+  return typeof e === 'object' && e !== null && typeof e.sync_run === 'string'
+}
+
+/** What the schedule sends (the template's Input): `{sync_type}`, every vault of the configured account. */
+export interface ScheduledSyncEvent {
+  sync_type: 'complete' | 'incremental'
+}
+
+export function isScheduledSync(event: unknown): event is ScheduledSyncEvent {
+  const e = event as Partial<ScheduledSyncEvent> | null
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    !('sync_run' in e) &&
+    (e.sync_type === 'incremental' || e.sync_type === 'complete')
+  )
+}

@@ -14,6 +14,8 @@ import {
   isBinaryResponse,
   isDynamoDBStreamEvent,
   isS3Event,
+  isScheduledSync,
+  isSyncContinuation,
   normalizeEvent,
   objectKeyOf,
   type DynamoDBStreamEvent,
@@ -56,6 +58,15 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
   }
 
   /**
+   * When a sync slice must stop: SYNC_STOP_BEFORE_MS before this invocation's
+   * deadline, or halfway there when the function's timeout is shorter than that.
+   */
+  function sliceDeadline(context: Context): number {
+    const remaining = context.getRemainingTimeInMillis()
+    return Date.now() + Math.max(remaining - config.sync.stopBeforeMs, remaining / 2)
+  }
+
+  /**
    * The projects table's stream: batches that landed get their projection
    * (entities, outdatedBy, stats). A projection that stays behind throws, and
    * Lambda retries the records (then sends them to the dead-letter queue).
@@ -77,10 +88,25 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
       return await proxy(normalizeEvent(event) as Parameters<typeof proxy>[0], context)
     }
     if (isS3Event(event)) return await assetsUploaded(event)
+    if (isSyncContinuation(event)) {
+      // Never logged whole: the event may carry the request's credentials.
+      const next = { runId: event.sync_run, hop: event.hop ?? 1, credentials: event.credentials }
+      await app.syncEngine.runSlice(next, sliceDeadline(context))
+      return { sync_run: next.runId, hop: next.hop }
+    }
+    if (isScheduledSync(event)) {
+      if (!app.syncEngine.accountConfigured) {
+        app.log.info('sync schedule: no Obsidian account is configured, so there is nothing to sync')
+        return { sync_run: null, reason: 'no Obsidian account configured' }
+      }
+      const run = await app.syncEngine.start({ syncType: event.sync_type, trigger: 'schedule' }, { launch: false })
+      await app.syncEngine.runSlice({ runId: run.runId, hop: 1 }, sliceDeadline(context))
+      return { sync_run: run.runId }
+    }
     if (isDynamoDBStreamEvent(event)) return await projectsWritten(event, context)
     app.log.error({ event: Object.keys(event as object) }, 'unsupported event')
     throw new Error(
-      'Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events, S3 notifications and DynamoDB stream records'
+      'Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events, S3 notifications, DynamoDB stream records, sync continuations and the sync schedule'
     )
   }
 }

@@ -138,6 +138,28 @@ export const tables = {
       }
     ],
     ttlAttribute: 'ttl'
+  },
+  /**
+   * /sync: runs (`RUNS` / <runId>, a UUIDv7, so newest first is a reverse
+   * Query), each run's per-vault progress (`RUN#<runId>` / <vaultId>), one
+   * lease per vault (`VAULT#<vaultId>` / `LEASE`), the synced state of each
+   * vault and destination (`VAULTS` / <vaultId>#<target>) and one index entry
+   * per backed-up file (`FILES#<vaultId>#<target>` / <path>).
+   * See src/repositories/sync-runs.ts and src/repositories/sync-vaults.ts.
+   */
+  sync: {
+    logicalId: 'SyncTable',
+    envVar: 'SYNC_TABLE',
+    defaultName: 'atlas-sync',
+    keySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' }
+    ],
+    attributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' }
+    ],
+    ttlAttribute: 'ttl'
   }
 } satisfies Record<string, TableDefinition>
 
@@ -155,6 +177,16 @@ export const buckets = {
     envVar: 'ASSETS_BUCKET',
     defaultName: 'atlas-assets',
     keyPrefix: 'assets/'
+  },
+  /**
+   * /sync: decrypted vault files under `<dest_prefix or vaults>/<vaultId>/<path>`.
+   * Versioned, so a file a sync deleted or replaced stays recoverable for 30 days.
+   */
+  sync: {
+    logicalId: 'SyncBucket',
+    envVar: 'SYNC_BUCKET',
+    defaultName: 'atlas-sync',
+    keyPrefix: 'vaults/'
   }
 } satisfies Record<string, BucketDefinition>
 

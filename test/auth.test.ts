@@ -9,7 +9,7 @@ import { startIdentityProvider } from './fixtures/jwt.ts'
 const full = generateApiKey('full', ['*'])
 const usersReader = generateApiKey('users-reader', ['users:read'])
 const projectOne = generateApiKey('project-p1', ['projects:p1:*'])
-const unrelated = generateApiKey('unrelated', ['sync:read'])
+const unrelated = generateApiKey('unrelated', ['reports:read'])
 const API_KEYS = JSON.stringify([full, usersReader, projectOne, unrelated].map(k => k.entry))
 
 /** Stand-ins for the protected routes the resource groups add, declared the same way. */

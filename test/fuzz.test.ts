@@ -275,7 +275,9 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
       RATE_LIMIT_MAX: '1000000',
       ASSETS_MULTIPART_BYTES: String(5 * 1024 * 1024)
     },
-    repositories: { data: { inlinePayloadBytes: 1024 } }
+    repositories: { data: { inlinePayloadBytes: 1024 } },
+    // A sync run works after its request: left to run, it would change storage under the next request's check.
+    sync: { launcher: () => ({ launch: async () => {}, close: async () => {} }) }
   })
   const { app } = test
   const send = (method: string, url: string, payload?: unknown, extra: Record<string, string> = {}) =>
@@ -396,7 +398,8 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
         }
       }
 
-      for (let i = 0; i < RANDOM_CASES; i++) {
+      // A route that takes no input has nothing to spoil.
+      for (let i = 0; i < (baseline.places.length > 0 ? RANDOM_CASES : 0); i++) {
         const { request, places } = generate()
         let spoiled = request
         for (let s = 1 + Math.floor(random() * 3); s > 0; s--) {

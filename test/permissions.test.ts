@@ -169,3 +169,16 @@ t.test(
     )
   }
 )
+
+t.test(
+  'sync: the function may write the buckets SyncAllowedBuckets names besides its own, and no others',
+  { skip: unavailable },
+  async t => {
+    const statements = functionRole(new Evaluator(template, { SyncAllowedBuckets: 'backup-a,backup-b' })).statements
+    for (const bucket of ['backup-a', 'backup-b'])
+      t.ok(allows(statements, 's3:PutObject', `arn:aws:s3:::${bucket}/vaults/v1/note.md`), `objects of ${bucket}`)
+    t.notOk(allows(statements, 's3:PutObject', 'arn:aws:s3:::backup-c/vaults/v1/note.md'), 'not another bucket')
+    const none = functionRole(new Evaluator(template)).statements
+    t.notOk(allows(none, 's3:PutObject', 'arn:aws:s3:::backup-a/vaults/v1/note.md'), 'none named: none besides its own')
+  }
+)

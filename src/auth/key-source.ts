@@ -1,13 +1,9 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
+import { readSecret, type SecretSource } from '../secrets.ts'
 import { parseApiKeys, type ApiKey } from './api-keys.ts'
 
-export interface KeySourceConfig {
-  region: string
+export interface KeySourceConfig extends SecretSource {
   /** `API_KEYS_SECRET`: a Secrets Manager secret id or ARN, or `ssm:<parameter name>`. */
   apiKeysSecret?: string
-  endpoints: { secretsManager?: string; ssm?: string }
-  credentials?: { accessKeyId: string; secretAccessKey: string }
 }
 
 /**
@@ -15,23 +11,7 @@ export interface KeySourceConfig {
  * when the app is built (on Lambda: at cold start), so a request never waits on it.
  */
 export async function loadSecretApiKeys(config: KeySourceConfig): Promise<ApiKey[]> {
-  const name = config.apiKeysSecret
-  if (name === undefined) return []
-  const common = { region: config.region, credentials: config.credentials, maxAttempts: 3 }
-  if (name.startsWith('ssm:')) {
-    const client = new SSMClient({ ...common, endpoint: config.endpoints.ssm })
-    try {
-      const { Parameter } = await client.send(new GetParameterCommand({ Name: name.slice(4), WithDecryption: true }))
-      return parseApiKeys(Parameter?.Value ?? '', `SSM parameter ${name.slice(4)}`)
-    } finally {
-      client.destroy()
-    }
-  }
-  const client = new SecretsManagerClient({ ...common, endpoint: config.endpoints.secretsManager })
-  try {
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: name }))
-    return parseApiKeys(SecretString ?? '', `secret ${name}`)
-  } finally {
-    client.destroy()
-  }
+  if (config.apiKeysSecret === undefined) return []
+  const { value, origin } = await readSecret(config.apiKeysSecret, config)
+  return parseApiKeys(value, origin)
 }

@@ -7,6 +7,7 @@ import {
   ConflictError,
   ContentionError,
   DomainError,
+  ForbiddenError,
   InvalidInputError,
   isDependencyUnavailable,
   NotFoundError,
@@ -25,6 +26,7 @@ interface ErrorBody {
 
 const DOMAIN_STATUS: Array<[abstract new (...args: never[]) => DomainError, number]> = [
   [InvalidInputError, 400],
+  [ForbiddenError, 403],
   [NotFoundError, 404],
   [ConflictError, 409],
   [ContentionError, 409],

@@ -4,6 +4,9 @@ import { AssetsRepository } from '../../repositories/assets.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
 import { HealthRepository } from '../../repositories/health.ts'
 import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects/index.ts'
+import { SyncObjectsRepository } from '../../repositories/sync-objects.ts'
+import { SyncRunsRepository } from '../../repositories/sync-runs.ts'
+import { SyncVaultsRepository } from '../../repositories/sync-vaults.ts'
 import { UsersRepository } from '../../repositories/users.ts'
 
 declare module 'fastify' {
@@ -12,6 +15,9 @@ declare module 'fastify' {
     dataRepository: DataRepository
     healthRepository: HealthRepository
     projectsRepository: ProjectsRepository
+    syncObjectsRepository: SyncObjectsRepository
+    syncRunsRepository: SyncRunsRepository
+    syncVaultsRepository: SyncVaultsRepository
     usersRepository: UsersRepository
   }
 }
@@ -77,6 +83,28 @@ export default fp<RepositoriesOptions>(
         table: config.tables.assets,
         bucket: config.buckets.assets,
         limits: config.assets
+      })
+    )
+    app.decorate(
+      'syncRunsRepository',
+      new SyncRunsRepository({
+        dynamodb,
+        table: config.tables.sync
+      })
+    )
+    app.decorate(
+      'syncVaultsRepository',
+      new SyncVaultsRepository({
+        dynamodb,
+        table: config.tables.sync
+      })
+    )
+    app.decorate(
+      'syncObjectsRepository',
+      new SyncObjectsRepository({
+        s3,
+        bucket: config.buckets.sync,
+        presignTtlSeconds: config.assets.presignTtlSeconds
       })
     )
   },

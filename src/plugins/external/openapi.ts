@@ -17,6 +17,7 @@ export const TAGS = [
   { name: 'users', description: 'User records with unique emails, in creation order' },
   { name: 'assets', description: 'Files in S3 through presigned URLs, their metadata in DynamoDB' },
   { name: 'projects', description: 'Per-project change feeds with gap-free sequence numbers' },
+  { name: 'sync', description: 'Obsidian Sync vaults backed up into S3, on demand and on a schedule' },
   { name: 'health', description: 'Liveness and dependency checks' }
 ]
 

@@ -1,0 +1,291 @@
+/**
+ * Sync runs and their per-vault progress (/sync), in the sync table:
+ *
+ *   RUNS / <runId>           the run: what was asked, its status, how many slices it took, its result.
+ *                            runIds are UUIDv7, so a reverse Query is newest first.
+ *   RUN#<runId> / <vaultId>  one vault's progress in that run: counters (ADD, so slices in any
+ *                            container add up), the first error messages, and its outcome once done.
+ *
+ * Status moves queued -> running -> succeeded | failed | partial, each move one
+ * conditional update on a status that is not final, so a run ends once.
+ * Items expire 30 days after the run was created.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { ttlFromMillis } from '../expiry.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
+
+export type SyncType = 'complete' | 'incremental'
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'partial'
+export type RunTrigger = 'api' | 'schedule' | 'cli'
+/** ok: every file applied; errors: finished, some files refused or failed; failed: stopped; busy: another run had it. */
+export type VaultOutcome = 'ok' | 'errors' | 'failed' | 'busy'
+
+export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'partial']
+/** A vault's progress keeps this many error messages; the count goes on. */
+export const MAX_ERROR_MESSAGES = 20
+
+/** The seed's SyncResponse, plus the run's id. */
+export interface SyncResult {
+  run_id: string
+  success: boolean
+  vaults_synced: string[]
+  files_count: number
+  duration: string
+  errors: string[]
+  details: Record<string, unknown>
+}
+
+export interface Run {
+  runId: string
+  status: RunStatus
+  syncType: SyncType
+  trigger: RunTrigger
+  vaultId?: string
+  destBucket: string
+  destPrefix: string
+  createdAt: number
+  updatedAt: number
+  startedAt?: number
+  finishedAt?: number
+  /** Slices so far (the first is 1). */
+  hops: number
+  /** The vaults this run covers, fixed by its first slice. */
+  plan?: string[]
+  result?: SyncResult
+}
+
+export interface Counts {
+  seen: number
+  pulled: number
+  skipped: number
+  deleted: number
+  bytes: number
+  errors: number
+}
+
+export const zeroCounts = (): Counts => ({ seen: 0, pulled: 0, skipped: 0, deleted: 0, bytes: 0, errors: 0 })
+
+export interface VaultProgress extends Counts {
+  vaultId: string
+  name?: string
+  startedAt?: number
+  finishedAt?: number
+  outcome?: VaultOutcome
+  /** The first MAX_ERROR_MESSAGES errors, oldest first. */
+  messages: string[]
+}
+
+const RUNS = 'RUNS'
+const runPk = (runId: string): string => `RUN#${runId}`
+const DAY_MS = 24 * 60 * 60 * 1000
+const RUN_TTL_DAYS = 30
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+interface RunItem extends Run {
+  pk: string
+  sk: string
+  ttl: number
+}
+
+const toRun = ({ pk: _pk, sk: _sk, ttl: _ttl, ...run }: RunItem): Run => run
+
+export interface SyncRunsRepositoryOptions {
+  dynamodb: DynamoDBClient
+  table: string
+}
+
+export class SyncRunsRepository {
+  private readonly db: DynamoDBDocumentClient
+  private readonly table: string
+
+  constructor(options: SyncRunsRepositoryOptions) {
+    this.db = documentClient(options.dynamodb)
+    this.table = options.table
+  }
+
+  async create(run: Omit<Run, 'status' | 'hops' | 'updatedAt'>): Promise<Run> {
+    const item: RunItem = {
+      ...run,
+      pk: RUNS,
+      sk: run.runId,
+      status: 'queued',
+      hops: 0,
+      updatedAt: run.createdAt,
+      ttl: ttlFromMillis(run.createdAt + RUN_TTL_DAYS * DAY_MS)
+    }
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
+    )
+    return toRun(item)
+  }
+
+  async get(runId: string): Promise<Run | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: RUNS, sk: runId }, ConsistentRead: true })
+    )
+    return Item === undefined ? undefined : toRun(Item as RunItem)
+  }
+
+  /** Every vault's progress in the run, by vault id. */
+  async progress(runId: string): Promise<VaultProgress[]> {
+    const items = await queryAll<VaultProgress & { pk: string; sk: string; ttl: number }>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': runPk(runId) },
+      ConsistentRead: true
+    })
+    return items.map(({ pk: _pk, sk: _sk, ttl: _ttl, ...progress }) => ({
+      ...progress,
+      messages: progress.messages ?? []
+    }))
+  }
+
+  /** Runs newest first. */
+  async list(limit: number, cursor?: string): Promise<{ runs: Run[]; cursor: string | null }> {
+    const start = decodeCursor(cursor, { pk: { equals: RUNS }, sk: { pattern: UUID } })
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': RUNS },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: start
+      })
+    )
+    const runs = ((page.Items ?? []) as RunItem[]).map(toRun)
+    const last = page.LastEvaluatedKey
+    return { runs, cursor: last === undefined ? null : encodeCursor(last as CursorKey) }
+  }
+
+  /** Marks the run running in slice `hop`; false when it has already ended. */
+  async markRunning(runId: string, hop: number): Promise<boolean> {
+    const now = Date.now()
+    return await this.updateLive(
+      runId,
+      'SET #status = :running, hops = :hop, updatedAt = :now, startedAt = if_not_exists(startedAt, :now)',
+      { ':hop': hop, ':now': now }
+    )
+  }
+
+  /** Says the run is still being worked on (a slice's heartbeat); false when it has ended. */
+  async touch(runId: string): Promise<boolean> {
+    return await this.updateLive(runId, 'SET updatedAt = :now', { ':now': Date.now() })
+  }
+
+  /** Fixes the run's vaults the first time; later calls get the plan already fixed. */
+  async fixPlan(runId: string, vaultIds: string[]): Promise<string[]> {
+    const { Attributes } = await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: RUNS, sk: runId },
+        UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':plan': vaultIds },
+        ReturnValues: 'ALL_NEW'
+      })
+    )
+    return (Attributes as RunItem).plan ?? vaultIds
+  }
+
+  /** Adds what a slice did to a vault's progress; `messages` are appended while fewer than the cap are kept. */
+  async addProgress(
+    runId: string,
+    vaultId: string,
+    delta: Counts,
+    messages: string[],
+    name: string | undefined,
+    keptMessages: number
+  ): Promise<void> {
+    const now = Date.now()
+    const room = Math.max(0, MAX_ERROR_MESSAGES - keptMessages)
+    const append = messages.slice(0, room)
+    const names: Record<string, string> = { '#name': 'name', '#ttl': 'ttl' }
+    const values: Record<string, unknown> = { ':now': now, ':ttl': ttlFromMillis(now + RUN_TTL_DAYS * DAY_MS) }
+    const adds = (Object.keys(delta) as Array<keyof Counts>).map(key => {
+      names[`#${key}`] = key
+      values[`:${key}`] = delta[key]
+      return `#${key} :${key}`
+    })
+    let set = 'vaultId = :vaultId, startedAt = if_not_exists(startedAt, :now), #ttl = if_not_exists(#ttl, :ttl)'
+    values[':vaultId'] = vaultId
+    if (name !== undefined) {
+      set += ', #name = :name'
+      values[':name'] = name
+    }
+    if (append.length > 0) {
+      set += ', messages = list_append(if_not_exists(messages, :empty), :messages)'
+      values[':empty'] = []
+      values[':messages'] = append
+    }
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: vaultId },
+        UpdateExpression: `SET ${set} ADD ${adds.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values
+      })
+    )
+  }
+
+  /** A vault's outcome in the run; the first outcome recorded stays. */
+  async finishVault(runId: string, vaultId: string, outcome: VaultOutcome, name?: string): Promise<void> {
+    const now = Date.now()
+    await conditional(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: runPk(runId), sk: vaultId },
+          UpdateExpression:
+            'SET outcome = :outcome, finishedAt = :now, vaultId = :vaultId, startedAt = if_not_exists(startedAt, :now), #ttl = if_not_exists(#ttl, :ttl)' +
+            (name === undefined ? '' : ', #name = :name'),
+          ConditionExpression: 'attribute_not_exists(outcome)',
+          ExpressionAttributeNames: { '#ttl': 'ttl', ...(name === undefined ? {} : { '#name': 'name' }) },
+          ExpressionAttributeValues: {
+            ':outcome': outcome,
+            ':now': now,
+            ':vaultId': vaultId,
+            ':ttl': ttlFromMillis(now + RUN_TTL_DAYS * DAY_MS),
+            ...(name === undefined ? {} : { ':name': name })
+          }
+        })
+      )
+    )
+  }
+
+  /** Ends the run with its status and result; false when it had already ended. */
+  async finish(runId: string, status: RunStatus, result: SyncResult): Promise<boolean> {
+    const now = Date.now()
+    return await this.updateLive(
+      runId,
+      'SET #status = :status, #result = :result, finishedAt = :now, updatedAt = :now',
+      { ':status': status, ':result': result, ':now': now },
+      { '#result': 'result' }
+    )
+  }
+
+  /** One update of the run item, made only while the run has not ended; false when it had. */
+  private async updateLive(
+    runId: string,
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {}
+  ): Promise<boolean> {
+    return await conditionHolds(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: RUNS, sk: runId },
+          UpdateExpression: update,
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#status': 'status', ...names },
+          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values }
+        })
+      )
+    )
+  }
+}

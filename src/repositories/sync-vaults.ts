@@ -1,0 +1,364 @@
+/**
+ * What /sync knows of each vault, in the sync table:
+ *
+ *   VAULT#<vaultId> / LEASE        which run may sync the vault now, and until when. Taken with one
+ *                                  conditional put (free, expired, or already this run's), renewed
+ *                                  and released on `runId = mine`: one run per vault at a time, and
+ *                                  a crashed run's successor takes over once the lease has expired.
+ *   VAULTS / <vaultId>#<target>    the vault's synced state at one destination (`<bucket>/<prefix>`):
+ *                                  the last version fully applied (it only moves forward), the file
+ *                                  count, the last success and the last error.
+ *   FILES#<vaultId>#<target> / <path>
+ *                                  one entry per backed-up file: size, sha256 and mtime of the
+ *                                  plaintext, its object key, the version it came from.
+ *
+ * Nothing here grows with the vault but the index, one small item per file.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient
+} from '@aws-sdk/lib-dynamodb'
+import { InvalidInputError } from '../errors.ts'
+import { ttlFromMillis } from '../expiry.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
+
+/** Where a vault is backed up: a bucket and a key prefix (files land under `<prefix>/<vaultId>/`). */
+export interface Target {
+  bucket: string
+  prefix: string
+}
+
+export const targetId = (target: Target): string => `${target.bucket}/${target.prefix}`
+
+export interface VaultState {
+  vaultId: string
+  name?: string
+  destBucket: string
+  destPrefix: string
+  /** The last version whose changes are all in S3 and the index. */
+  version?: number
+  fileCount: number
+  lastRunId?: string
+  lastAttemptAt?: number
+  lastSuccessAt?: number
+  lastError?: string
+}
+
+export interface FileEntry {
+  path: string
+  size: number
+  sha256: string
+  mtime: number
+  s3Key: string
+  /** The vault version this content came from. */
+  uid: number
+  /** The run that wrote it. */
+  runId: string
+}
+
+export type LeaseResult =
+  | { acquired: true; /** An expired lease of another run this one took over. */ tookOverFrom?: string }
+  | { acquired: false; holder: string }
+
+const VAULTS = 'VAULTS'
+const leaseKey = (vaultId: string) => ({ pk: `VAULT#${vaultId}`, sk: 'LEASE' })
+const stateKey = (vaultId: string, target: Target) => ({ pk: VAULTS, sk: `${vaultId}#${targetId(target)}` })
+const filesPk = (vaultId: string, target: Target): string => `FILES#${vaultId}#${targetId(target)}`
+/** States listed at most: an account has a handful of vaults, each at a destination or two. */
+const MAX_STATES = 1000
+
+export interface SyncVaultsRepositoryOptions {
+  dynamodb: DynamoDBClient
+  table: string
+}
+
+export class SyncVaultsRepository {
+  private readonly db: DynamoDBDocumentClient
+  private readonly table: string
+
+  constructor(options: SyncVaultsRepositoryOptions) {
+    this.db = documentClient(options.dynamodb)
+    this.table = options.table
+  }
+
+  async acquireLease(vaultId: string, runId: string, leaseMs: number): Promise<LeaseResult> {
+    const now = Date.now()
+    const outcome = await conditional(
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...leaseKey(vaultId), runId, until: now + leaseMs, ttl: ttlFromMillis(now + leaseMs + 86_400_000) },
+          ConditionExpression: 'attribute_not_exists(pk) OR runId = :runId OR #until < :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':runId': runId, ':now': now },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+        })
+      )
+    )
+    if (outcome.held) {
+      const previous = outcome.result.Attributes?.runId as string | undefined
+      return { acquired: true, tookOverFrom: previous !== undefined && previous !== runId ? previous : undefined }
+    }
+    const current = outcome.current ?? (await this.lease(vaultId))
+    // Released or expired between the put and the read: the caller tries again.
+    return { acquired: false, holder: String(current?.runId ?? '') }
+  }
+
+  /** Extends this run's lease; false when the vault is no longer this run's. */
+  async renewLease(vaultId: string, runId: string, leaseMs: number): Promise<boolean> {
+    const until = Date.now() + leaseMs
+    return await conditionHolds(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: leaseKey(vaultId),
+          UpdateExpression: 'SET #until = :until, #ttl = :ttl',
+          ConditionExpression: 'runId = :runId',
+          ExpressionAttributeNames: { '#until': 'until', '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':runId': runId, ':until': until, ':ttl': ttlFromMillis(until + 86_400_000) }
+        })
+      )
+    )
+  }
+
+  async releaseLease(vaultId: string, runId: string): Promise<void> {
+    await conditional(
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: leaseKey(vaultId),
+          ConditionExpression: 'runId = :runId',
+          ExpressionAttributeValues: { ':runId': runId }
+        })
+      )
+    )
+  }
+
+  async lease(vaultId: string): Promise<{ runId: string; until: number } | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: leaseKey(vaultId), ConsistentRead: true })
+    )
+    return Item as { runId: string; until: number } | undefined
+  }
+
+  async state(vaultId: string, target: Target): Promise<VaultState | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: stateKey(vaultId, target), ConsistentRead: true })
+    )
+    return Item === undefined ? undefined : toState(Item)
+  }
+
+  /** Every vault state known, by vault id then destination. */
+  async states(): Promise<VaultState[]> {
+    const items = await queryAll<Record<string, unknown>>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': VAULTS },
+      Limit: MAX_STATES
+    })
+    return items.slice(0, MAX_STATES).map(toState)
+  }
+
+  /**
+   * Records the last version fully applied. It never moves back, so a late
+   * save of an older slice cannot undo a newer one.
+   */
+  async saveVersion(vaultId: string, target: Target, version: number): Promise<boolean> {
+    return await conditionHolds(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: stateKey(vaultId, target),
+          UpdateExpression: 'SET version = :version, vaultId = :vaultId, destBucket = :bucket, destPrefix = :prefix',
+          ConditionExpression: 'attribute_not_exists(version) OR version <= :version',
+          ExpressionAttributeValues: {
+            ':version': version,
+            ':vaultId': vaultId,
+            ':bucket': target.bucket,
+            ':prefix': target.prefix
+          }
+        })
+      )
+    )
+  }
+
+  /** How many files the index holds for the vault at this destination. */
+  async countFiles(vaultId: string, target: Target): Promise<number> {
+    let count = 0
+    let startKey: Record<string, unknown> | undefined
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': filesPk(vaultId, target) },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey
+        })
+      )
+      count += page.Count ?? 0
+      startKey = page.LastEvaluatedKey
+    } while (startKey !== undefined)
+    return count
+  }
+
+  /** What a run's end says of the vault: success (and the exact file count, when known) or its error. */
+  async recordOutcome(
+    vaultId: string,
+    target: Target,
+    outcome: { runId: string; name?: string; error?: string; fileCount?: number }
+  ): Promise<void> {
+    const now = Date.now()
+    const values: Record<string, unknown> = {
+      ':vaultId': vaultId,
+      ':bucket': target.bucket,
+      ':prefix': target.prefix,
+      ':runId': outcome.runId,
+      ':now': now
+    }
+    const set = [
+      'vaultId = :vaultId',
+      'destBucket = :bucket',
+      'destPrefix = :prefix',
+      'lastRunId = :runId',
+      'lastAttemptAt = :now'
+    ]
+    if (outcome.fileCount === undefined) {
+      set.push('fileCount = if_not_exists(fileCount, :zero)')
+      values[':zero'] = 0
+    } else {
+      set.push('fileCount = :fileCount')
+      values[':fileCount'] = outcome.fileCount
+    }
+    const names: Record<string, string> = {}
+    if (outcome.name !== undefined) {
+      set.push('#name = :name')
+      names['#name'] = 'name'
+      values[':name'] = outcome.name
+    }
+    let remove = ''
+    if (outcome.error === undefined) {
+      set.push('lastSuccessAt = :now')
+      remove = ' REMOVE lastError'
+    } else {
+      set.push('lastError = :error')
+      values[':error'] = outcome.error
+    }
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: stateKey(vaultId, target),
+        UpdateExpression: `SET ${set.join(', ')}${remove}`,
+        ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values
+      })
+    )
+  }
+
+  async file(vaultId: string, target: Target, path: string): Promise<FileEntry | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: filesPk(vaultId, target), sk: path }, ConsistentRead: true })
+    )
+    return Item === undefined ? undefined : toEntry(Item)
+  }
+
+  /** Records a file; true when the path was new to the index. */
+  async putFile(vaultId: string, target: Target, entry: FileEntry): Promise<boolean> {
+    const { Attributes } = await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: filesPk(vaultId, target), sk: entry.path, ...entry },
+        ReturnValues: 'ALL_OLD'
+      })
+    )
+    return Attributes === undefined
+  }
+
+  /** Removes a file's entry; true when there was one. */
+  async deleteFile(vaultId: string, target: Target, path: string): Promise<boolean> {
+    const { Attributes } = await this.db.send(
+      new DeleteCommand({
+        TableName: this.table,
+        Key: { pk: filesPk(vaultId, target), sk: path },
+        ReturnValues: 'ALL_OLD'
+      })
+    )
+    return Attributes !== undefined
+  }
+
+  /** The whole index of a vault at a destination, for a complete run's comparison and sweep. */
+  async allFiles(vaultId: string, target: Target): Promise<FileEntry[]> {
+    const items = await queryAll<Record<string, unknown>>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': filesPk(vaultId, target) },
+      ConsistentRead: true
+    })
+    return items.map(toEntry)
+  }
+
+  /** The index by path, from `prefix` on. */
+  async files(
+    vaultId: string,
+    target: Target,
+    prefix: string,
+    limit: number,
+    cursor?: string
+  ): Promise<{ files: FileEntry[]; cursor: string | null }> {
+    const pk = filesPk(vaultId, target)
+    const start = decodeCursor(cursor, { pk: { equals: pk }, sk: 'string' })
+    if (start !== undefined && !String(start.sk).startsWith(prefix)) throw invalidForPrefix()
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: prefix === '' ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: prefix === '' ? { ':pk': pk } : { ':pk': pk, ':prefix': prefix },
+        Limit: limit,
+        ExclusiveStartKey: start
+      })
+    )
+    const last = page.LastEvaluatedKey
+    return {
+      files: ((page.Items ?? []) as Record<string, unknown>[]).map(toEntry),
+      cursor: last === undefined ? null : encodeCursor(last as CursorKey)
+    }
+  }
+}
+
+const invalidForPrefix = (): InvalidInputError =>
+  new InvalidInputError('INVALID_CURSOR', 'cursor is not one this list handed out for this prefix')
+
+function toState(item: Record<string, unknown>): VaultState {
+  return {
+    vaultId: String(item.vaultId),
+    name: item.name as string | undefined,
+    destBucket: String(item.destBucket),
+    destPrefix: String(item.destPrefix),
+    version: item.version as number | undefined,
+    fileCount: Math.max(0, Number(item.fileCount ?? 0)),
+    lastRunId: item.lastRunId as string | undefined,
+    lastAttemptAt: item.lastAttemptAt as number | undefined,
+    lastSuccessAt: item.lastSuccessAt as number | undefined,
+    lastError: item.lastError as string | undefined
+  }
+}
+
+function toEntry(item: Record<string, unknown>): FileEntry {
+  return {
+    path: String(item.path),
+    size: Number(item.size),
+    sha256: String(item.sha256),
+    mtime: Number(item.mtime),
+    s3Key: String(item.s3Key),
+    uid: Number(item.uid),
+    runId: String(item.runId)
+  }
+}

@@ -1,0 +1,277 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Config } from '../config.ts'
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts'
+import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
+import type { Target, VaultState } from '../repositories/sync-vaults.ts'
+import { errorResponses } from '../schemas/common.ts'
+import {
+  DownloadFileQuery,
+  FileDownload,
+  FileList,
+  ListFilesQuery,
+  ListRunsQuery,
+  RunDetail,
+  RunList,
+  RunParams,
+  RunQueued,
+  StartSyncBody,
+  StartSyncQuery,
+  SyncBusy,
+  SyncResponse,
+  VaultList,
+  VaultParams
+} from '../schemas/sync.ts'
+import type { RunCredentials } from '../sync/account.ts'
+import { DEFAULT_DEST_PREFIX, SyncBusyError } from '../sync/engine.ts'
+import type { VaultInfo } from '../sync/obsidian/index.ts'
+
+const run = { auth: { scopes: ['sync:run'] } }
+const read = { auth: { scopes: ['sync:read'] } }
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString())
+
+function runSummary(r: Run) {
+  return {
+    run_id: r.runId,
+    status: r.status,
+    sync_type: r.syncType,
+    trigger: r.trigger,
+    vault_id: r.vaultId ?? null,
+    dest_bucket: r.destBucket,
+    dest_prefix: r.destPrefix,
+    created_at: new Date(r.createdAt).toISOString(),
+    started_at: iso(r.startedAt),
+    finished_at: iso(r.finishedAt),
+    hops: r.hops
+  }
+}
+
+const VAULT_STATUS = { ok: 'succeeded', errors: 'partial', failed: 'failed', busy: 'skipped' } as const
+
+function vaultProgress(p: VaultProgress) {
+  return {
+    vault_id: p.vaultId,
+    name: p.name ?? null,
+    status: p.outcome === undefined ? ('running' as const) : VAULT_STATUS[p.outcome],
+    files_seen: p.seen ?? 0,
+    files_pulled: p.pulled ?? 0,
+    files_skipped: p.skipped ?? 0,
+    files_deleted: p.deleted ?? 0,
+    bytes: p.bytes ?? 0,
+    error_count: p.errors ?? 0,
+    errors: p.messages
+  }
+}
+
+function vaultRow({ vault, state }: { vault?: VaultInfo; state?: VaultState }) {
+  return {
+    vault_id: vault?.id ?? state!.vaultId,
+    name: vault?.name ?? state?.name ?? null,
+    shared: vault?.shared ?? null,
+    dest_bucket: state?.destBucket ?? null,
+    dest_prefix: state?.destPrefix ?? null,
+    last_synced_version: state?.version ?? null,
+    last_success_at: iso(state?.lastSuccessAt),
+    last_attempt_at: iso(state?.lastAttemptAt),
+    last_run_id: state?.lastRunId ?? null,
+    file_count: state?.fileCount ?? 0,
+    last_error: state?.lastError ?? null
+  }
+}
+
+/** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Handlers are thin: the engine does the work. */
+const syncRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+  const engine = app.syncEngine
+
+  /** The destination a read names, checked like a run's. */
+  const targetOf = (query: { dest_bucket?: string; dest_prefix?: string }): Target => {
+    const bucket = query.dest_bucket ?? config.buckets.sync
+    if (!config.sync.allowedBuckets.includes(bucket))
+      throw new ForbiddenError(
+        'SYNC_BUCKET_NOT_ALLOWED',
+        `dest_bucket ${JSON.stringify(bucket)} is not one of SYNC_ALLOWED_BUCKETS`
+      )
+    return { bucket, prefix: query.dest_prefix ?? DEFAULT_DEST_PREFIX }
+  }
+
+  app.post(
+    '/sync',
+    {
+      config: run,
+      schema: {
+        tags: ['sync'],
+        summary: 'Back up one vault or every vault of the account into S3',
+        description:
+          'Records a run and starts it outside the request. 202 with its id (poll GET /sync/runs/{run_id}); with ?wait=, 200 and the result if it ends in time. Credentials in the body serve this run only and are never stored.',
+        querystring: StartSyncQuery,
+        body: StartSyncBody,
+        response: {
+          200: SyncResponse,
+          202: { ...RunQueued, headers: { Location: { type: 'string' } } },
+          ...errorResponses(400, 403),
+          409: SyncBusy
+        }
+      }
+    },
+    async (request, reply) => {
+      const body = request.body
+      if ((body.email === undefined) !== (body.password === undefined))
+        throw new InvalidInputError(
+          'SYNC_CREDENTIALS_INCOMPLETE',
+          'email and password go together: send both or neither'
+        )
+      if (body.totp_secret !== undefined && body.email === undefined)
+        throw new InvalidInputError('SYNC_CREDENTIALS_INCOMPLETE', 'totp_secret goes with email and password')
+      const credentials: RunCredentials | undefined =
+        body.email === undefined && body.vault_password === undefined
+          ? undefined
+          : {
+              email: body.email,
+              password: body.password,
+              totpSecret: body.totp_secret,
+              vaultPassword: body.vault_password
+            }
+      let started: Run
+      try {
+        started = await engine.start({
+          vaultId: body.vault_id,
+          syncType: body.sync_type,
+          destBucket: body.dest_bucket,
+          destPrefix: body.dest_prefix,
+          credentials,
+          trigger: 'api'
+        })
+      } catch (err) {
+        if (!(err instanceof SyncBusyError)) throw err
+        return await reply
+          .code(409)
+          .header('location', `/sync/runs/${err.runId}`)
+          .send({
+            statusCode: 409,
+            error: 'Conflict',
+            message: err.message,
+            code: 'SYNC_IN_PROGRESS' as const,
+            run_id: err.runId
+          })
+      }
+      const wait = request.query.wait ?? 0
+      if (wait > 0) {
+        const ended = await engine.waitFor(started.runId, wait * 1000)
+        if (ended.result !== undefined) return ended.result
+      }
+      return await reply
+        .code(202)
+        .header('location', `/sync/runs/${started.runId}`)
+        .send({ run_id: started.runId, status: 'queued' as const })
+    }
+  )
+
+  app.get(
+    '/sync/runs',
+    {
+      config: read,
+      schema: {
+        tags: ['sync'],
+        summary: 'Sync runs, newest first',
+        querystring: ListRunsQuery,
+        response: { 200: RunList, ...errorResponses(400) }
+      }
+    },
+    async request => {
+      const { runs, cursor } = await engine.list(request.query.limit ?? 20, request.query.cursor)
+      return { runs: runs.map(runSummary), cursor }
+    }
+  )
+
+  app.get(
+    '/sync/runs/:run_id',
+    {
+      config: read,
+      schema: {
+        tags: ['sync'],
+        summary: "A run's status, per-vault progress and, once it has ended, its result",
+        params: RunParams,
+        response: { 200: RunDetail, ...errorResponses(400, 404) }
+      }
+    },
+    async request => {
+      const found = await engine.get(request.params.run_id)
+      if (found === undefined)
+        throw new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${request.params.run_id} not found`)
+      return {
+        ...runSummary(found.run),
+        vaults: found.progress.map(vaultProgress),
+        result: found.run.result ?? null
+      }
+    }
+  )
+
+  app.get(
+    '/sync/vaults',
+    {
+      config: read,
+      schema: {
+        tags: ['sync'],
+        summary: "The account's vaults and what is known of their backups",
+        description:
+          'Every vault of the configured account (when there is one) with its state at each destination it was synced to, and every state recorded for vaults the account does not list.',
+        response: { 200: VaultList, ...errorResponses() }
+      }
+    },
+    async () => ({ vaults: (await engine.vaults()).map(vaultRow) })
+  )
+
+  app.get(
+    '/sync/vaults/:vault_id/files',
+    {
+      config: read,
+      schema: {
+        tags: ['sync'],
+        summary: "A vault's backed-up files, by path",
+        params: VaultParams,
+        querystring: ListFilesQuery,
+        response: { 200: FileList, ...errorResponses(400, 403) }
+      }
+    },
+    async request => {
+      const { prefix, limit, cursor } = request.query
+      const page = await app.syncVaultsRepository.files(
+        request.params.vault_id,
+        targetOf(request.query),
+        prefix ?? '',
+        limit ?? 100,
+        cursor
+      )
+      return {
+        files: page.files.map(f => ({ path: f.path, size: f.size, sha256: f.sha256, mtime: f.mtime, s3_key: f.s3Key })),
+        cursor: page.cursor
+      }
+    }
+  )
+
+  app.get(
+    '/sync/vaults/:vault_id/files/download',
+    {
+      config: read,
+      schema: {
+        tags: ['sync'],
+        summary: 'A presigned download URL of a backed-up file',
+        params: VaultParams,
+        querystring: DownloadFileQuery,
+        response: { 200: FileDownload, ...errorResponses(400, 403, 404) }
+      }
+    },
+    async request => {
+      const target = targetOf(request.query)
+      const entry = await app.syncVaultsRepository.file(request.params.vault_id, target, request.query.path)
+      if (entry === undefined)
+        throw new NotFoundError(
+          'SYNC_FILE_NOT_FOUND',
+          `No backed-up file ${JSON.stringify(request.query.path)} in vault ${request.params.vault_id}`
+        )
+      return await app.syncObjectsRepository.downloadUrl(target.bucket, entry.s3Key)
+    }
+  )
+}
+
+export default syncRoutes

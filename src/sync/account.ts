@@ -1,0 +1,89 @@
+/**
+ * The Obsidian account a run signs in with: the one in the request, else the
+ * configured one (OBSIDIAN_EMAIL …, or the JSON in OBSIDIAN_SECRET, read once
+ * per container). Request credentials serve their run only: the engine keeps
+ * them in memory and in its continuation events, never in storage or logs.
+ */
+import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../config.ts'
+import { InvalidInputError } from '../errors.ts'
+import { readSecret, type SecretSource } from '../secrets.ts'
+import type { Credentials } from './obsidian/index.ts'
+
+/** What a POST /sync may carry for its run. */
+export interface RunCredentials {
+  email?: string
+  password?: string
+  totpSecret?: string
+  vaultPassword?: string
+}
+
+export interface Account {
+  credentials: Credentials
+  /** One password for every vault of the run (from the request). */
+  vaultPassword?: string
+  /** Vault id or name -> encryption password. */
+  vaultPasswords: Record<string, string>
+}
+
+export class AccountSettings {
+  private secret: Promise<SyncAccountConfig> | undefined
+
+  constructor(
+    private readonly config: SyncAccountConfig,
+    private readonly source: SecretSource
+  ) {}
+
+  /** True when a run without credentials of its own has an account to use. */
+  get configured(): boolean {
+    return (this.config.email !== undefined && this.config.password !== undefined) || this.config.secret !== undefined
+  }
+
+  async resolve(request: RunCredentials = {}): Promise<Account> {
+    const configured = await this.configuredAccount()
+    const own = request.email !== undefined && request.password !== undefined
+    const email = own ? request.email : configured.email
+    const password = own ? request.password : configured.password
+    if (email === undefined || password === undefined) {
+      throw new InvalidInputError(
+        'SYNC_ACCOUNT_MISSING',
+        'No Obsidian account: send email and password, or configure OBSIDIAN_EMAIL and OBSIDIAN_PASSWORD (or OBSIDIAN_SECRET)'
+      )
+    }
+    return {
+      credentials: { email, password, totpSecret: own ? request.totpSecret : configured.totpSecret },
+      vaultPassword: request.vaultPassword,
+      vaultPasswords: configured.vaultPasswords
+    }
+  }
+
+  private async configuredAccount(): Promise<SyncAccountConfig> {
+    if (this.config.secret === undefined) return this.config
+    this.secret ??= this.readAccountSecret(this.config.secret).catch(err => {
+      this.secret = undefined
+      throw err
+    })
+    return await this.secret
+  }
+
+  private async readAccountSecret(name: string): Promise<SyncAccountConfig> {
+    const { value, origin } = await readSecret(name, this.source)
+    let parsed: Record<string, unknown>
+    try {
+      parsed = JSON.parse(value) as Record<string, unknown>
+    } catch {
+      throw new ConfigError(`${origin} must hold JSON: {"email", "password", "totp_secret"?, "vault_passwords"?}`)
+    }
+    const text = (key: string): string | undefined =>
+      typeof parsed[key] === 'string' && parsed[key] !== '' ? (parsed[key] as string) : undefined
+    const passwords = parsed.vault_passwords
+    return {
+      email: text('email') ?? this.config.email,
+      password: text('password') ?? this.config.password,
+      totpSecret: text('totp_secret') ?? this.config.totpSecret,
+      vaultPasswords: {
+        ...this.config.vaultPasswords,
+        ...(passwords === undefined ? {} : parseVaultPasswords(JSON.stringify(passwords), `${origin} vault_passwords`))
+      }
+    }
+  }
+}

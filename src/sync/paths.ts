@@ -1,0 +1,60 @@
+/**
+ * Where a vault file lands in S3: `<prefix>/<vaultId>/<path>`. The paths come
+ * from the service, so they are input too: one that could leave the vault's
+ * prefix or confuse a tool reading the bucket is refused, never written.
+ */
+export class UnsafePathError extends Error {
+  override name = 'UnsafePathError'
+}
+
+/** S3's longest key, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+/** The reason `path` may not be written, or undefined when it may. */
+export function unsafeReason(path: string): string | undefined {
+  if (path === '') return 'it is empty'
+  if (!path.isWellFormed()) return 'it is not well-formed Unicode'
+  if (CONTROL.test(path)) return 'it holds control characters'
+  if (path.startsWith('/')) return 'it is absolute'
+  if (path.includes('\\')) return 'it holds a backslash'
+  if (path.split('/').some(segment => segment === '' || segment === '.' || segment === '..'))
+    return 'it has an empty, . or .. segment'
+  return undefined
+}
+
+export function objectKey(prefix: string, vaultId: string, path: string): string {
+  const reason = unsafeReason(path)
+  if (reason !== undefined) throw new UnsafePathError(`refused: ${reason}`)
+  const key = `${prefix}/${vaultId}/${path}`
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+    throw new UnsafePathError(`refused: its key is over ${MAX_KEY_BYTES} bytes`)
+  return key
+}
+
+const TYPES: Record<string, string> = {
+  md: 'text/markdown; charset=utf-8',
+  txt: 'text/plain; charset=utf-8',
+  json: 'application/json',
+  canvas: 'application/json',
+  css: 'text/css',
+  csv: 'text/csv',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  svg: 'image/svg+xml',
+  pdf: 'application/pdf',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  mp4: 'video/mp4',
+  webm: 'video/webm'
+}
+
+export function contentTypeOf(path: string): string {
+  const dot = path.lastIndexOf('.')
+  const extension = dot === -1 ? '' : path.slice(dot + 1).toLowerCase()
+  return TYPES[extension] ?? 'application/octet-stream'
+}
