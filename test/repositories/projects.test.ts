@@ -338,3 +338,41 @@ t.test('writers in several processes race for each slot: seqs 1..n, no gap, no d
   // Besides each batch's put and the two registration puts: puts that lost the race for their slot.
   t.ok((calls.get('PutItem') ?? 0) > total + 2, `processes lost races and went around (${calls.get('PutItem')} puts)`)
 })
+
+t.test('a long poll at the end of the feed costs one Query a poll once it knows a batch ends at since', async t => {
+  const { repo, clients } = await setup(t)
+  await repo.append('p1', [doc('a'), doc('b')])
+  const counter = countCalls(clients.dynamodb)
+  const polls = async (since: number) => {
+    let reads = 0
+    const { result, calls } = await counter.during(async () => {
+      const hint = {}
+      const pages = []
+      for (let i = 0; i < 4; i++, reads++)
+        pages.push(await repo.read('p1', { since, limit: 10, includeOutdated: true }, hint))
+      return pages
+    })
+    return { pages: result, queries: calls.get('Query') ?? 0, reads }
+  }
+  const atEnd = await polls(2)
+  t.same(
+    atEnd.pages.map(p => p.changes.length),
+    [0, 0, 0, 0]
+  )
+  t.equal(atEnd.queries, atEnd.reads + 1, 'the first poll looked for a batch holding seq 3, the others did not')
+  const inside = await polls(1)
+  t.same(
+    inside.pages.map(p => p.changes.map(c => c.seq)),
+    [[2], [2], [2], [2]],
+    'since inside a batch: it is found every time'
+  )
+  // A since past the end is no batch's end: a later batch may start before it.
+  const beyond = await polls(5)
+  t.equal(beyond.queries, beyond.reads * 2)
+  await repo.append('p1', [doc('c'), doc('d'), doc('e'), doc('f'), doc('g')])
+  t.same(
+    (await repo.read('p1', { since: 5, limit: 10, includeOutdated: true }, {})).changes.map(c => c.seq),
+    [6, 7],
+    'the batch 3..7 holds what is after 5'
+  )
+})

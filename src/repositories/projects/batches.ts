@@ -27,6 +27,12 @@ export interface Head {
   tail?: BatchItem
 }
 
+/** What a reader learnt of `since`, kept across the reads of one long poll. */
+export interface SinceHint {
+  /** A batch ends at `since`, so every later batch starts after it. */
+  endsBatch?: boolean
+}
+
 /** The feed's last seq (0 when empty). */
 export const latestSeqOf = (head: Head): number => (head.tail === undefined ? 0 : lastSeqOf(head.tail))
 
@@ -95,9 +101,10 @@ export class Batches {
   /**
    * The batches holding seqs after `since`, in order, a Query page of up to
    * `pageSize` at a time, as the caller pulls them. When `since` falls inside a
-   * batch, that batch comes first, found with one more Query.
+   * batch, that batch comes first, found with one more Query, unless `since`
+   * is known to end a batch (then none can start before it and hold later seqs).
    */
-  async *after(pk: string, since: number, pageSize: number): AsyncGenerator<StoredBatch> {
+  async *after(pk: string, since: number, pageSize: number, hint: SinceHint = {}): AsyncGenerator<StoredBatch> {
     let startKey: Record<string, unknown> | undefined
     let first = true
     do {
@@ -112,9 +119,10 @@ export class Batches {
         })
       )
       const batches = (page.Items ?? []) as StoredBatch[]
-      if (first && since > 0 && (batches[0]?.first ?? Infinity) > since + 1) {
+      if (first && since > 0 && hint.endsBatch !== true && (batches[0]?.first ?? Infinity) > since + 1) {
         const around = await this.containing(pk, since)
         if (around !== undefined && lastSeqOf(around) > since) yield around
+        hint.endsBatch = around !== undefined && lastSeqOf(around) === since
       }
       first = false
       yield* batches

@@ -58,7 +58,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { documentClient } from '../dynamo.ts'
 import { Appender, type AppendedChange } from './append.ts'
 import { BackgroundRuns } from './background.ts'
-import { Batches } from './batches.ts'
+import { Batches, type SinceHint } from './batches.ts'
 import { BATCH_PREFIX, firstOf, projectIdOf, type Change, type ChangeInput } from './items.ts'
 import { Projector } from './projection.ts'
 import { Reader, type ChangePage, type ProjectStats, type ReadOptions } from './read.ts'
@@ -120,8 +120,9 @@ export class ProjectsRepository {
     return this.appender.append(projectId, inputs)
   }
 
-  read(projectId: string, options: ReadOptions): Promise<ChangePage> {
-    return this.reader.read(projectId, options)
+  /** Changes after `since`, ascending; `hint`, kept across one client's polls, saves a Query a poll. */
+  read(projectId: string, options: ReadOptions, hint?: SinceHint): Promise<ChangePage> {
+    return this.reader.read(projectId, options, hint)
   }
 
   readOrWait(projectId: string, options: ReadOptions, waitMs: number, signal?: AbortSignal): Promise<ChangePage> {

@@ -1,7 +1,7 @@
 /** Reading the feed, one change, an entity's state and the stats. */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Batches } from './batches.ts'
+import type { Batches, SinceHint } from './batches.ts'
 import { entityKey, lastSeqOf, projectKey, type Change, type EntityItem } from './items.ts'
 import { caughtUp, type Projector } from './projection.ts'
 
@@ -45,14 +45,14 @@ export class Reader {
   ) {}
 
   /** Changes after `since`, ascending: the batches in order, their changes filtered. */
-  async read(projectId: string, options: ReadOptions): Promise<ChangePage> {
+  async read(projectId: string, options: ReadOptions, hint?: SinceHint): Promise<ChangePage> {
     const { since, limit, entityType, includeOutdated } = options
     // Leaving outdated changes out needs every mark, and a mark comes from any later change.
     if (!includeOutdated) await this.projector.catchUp(projectId, this.catchUpMs)
     const changes: Change[] = []
     let lastSeq = since
     let examined = 0
-    for await (const batch of this.batches.after(projectKey(projectId), since, Math.min(limit + 1, MAX_PAGE))) {
+    for await (const batch of this.batches.after(projectKey(projectId), since, Math.min(limit + 1, MAX_PAGE), hint)) {
       for (const change of await this.batches.changesOf(projectId, batch)) {
         if (change.seq <= since) continue
         if (changes.length === limit || examined === MAX_EXAMINED) return { changes, lastSeq, hasMore: true }
@@ -71,8 +71,10 @@ export class Reader {
   async readOrWait(projectId: string, options: ReadOptions, waitMs: number, signal?: AbortSignal): Promise<ChangePage> {
     const deadline = Date.now() + waitMs
     let delay = 100
+    // The first poll learns whether a batch ends at since; the later ones then need one Query each.
+    const hint: SinceHint = {}
     while (true) {
-      const page = await this.read(projectId, options)
+      const page = await this.read(projectId, options, hint)
       if (page.lastSeq > options.since || Date.now() >= deadline || signal?.aborted === true) return page
       await sleep(Math.min(delay, deadline - Date.now()))
       delay = Math.min(1000, delay * 2)
