@@ -5,15 +5,19 @@
  * are the app's and the engine's, not a network's. A benchmark, not a test:
  * it reports, it does not judge.
  *
- * For 1, 4 and 16 concurrent writers on one fresh project: appends per second
- * (one change per request) for --seconds; then as many concurrent readers
- * paging through that project's feed (limit=100) for --seconds: read requests
- * and changes per second.
+ * First the DynamoDB calls each kind of request makes, counted by a client
+ * middleware, one request at a time on a fresh project in steady state: on the
+ * request path, and what the app does in the background afterwards (the
+ * projection), per change. Then, for 1, 4 and 16 concurrent writers on one
+ * fresh project: appends per second (one change per request) for --seconds;
+ * then as many concurrent readers paging through that project's feed
+ * (limit=100) for --seconds: read requests and changes per second.
  */
 import { arch, cpus, platform } from 'node:os'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../src/app.ts'
 import { generateApiKey } from '../src/auth/api-keys.ts'
+import { countCalls, describeCalls, totalOf, type Calls } from '../test/fixtures/counting-dynamodb.ts'
 import { benchStack } from './stack.ts'
 
 const { values } = parseArgs({
@@ -27,6 +31,114 @@ const { config } = stack
 const app = await buildApp(config)
 await app.ready()
 const headers = { 'content-type': 'application/json', 'x-api-key': key.key }
+const counter = countCalls(app.aws.dynamodb)
+
+let changeIds = 0
+const doc = (entityId: string, withId: boolean) => ({
+  entityType: 'document',
+  entityId,
+  operation: 'update',
+  data: { title: 'a title', body: 'x'.repeat(200) },
+  ...(withId ? { changeId: `c-${changeIds++}` } : {})
+})
+
+async function send(method: 'GET' | 'POST', url: string, payload?: object): Promise<unknown> {
+  const res = await app.inject({ method, url, headers, payload })
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+/** Waits until the app's background work has stopped calling DynamoDB. */
+async function settled(): Promise<void> {
+  let seen = -1
+  while (totalOf(counter.background) !== seen) {
+    seen = totalOf(counter.background)
+    await new Promise(resolve => setTimeout(resolve, 300))
+  }
+}
+
+interface CountRow {
+  request: string
+  requestPath: string
+  requestPathTotal: number
+  backgroundPerChange?: number
+}
+
+/** Runs `request` `runs` times in steady state (after `warmUp`), one at a time, and averages the calls. */
+async function count(
+  name: string,
+  runs: number,
+  request: (run: number) => Promise<unknown>,
+  changesPerRun = 0,
+  warmUp?: () => Promise<unknown>
+): Promise<CountRow> {
+  if (warmUp !== undefined) await warmUp()
+  await settled()
+  const before = totalOf(counter.background)
+  const calls: Calls = new Map()
+  for (let run = 0; run < runs; run++) {
+    const counted = await counter.during(() => request(run))
+    for (const [op, n] of counted.calls) calls.set(op, (calls.get(op) ?? 0) + n)
+  }
+  await settled()
+  const background = totalOf(counter.background) - before
+  return {
+    request: name,
+    requestPath: describeCalls(calls, runs),
+    requestPathTotal: Math.round((totalOf(calls) / runs) * 10) / 10,
+    ...(changesPerRun > 0 ? { backgroundPerChange: Math.round((background / (runs * changesPerRun)) * 10) / 10 } : {})
+  }
+}
+
+const batch = (n: number, withIds: boolean) => ({ changes: Array.from({ length: n }, (_, i) => doc(`e${i}`, withIds)) })
+const counts: CountRow[] = [
+  await count(
+    'append 1 change',
+    20,
+    () => send('POST', '/projects/count-1/changes', doc('a', false)),
+    1,
+    () => send('POST', '/projects/count-1/changes', doc('a', false))
+  ),
+  await count(
+    'append 1 change with a changeId',
+    20,
+    () => send('POST', '/projects/count-2/changes', doc('a', true)),
+    1,
+    () => send('POST', '/projects/count-2/changes', doc('a', true))
+  ),
+  await count(
+    'append 10 changes',
+    10,
+    () => send('POST', '/projects/count-3/changes', batch(10, false)),
+    10,
+    () => send('POST', '/projects/count-3/changes', batch(10, false))
+  ),
+  await count(
+    'append 100 changes',
+    5,
+    () => send('POST', '/projects/count-4/changes', batch(100, false)),
+    100,
+    () => send('POST', '/projects/count-4/changes', batch(100, false))
+  ),
+  await count(
+    'append 100 changes with changeIds',
+    5,
+    () => send('POST', '/projects/count-5/changes', batch(100, true)),
+    100,
+    () => send('POST', '/projects/count-5/changes', batch(100, true))
+  ),
+  await count(
+    'GET …/stats, caught up',
+    10,
+    () => send('GET', '/projects/count-1/stats'),
+    0,
+    () => send('GET', '/projects/count-1/stats')
+  ),
+  await count('GET …/entities/…, caught up', 10, () => send('GET', '/projects/count-1/entities/document/a')),
+  await count('GET …/changes?limit=100, one page', 6, run =>
+    send('GET', `/projects/count-4/changes?since=${run * 100}&limit=100`)
+  )
+]
 
 /** Runs `workers` loops of `step` for the duration; returns how many steps completed and what they counted. */
 async function run(
@@ -53,6 +165,8 @@ const rows: Array<Record<string, number>> = []
 for (const workers of [1, 4, 16]) {
   const projectId = `bench-${workers}`
   let n = 0
+  // Each phase starts with the previous one's projection done, so no figure pays for another's backlog.
+  await settled()
   const writes = await run(workers, async worker => {
     const res = await app.inject({
       method: 'POST',
@@ -69,6 +183,7 @@ for (const workers of [1, 4, 16]) {
     return 1
   })
   const cursors = Array.from({ length: workers }, () => 0)
+  await settled()
   const reads = await run(workers, async worker => {
     const res = await app.inject({
       method: 'GET',
@@ -93,9 +208,15 @@ await stack.close()
 
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${process.versions.node}`
 if (values.json) {
-  console.log(JSON.stringify({ machine, seconds, rows }, null, 2))
+  console.log(JSON.stringify({ machine, seconds, counts, rows }, null, 2))
 } else {
   console.log(`/projects on the embedded stack, ${seconds} s per figure; ${machine}\n`)
+  console.log(
+    '| request (one at a time, steady state) | DynamoDB calls on the request path | in the background, per change |'
+  )
+  console.log('|---|---:|---:|')
+  for (const c of counts) console.log(`| ${c.request} | ${c.requestPath} | ${c.backgroundPerChange ?? ''} |`)
+  console.log()
   console.log('| concurrent writers (and readers) | appends/s | reads/s (limit=100) | changes read/s |')
   console.log('|---:|---:|---:|---:|')
   for (const r of rows)

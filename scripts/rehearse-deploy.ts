@@ -23,13 +23,14 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DescribeTableCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { buckets, tables } from '../src/tables.ts'
 import { emptyVault, startFakeObsidian } from '../test/fixtures/obsidian-service.ts'
 import { jsonOf, show, startBundle } from './lib/bundle-process.mjs'
-import { httpApiEvent, s3Event } from './lib/lambda-events.mjs'
+import { dynamodbStreamEvent, httpApiEvent, s3Event } from './lib/lambda-events.mjs'
 import { checklist, freePort, tail, waitFor } from './lib/processes.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -67,6 +68,7 @@ interface Context {
   /** The physical id of a resource of the stack. */
   physical: (logicalId: string) => string | undefined
   s3: S3Client
+  dynamodb: DynamoDBClient
   headers: Record<string, string>
 }
 
@@ -110,6 +112,19 @@ const EVENT_SOURCES: Array<{
         )
         .map(([id]) => id),
     rehearse: rehearseSchedule
+  },
+  {
+    name: 'DynamoDB stream',
+    find: (resources, fn) =>
+      Object.entries(resources)
+        .filter(
+          ([, r]) =>
+            r.Type === 'AWS::Lambda::EventSourceMapping' &&
+            JSON.stringify(r.Properties?.FunctionName ?? '').includes(`"${fn}"`) &&
+            JSON.stringify(r.Properties?.EventSourceArn ?? '').includes('StreamArn')
+        )
+        .map(([id]) => id),
+    rehearse: rehearseProjectsStream
   }
 ]
 
@@ -253,6 +268,39 @@ async function rehearseAssetUpload({ invoke, check, headers, physical }: Context
   const url = jsonOf(download)?.url
   const got = typeof url === 'string' ? Buffer.from(await (await fetch(url)).arrayBuffer()) : undefined
   check(got?.equals(bytes) === true, 'the presigned download returns the bytes', show(download))
+}
+
+/** An append, then the stream records DynamoDB would send for what it wrote: the projection catches up. */
+async function rehearseProjectsStream(
+  { invoke, check, headers, deployed, physical, dynamodb }: Context,
+  mappingId: string
+): Promise<void> {
+  const tableId = deployed.template.Resources[mappingId]!.Properties!.EventSourceArn['Fn::GetAtt'][0] as string
+  const table = physical(tableId)!
+  const appended = await invoke(
+    httpApiEvent({
+      method: 'POST',
+      path: '/projects/rehearsal-stream/changes',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ entityType: 'document', entityId: 'a', operation: 'create', data: { title: 'streamed' } })
+    })
+  )
+  if (!check(appended.statusCode === 201, 'POST /projects/rehearsal-stream/changes -> 201', show(appended))) return
+  const { Items = [] } = await dynamodb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': { S: 'P#rehearsal-stream' } },
+      ConsistentRead: true
+    })
+  )
+  const written = Items.map(item => unmarshall(item))
+  const result = await invoke(dynamodbStreamEvent({ table, items: written }))
+  check(
+    result?.projects?.[0]?.projectId === 'rehearsal-stream' && result.projects[0].projectedSeq === 1,
+    `records from ${tableId}'s stream (${mappingId}) bring the projection to seq 1`,
+    JSON.stringify(result)
+  )
 }
 
 /** The rule's own input, sent as EventBridge sends it: every vault of the stack's Obsidian account lands in its bucket. */
@@ -434,6 +482,7 @@ async function main(): Promise<number> {
       env,
       physical,
       s3: clients.s3,
+      dynamodb: clients.dynamodb,
       headers: { 'x-api-key': key }
     }
     await checkEnvironment(ctx, clients)

@@ -1,3 +1,5 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { buckets } from './tables.ts'
 
 /** The API Gateway event shapes the handler serves: REST API (payload 1.0) and HTTP API (payload 2.0). */
@@ -62,17 +64,18 @@ export interface S3Event {
   }>
 }
 
-export function isS3Event(event: unknown): event is S3Event {
+/** A non-empty `Records` list, every record from `source` and of the shape `valid` checks. */
+function isRecordsFrom<R>(event: unknown, source: string, valid: (record: R) => boolean): boolean {
   const records = (event as { Records?: unknown } | null)?.Records
   return (
     Array.isArray(records) &&
     records.length > 0 &&
-    records.every(
-      r =>
-        (r as { eventSource?: unknown }).eventSource === 'aws:s3' &&
-        typeof (r as S3Event['Records'][number]).s3?.object?.key === 'string'
-    )
+    records.every(r => (r as { eventSource?: unknown }).eventSource === source && valid(r as R))
   )
+}
+
+export function isS3Event(event: unknown): event is S3Event {
+  return isRecordsFrom<S3Event['Records'][number]>(event, 'aws:s3', r => typeof r.s3?.object?.key === 'string')
 }
 
 /** S3 sends object keys URL-encoded, with `+` for a space. */
@@ -85,6 +88,34 @@ const ASSET_KEY = new RegExp(
 /** The asset an `assets/<assetId>/<fileName>` key belongs to, or undefined for any other key. */
 export function assetIdOfKey(key: string): string | undefined {
   return ASSET_KEY.exec(key)?.[1]
+}
+
+/** A batch of DynamoDB Streams records, as an event source mapping hands them to Lambda. */
+export interface DynamoDBStreamEvent {
+  Records: Array<{
+    eventSource: 'aws:dynamodb'
+    eventName: 'INSERT' | 'MODIFY' | 'REMOVE'
+    eventSourceARN: string
+    dynamodb: { Keys: Record<string, AttributeValue>; SequenceNumber?: string }
+  }>
+}
+
+export function isDynamoDBStreamEvent(event: unknown): event is DynamoDBStreamEvent {
+  return isRecordsFrom<DynamoDBStreamEvent['Records'][number]>(
+    event,
+    'aws:dynamodb',
+    r => typeof r.dynamodb?.Keys === 'object'
+  )
+}
+
+/** The table a stream record comes from: `arn:…:table/<name>/stream/<label>`. */
+export const tableOfStreamArn = (arn: string): string | undefined => /:table\/([^/]+)\/stream\//.exec(arn)?.[1]
+
+/** The keys of the items inserted in the table, as plain values. */
+export function insertedKeys(event: DynamoDBStreamEvent, table: string): Array<Record<string, unknown>> {
+  return event.Records.filter(r => r.eventName === 'INSERT' && tableOfStreamArn(r.eventSourceARN) === table).map(r =>
+    unmarshall(r.dynamodb.Keys)
+  )
 }
 
 /** The event a sync run's slice sends the function to start the next: `{sync_run, hop, credentials?}`. */

@@ -9,13 +9,16 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import {
   assetIdOfKey,
+  insertedKeys,
   isApiGatewayEvent,
   isBinaryResponse,
+  isDynamoDBStreamEvent,
   isS3Event,
   isScheduledSync,
   isSyncContinuation,
   normalizeEvent,
   objectKeyOf,
+  type DynamoDBStreamEvent,
   type S3Event
 } from './lambda-events.ts'
 
@@ -63,6 +66,23 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
     return Date.now() + Math.max(remaining - config.sync.stopBeforeMs, remaining / 2)
   }
 
+  /**
+   * The projects table's stream: batches that landed get their projection
+   * (entities, outdatedBy, stats). A projection that stays behind throws, and
+   * Lambda retries the records (then sends them to the dead-letter queue).
+   */
+  async function projectsWritten(
+    event: DynamoDBStreamEvent,
+    context: Context
+  ): Promise<{ projects: Array<{ projectId: string; projectedSeq: number }> }> {
+    const keys = insertedKeys(event, config.tables.projects)
+    // Leave time to answer before the invocation's deadline.
+    const budgetMs = Math.max(1000, context.getRemainingTimeInMillis() - 5000)
+    const projects = await app.projectsRepository.projectWritten(keys, budgetMs)
+    app.log.info({ records: event.Records.length, projects }, 'projects stream handled')
+    return { projects }
+  }
+
   return async (event, context) => {
     if (isApiGatewayEvent(event)) {
       return await proxy(normalizeEvent(event) as Parameters<typeof proxy>[0], context)
@@ -83,9 +103,10 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
       await app.syncEngine.runSlice({ runId: run.runId, hop: 1 }, sliceDeadline(context))
       return { sync_run: run.runId }
     }
+    if (isDynamoDBStreamEvent(event)) return await projectsWritten(event, context)
     app.log.error({ event: Object.keys(event as object) }, 'unsupported event')
     throw new Error(
-      'Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events, S3 notifications, sync continuations and the sync schedule'
+      'Unsupported event: this function serves API Gateway REST (1.0) and HTTP API (2.0) events, S3 notifications, DynamoDB stream records, sync continuations and the sync schedule'
     )
   }
 }

@@ -1,4 +1,9 @@
-import type { AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement } from '@aws-sdk/client-dynamodb'
+import type {
+  AttributeDefinition,
+  GlobalSecondaryIndex,
+  KeySchemaElement,
+  StreamViewType
+} from '@aws-sdk/client-dynamodb'
 
 /**
  * Every DynamoDB table and S3 bucket the app uses, defined once. The local
@@ -15,6 +20,11 @@ export interface TableDefinition {
   attributeDefinitions: AttributeDefinition[]
   globalSecondaryIndexes?: Array<Pick<GlobalSecondaryIndex, 'IndexName' | 'KeySchema' | 'Projection'>>
   ttlAttribute?: string
+  /**
+   * The table's stream, for a Lambda event source. Deployed only: dynalite has
+   * no streams, so the local bootstrap leaves it out and the app works without it.
+   */
+  streamViewType?: StreamViewType
 }
 
 export interface BucketDefinition {
@@ -47,7 +57,8 @@ export const tables = {
   /**
    * /projects: per project a partition `P#<projectId>` holding its batches of
    * changes, entity pointers, outdatedBy marks and stats; and the registry
-   * partition `PROJECTS`. See src/repositories/projects.ts.
+   * partition `PROJECTS`. Its stream (keys only: the projection reads the
+   * batch itself) drives the projection. See src/repositories/projects/index.ts.
    */
   projects: {
     logicalId: 'ProjectsTable',
@@ -60,7 +71,8 @@ export const tables = {
     attributeDefinitions: [
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' }
-    ]
+    ],
+    streamViewType: 'KEYS_ONLY'
   },
   /**
    * /users: one `USER#<userId>` item per user and one `EMAIL#<normalized email>`

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import t from 'tap'
-import { GetItemCommand } from '@aws-sdk/client-dynamodb'
+import { GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buildApp } from '../src/app.ts'
 import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
@@ -10,7 +11,13 @@ import { loadConfig } from '../src/config.ts'
 import { createLambdaHandler } from '../src/lambda-handler.ts'
 import { buckets, tables, type BucketNames as Buckets, type TableNames as Tables } from '../src/tables.ts'
 import { datasetBody, testConfig } from './helper.ts'
-import { httpApiEvent, lambdaContext as contextOf, restApiEvent, s3Event } from '../scripts/lib/lambda-events.mjs'
+import {
+  dynamodbStreamEvent,
+  httpApiEvent,
+  lambdaContext as contextOf,
+  restApiEvent,
+  s3Event
+} from '../scripts/lib/lambda-events.mjs'
 
 interface LambdaResult {
   statusCode: number
@@ -20,6 +27,7 @@ interface LambdaResult {
 }
 
 const assetsKey = generateApiKey('assets', ['assets:read', 'assets:write'])
+const projectsKey = generateApiKey('projects', ['projects:*:*'])
 
 // The handler reads its configuration from the environment when its module loads, as on Lambda.
 const config = await testConfig()
@@ -34,7 +42,7 @@ Object.assign(process.env, {
   ...Object.fromEntries(
     Object.entries(buckets).map(([key, def]) => [def.envVar, config.buckets[key as keyof Buckets]])
   ),
-  API_KEYS: JSON.stringify([assetsKey.entry]),
+  API_KEYS: JSON.stringify([assetsKey.entry, projectsKey.entry]),
   ALLOWED_ORIGINS: 'https://app.example'
 })
 // What src/lambda.ts does at init, with an app this file can close.
@@ -189,4 +197,103 @@ t.test('an S3 ObjectCreated notification marks the asset uploaded, with no GET p
     lambdaContext
   )
   t.same(other, { assets: [] }, 'a notification from another bucket is ignored')
+})
+
+t.test('DynamoDB stream records of the projects table bring the projection up, exactly once', async t => {
+  const headers = { 'content-type': 'application/json', 'x-api-key': projectsKey.key }
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await invoke(
+      httpApiEvent({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    )
+    return { statusCode: res.statusCode, json: JSON.parse(res.body) }
+  }
+  const doc = (operation: string, changeId: string) => ({
+    entityType: 'document',
+    entityId: 'a',
+    operation,
+    ...(operation === 'delete' ? {} : { data: { title: changeId } }),
+    changeId
+  })
+  t.equal((await call('POST', '/projects/streamed/changes', doc('create', 's-1'))).statusCode, 201)
+  t.equal(
+    (await call('POST', '/projects/streamed/changes', { changes: [doc('update', 's-2'), doc('delete', 's-3')] }))
+      .statusCode,
+    201
+  )
+
+  const clients = createAwsClients(config)
+  t.teardown(() => destroyAwsClients(clients))
+  const table = config.tables.projects
+  const partition = async () =>
+    (
+      await clients.dynamodb.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: 'P#streamed' } },
+          ConsistentRead: true
+        })
+      )
+    ).Items!.map(item => unmarshall(item))
+  const projectedSeq = async () => (await partition()).find(item => item.sk === 'META')?.projectedSeq
+  t.equal(await projectedSeq(), 0, 'on Lambda an append leaves the projection to the stream')
+
+  // What the stream would carry: every item the appends wrote, META and receipts included.
+  const written = await partition()
+  t.ok(written.filter(item => item.sk.startsWith('L#')).length === 2, 'two batches were written')
+  const event = dynamodbStreamEvent({ table, items: written })
+  t.same(await handler(event, lambdaContext), { projects: [{ projectId: 'streamed', projectedSeq: 3 }] })
+  t.equal(await projectedSeq(), 3)
+  t.match((await call('GET', '/projects/streamed/stats')).json, {
+    totalChanges: 3,
+    latestSeq: 3,
+    byOperation: { create: 1, update: 1, delete: 1 },
+    outdatedChanges: 2
+  })
+  t.equal((await call('GET', '/projects/streamed/changes/1')).json.outdatedBy, 2)
+
+  t.same(
+    await handler(event, lambdaContext),
+    { projects: [{ projectId: 'streamed', projectedSeq: 3 }] },
+    'the same records again (Lambda delivers at least once)'
+  )
+  t.equal((await call('GET', '/projects/streamed/stats')).json.totalChanges, 3, 'nothing counted twice')
+  t.same(
+    await handler(dynamodbStreamEvent({ table, items: written, eventName: 'MODIFY' }), lambdaContext),
+    { projects: [] },
+    'updates are not batches landing'
+  )
+  t.same(
+    await handler(dynamodbStreamEvent({ table: 'another-table', items: written }), lambdaContext),
+    { projects: [] },
+    "another table's records are not this feed's"
+  )
+
+  // A projector elsewhere holds the lease and does not let go: the records fail, to be retried.
+  await clients.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { pk: { S: 'P#streamed' }, sk: { S: 'META' } },
+      UpdateExpression: 'SET leaseUntil = :later, leaseOwner = :other',
+      ExpressionAttributeValues: { ':later': { N: String(Date.now() + 60_000) }, ':other': { S: 'elsewhere' } }
+    })
+  )
+  t.equal((await call('POST', '/projects/streamed/changes', doc('create', 's-4'))).statusCode, 201)
+  const fourth = (await partition()).filter(item => item.sk === 'L#000000000000004')
+  const shortContext = contextOf({ timeoutMs: 6000 })
+  await t.rejects(handler(dynamodbStreamEvent({ table, items: fourth }), shortContext), /behind/)
+  await clients.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { pk: { S: 'P#streamed' }, sk: { S: 'META' } },
+      UpdateExpression: 'SET leaseUntil = :zero',
+      ExpressionAttributeValues: { ':zero': { N: '0' } }
+    })
+  )
+  t.same(
+    await handler(dynamodbStreamEvent({ table, items: fourth }), shortContext),
+    { projects: [{ projectId: 'streamed', projectedSeq: 4 }] },
+    'the retry, once the lease has lapsed'
+  )
+  t.equal((await call('GET', '/projects/streamed/stats')).json.totalChanges, 4)
 })

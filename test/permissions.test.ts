@@ -65,16 +65,63 @@ t.test(
   }
 )
 
+/**
+ * What Lambda itself does with the function's role for its event source
+ * mappings: read a stream (granted by SAM's managed policy
+ * AWSLambdaDynamoDBExecutionRole) and send records that failed every retry to
+ * the OnFailure destination.
+ */
+function mappingOperations(evaluator: Evaluator): Array<{ action: string; arn: string; mapping: string }> {
+  return Object.entries(template.Resources)
+    .filter(
+      ([, r]) =>
+        r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties.FunctionName).includes(FUNCTION)
+    )
+    .flatMap(([mapping, r]) => {
+      const destination = r.Properties.DestinationConfig?.OnFailure?.Destination
+      return destination === undefined
+        ? []
+        : [{ action: 'sqs:SendMessage', arn: evaluator.value(destination) as string, mapping }]
+    })
+}
+
+t.test(
+  "the stream's event source mapping may read the stream and send failed records to its dead-letter queue",
+  { skip: unavailable },
+  async t => {
+    const evaluator = new Evaluator(template)
+    const { statements, managed } = functionRole(evaluator)
+    const mappings = Object.values(template.Resources).filter(r => r.Type === 'AWS::Lambda::EventSourceMapping')
+    t.ok(
+      mappings.some(r => JSON.stringify(r.Properties.EventSourceArn).includes('StreamArn')),
+      'a mapping reads a table stream'
+    )
+    t.ok(
+      managed.some(arn => JSON.stringify(arn).includes('service-role/AWSLambdaDynamoDBExecutionRole')),
+      'the role may read streams'
+    )
+    const sends = mappingOperations(evaluator)
+    t.ok(sends.length > 0, 'failed records have somewhere to go')
+    for (const op of sends) t.ok(allows(statements, op.action, op.arn), `${op.mapping} needs ${op.action} on ${op.arn}`)
+  }
+)
+
 t.test('the policy grants no write action the code does not use', { skip: unavailable }, async t => {
   const { operations } = codeOperations()
   const evaluator = new Evaluator(template)
   const { statements } = functionRole(evaluator)
-  const used = operations.map(op => ({ action: op.action, arn: resourceArn(evaluator, op) }))
+  const used = [
+    ...operations.map(op => ({ action: op.action, arn: resourceArn(evaluator, op) })),
+    ...mappingOperations(evaluator)
+  ]
   for (const statement of statements) {
     for (const action of statement.Action.filter(a => !READ_ONLY.test(a))) {
       for (const resource of statement.Resource) {
         const needed = used.some(u => iamMatches(action, u.action, true) && iamMatches(resource, u.arn))
-        t.ok(needed, `${statement.Sid ?? 'a statement'} grants ${action} on ${resource}, which no code in src/ uses`)
+        t.ok(
+          needed,
+          `${statement.Sid ?? 'a statement'} grants ${action} on ${resource}, which neither code in src/ nor an event source mapping uses`
+        )
       }
     }
   }

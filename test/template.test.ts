@@ -66,6 +66,8 @@ for (const [key, def] of Object.entries(tables)) {
     t.same(sorted(p.GlobalSecondaryIndexes), sorted(gsis), 'global secondary indexes')
     const ttl = 'ttlAttribute' in def ? def.ttlAttribute : undefined
     t.same(p.TimeToLiveSpecification, ttl === undefined ? undefined : { AttributeName: ttl, Enabled: true }, 'TTL')
+    const stream = 'streamViewType' in def ? def.streamViewType : undefined
+    t.same(p.StreamSpecification, stream === undefined ? undefined : { StreamViewType: stream }, 'stream')
     t.equal(p.BillingMode, 'PAY_PER_REQUEST')
     t.equal(p.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, true, 'point-in-time recovery')
     t.equal(p.SSESpecification?.SSEEnabled, true, 'encryption at rest')
@@ -236,4 +238,22 @@ t.test("the function logs JSON, at the level LogLevel maps to Lambda's, set in o
   for (const value of template.Parameters.LogLevel!.AllowedValues as string[])
     t.ok(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].includes(levels[value]?.Level ?? ''), `${value} maps`)
   t.notOk('LOG_LEVEL' in fn.Properties.Environment.Variables, 'LOG_LEVEL would override what LoggingConfig says')
+})
+
+t.test("the projects table's stream drives the function, and what fails every retry goes to a queue", async t => {
+  const event = fn.Properties.Events.ProjectsFeed
+  t.equal(event.Type, 'DynamoDB')
+  const p = event.Properties
+  t.same(p.Stream, { 'Fn::GetAtt': [tables.projects.logicalId, 'StreamArn'] })
+  t.ok(p.BatchSize >= 1 && p.BatchSize <= 1000, 'a bounded batch')
+  t.ok(p.MaximumRetryAttempts > 0, 'retried')
+  t.equal(p.BisectBatchOnFunctionError, true, 'a failing record is split from the others')
+  t.same(JSON.parse(p.FilterCriteria.Filters[0].Pattern), {
+    eventName: ['INSERT'],
+    dynamodb: { Keys: { sk: { S: [{ prefix: 'L#' }] } } }
+  })
+  t.equal(p.DestinationConfig.OnFailure.Type, 'SQS')
+  const queue = resources[p.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0]]
+  t.equal(queue?.Type, 'AWS::SQS::Queue')
+  t.equal(queue?.Properties.SqsManagedSseEnabled, true, 'encrypted')
 })

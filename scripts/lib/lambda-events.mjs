@@ -4,6 +4,7 @@
  * deploy rehearsal, the cold-start benchmark and the tests.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { marshall } from '@aws-sdk/util-dynamodb'
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const DOMAIN = 'abc123defg.execute-api.us-east-1.amazonaws.com'
@@ -157,6 +158,49 @@ export function s3Event({
         }
       }
     ]
+  }
+}
+
+/**
+ * DynamoDB Streams records as an event source mapping hands them to Lambda, one per written item, in order.
+ * `keys` names the table's key attributes; the images are included as the stream's view type has them.
+ * @param {{ table: string, items: Array<Record<string, unknown>>, keys?: string[], eventName?: 'INSERT' | 'MODIFY' | 'REMOVE',
+ *   viewType?: 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES', region?: string }} stream
+ */
+export function dynamodbStreamEvent({
+  table,
+  items,
+  keys = ['pk', 'sk'],
+  eventName = 'INSERT',
+  viewType = 'KEYS_ONLY',
+  region = 'us-east-1'
+}) {
+  const now = Math.floor(Date.now() / 1000)
+  const sequence = BigInt(`1${String(now).padStart(12, '0')}0000000000000`)
+  return {
+    Records: items.map((item, i) => {
+      const image = marshall(item, { removeUndefinedValues: true })
+      const Keys = Object.fromEntries(keys.map(name => [name, image[name]]))
+      const withNew = eventName !== 'REMOVE' && (viewType === 'NEW_IMAGE' || viewType === 'NEW_AND_OLD_IMAGES')
+      const withOld = eventName !== 'INSERT' && (viewType === 'OLD_IMAGE' || viewType === 'NEW_AND_OLD_IMAGES')
+      return {
+        eventID: randomBytes(16).toString('hex'),
+        eventName,
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: region,
+        dynamodb: {
+          ApproximateCreationDateTime: now,
+          Keys,
+          ...(withNew ? { NewImage: image } : {}),
+          ...(withOld ? { OldImage: image } : {}),
+          SequenceNumber: String(sequence + BigInt(i)),
+          SizeBytes: JSON.stringify(viewType === 'KEYS_ONLY' ? Keys : image).length,
+          StreamViewType: viewType
+        },
+        eventSourceARN: `arn:aws:dynamodb:${region}:123456789012:table/${table}/stream/2026-01-01T00:00:00.000`
+      }
+    })
   }
 }
 

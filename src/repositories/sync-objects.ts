@@ -9,7 +9,10 @@ import { Readable } from 'node:stream'
 import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 
-/** Bytes per part: S3's smallest is 5 MiB; two in flight bound an upload's memory to about 16 MiB. */
+/**
+ * Bytes per part: S3's smallest is 5 MiB. A large file's upload holds two parts in flight, the part being
+ * gathered and lib-storage's copy of it as it cuts the part: about 48 MiB live at the peak (npm run bench:sync).
+ */
 const PART_BYTES = 8 * 1024 * 1024
 const PARTS_IN_FLIGHT = 2
 
@@ -48,7 +51,9 @@ export class SyncObjectsRepository {
           bytes += chunk.length
           yield chunk
         }
-      })()
+      })(),
+      // Readable.from reads 16 chunks ahead by default: 32 MiB of a big file's 2 MiB pieces waiting on the parts.
+      { highWaterMark: 1 }
     )
     // Loaded with the first sync upload, not at every cold start.
     const { Upload } = await import('@aws-sdk/lib-storage')

@@ -203,7 +203,7 @@ export class SyncRunsRepository {
     const now = Date.now()
     const room = Math.max(0, MAX_ERROR_MESSAGES - keptMessages)
     const append = messages.slice(0, room)
-    const names: Record<string, string> = { '#name': 'name', '#ttl': 'ttl' }
+    const names: Record<string, string> = { '#ttl': 'ttl' }
     const values: Record<string, unknown> = { ':now': now, ':ttl': ttlFromMillis(now + RUN_TTL_DAYS * DAY_MS) }
     const adds = (Object.keys(delta) as Array<keyof Counts>).map(key => {
       names[`#${key}`] = key
@@ -214,6 +214,7 @@ export class SyncRunsRepository {
     values[':vaultId'] = vaultId
     if (name !== undefined) {
       set += ', #name = :name'
+      names['#name'] = 'name'
       values[':name'] = name
     }
     if (append.length > 0) {

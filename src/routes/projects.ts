@@ -39,7 +39,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async app => {
         tags: ['projects'],
         summary: 'Append one change or a batch of changes',
         description:
-          'The changes get consecutive seqs and become visible together, after every smaller seq. With changeIds, a retry of the same request answers with the seqs first assigned and writes nothing.',
+          'The changes get consecutive seqs and become visible together, after every smaller seq; the answer comes once they are durable, and entities, outdatedBy and stats follow. With changeIds, a change whose changeId landed before is not appended again and answers with its first seq (duplicate: true), however the retry regroups the changes.',
         params: ProjectParams,
         body: AppendBody,
         response: { 201: AppendResponse, ...errorResponses(400, 409, 413, 415) }

@@ -13,7 +13,7 @@ const EntityId = Type.String({
 const ChangeId = Type.String({
   pattern: '^[A-Za-z0-9_.:-]{1,128}$',
   description:
-    "The client's idempotency key. Set it on every change of a request or on none; a retry of the request gets the seqs first assigned."
+    "The client's idempotency key, unique per project. Set it on every change of a request or on none; a change whose changeId landed before is not appended again, in whatever request it comes."
 })
 const Operation = Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')])
 const Seq = Type.Integer({
@@ -77,9 +77,21 @@ export const Entity = Type.Object(
   { additionalProperties: false }
 )
 
+export const AppendedChange = Type.Object(
+  {
+    ...Change.properties,
+    duplicate: Type.Boolean({
+      description: 'True when this changeId had landed before: nothing was written, seq is the one it got then'
+    })
+  },
+  { additionalProperties: false }
+)
+
 export const AppendResponse = Type.Object(
   {
-    changes: Type.Array(Change, { description: 'In seq order; the seqs of one request are consecutive' })
+    changes: Type.Array(AppendedChange, {
+      description: 'In request order; the seqs of the changes appended now are consecutive'
+    })
   },
   { additionalProperties: false }
 )

@@ -149,7 +149,10 @@ export class SyncEngine {
   private async settled(run: Run): Promise<Run> {
     if (FINAL_STATUSES.includes(run.status) || Date.now() - run.updatedAt < this.options.config.leaseMs) return run
     const idle = Math.round((Date.now() - run.updatedAt) / 1000)
-    await this.end(run, [`Interrupted: no slice has worked on the run for ${idle} s; start it again`])
+    const progress = await this.options.runs.progress(run.runId)
+    // Died after its last vault was done, before the run's own end was recorded: it did finish.
+    const done = run.plan !== undefined && run.plan.every(id => progress.some(p => p.vaultId === id && p.outcome))
+    await this.end(run, done ? [] : [`Interrupted: no slice has worked on the run for ${idle} s; start it again`])
     return (await this.options.runs.get(run.runId)) ?? run
   }
 

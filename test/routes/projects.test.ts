@@ -1,5 +1,7 @@
 import t from 'tap'
+import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
+import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
 
 const writer = generateApiKey('projects-all', ['projects:*:*'])
@@ -16,6 +18,7 @@ interface Change {
   data?: Record<string, unknown>
   changeId?: string
   outdatedBy?: number
+  duplicate?: boolean
   timestamp: string
   createdAt: string
   projectId: string
@@ -363,7 +366,16 @@ t.test('guarantee 3: retrying with the same changeIds returns the first seqs and
     retry.map(c => c.seq),
     first.map(c => c.seq)
   )
-  t.same(retry, first, 'the same answer')
+  const withoutFlag = (changes: Change[]) => changes.map(({ duplicate: _, ...c }) => c)
+  t.same(withoutFlag(retry), withoutFlag(first), 'the same answer')
+  t.same(
+    [first.map(c => c.duplicate), retry.map(c => c.duplicate)],
+    [
+      [false, false],
+      [true, true]
+    ],
+    'each change says whether it was appended now'
+  )
   // Retries racing each other and a writer without changeIds.
   const racing = { changes: [change('c', 'create', { changeId: 'r-3' })] }
   const results = await Promise.all([
@@ -412,4 +424,77 @@ t.test('guarantee 4: projects are isolated under concurrent writers', async t =>
       `${projectId} holds only its own changes`
     )
   }
+})
+
+t.test('through HTTP: a regrouped retry appends only what had not landed, and says which is which', async t => {
+  const { app } = await buildTestApp(t, { env })
+  const c = (i: number) => change(`e${i}`, 'create', { changeId: `c${i}` })
+  await append(app, 'p1', { changes: [c(1), c(2), c(3)] })
+  const regrouped = await append(app, 'p1', { changes: [c(4), c(2), c(5)] })
+  t.same(
+    regrouped.map(ch => [ch.changeId, ch.seq, ch.duplicate]),
+    [
+      ['c4', 4, false],
+      ['c2', 2, true],
+      ['c5', 5, false]
+    ]
+  )
+  const reused = await app.inject({
+    method: 'POST',
+    url: '/projects/p1/changes',
+    headers,
+    payload: { changes: [c(6), { ...c(3), data: { title: 'other' } }] }
+  })
+  t.same([reused.statusCode, reused.json().code], [409, 'CHANGE_ID_REUSED'])
+  t.same(
+    (await readAll(app, 'p1')).map(ch => ch.changeId),
+    ['c1', 'c2', 'c3', 'c4', 'c5']
+  )
+})
+
+t.test('the projection runs in the background after the append answers; caught up, reads write nothing', async t => {
+  const { app, config, clients } = await buildTestApp(t, { env })
+  await append(app, 'p1', change('a'))
+  await append(app, 'p1', { changes: [change('a', 'update'), change('b')] })
+  await app.projectsRepository.idle()
+  const meta = await clients.dynamodb.send(
+    new GetItemCommand({
+      TableName: config.tables.projects,
+      Key: { pk: { S: 'P#p1' }, sk: { S: 'META' } },
+      ConsistentRead: true
+    })
+  )
+  t.equal(meta.Item?.projectedSeq?.N, '3', 'projected with no read asking for it')
+  t.equal((await page(app, 'p1', 'since=0')).changes[0]!.outdatedBy, 2, 'and the feed shows outdatedBy')
+
+  const failure = failWritesAfter(app.aws.dynamodb, 0)
+  try {
+    t.match((await get(app, '/projects/p1/stats')).json(), { totalChanges: 3, latestSeq: 3, outdatedChanges: 1 })
+    t.match((await get(app, '/projects/p1/entities/document/a')).json(), { seq: 2 })
+    t.same(
+      (await readAll(app, 'p1', 'includeOutdated=false')).map(ch => ch.seq),
+      [2, 3]
+    )
+  } finally {
+    failure.restore()
+  }
+  t.equal(failure.writes, 0, 'stats, entities and includeOutdated=false wrote nothing')
+})
+
+t.test('a projection that fails after the batch landed does not fail the append', async t => {
+  const { app } = await buildTestApp(t, { env })
+  await append(app, 'p1', change('a'))
+  await app.projectsRepository.idle()
+  // The batch put goes through; every write after it (receipts, the projection) fails.
+  const failure = failWritesAfter(app.aws.dynamodb, 1)
+  let appended: Change[]
+  try {
+    appended = await append(app, 'p1', change('a', 'update', { changeId: 'x-1' }))
+    await app.projectsRepository.idle()
+  } finally {
+    failure.restore()
+  }
+  t.match(appended, [{ seq: 2, changeId: 'x-1', duplicate: false }], '201 for the write that happened')
+  t.match(await append(app, 'p1', change('a', 'update', { changeId: 'x-1' })), [{ seq: 2, duplicate: true }])
+  t.match((await get(app, '/projects/p1/stats')).json(), { totalChanges: 2, latestSeq: 2, outdatedChanges: 1 })
 })

@@ -3,7 +3,7 @@ import type { Config } from '../../config.ts'
 import { AssetsRepository } from '../../repositories/assets.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
 import { HealthRepository } from '../../repositories/health.ts'
-import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects.ts'
+import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects/index.ts'
 import { SyncObjectsRepository } from '../../repositories/sync-objects.ts'
 import { SyncRunsRepository } from '../../repositories/sync-runs.ts'
 import { SyncVaultsRepository } from '../../repositories/sync-vaults.ts'
@@ -36,6 +36,7 @@ export interface RepositoriesOptions {
 export default fp<RepositoriesOptions>(
   async (app, { config, overrides = {} }) => {
     const { dynamodb, s3 } = app.aws
+    const projectsFailure = (err: unknown, what: string) => app.log.error({ err }, `projects: ${what} failed`)
     app.decorate(
       'dataRepository',
       new DataRepository({
@@ -60,9 +61,13 @@ export default fp<RepositoriesOptions>(
       new ProjectsRepository({
         dynamodb,
         table: config.tables.projects,
+        // Lambda freezes the process after each response; there the table's stream drives the projection.
+        projectInBackground: config.runtime === 'server',
+        onError: projectsFailure,
         ...overrides.projects
       })
     )
+    app.addHook('onClose', () => app.projectsRepository.idle())
     app.decorate(
       'usersRepository',
       new UsersRepository({
