@@ -177,9 +177,15 @@ export class SyncEngine {
     if (this.options.account.configured) {
       const { ObsidianClient } = await import('./obsidian/client.ts')
       const client = new ObsidianClient({ apiUrl: this.options.apiUrl, log: this.options.log })
-      const { credentials } = await this.options.account.resolve()
-      const { token } = await withRetries(() => client.signIn(credentials))
-      account = await withRetries(() => client.vaults(token))
+      try {
+        const { credentials } = await this.options.account.resolve()
+        const { token } = await withRetries(() => client.signIn(credentials))
+        account = await withRetries(() => client.vaults(token))
+      } catch (err) {
+        // What is recorded still answers; the runs say why the account cannot be reached.
+        if (!(err instanceof ObsidianError)) throw err
+        this.options.log.warn({ code: err.code }, 'sync: the Obsidian account could not list its vaults')
+      }
     }
     const rows: Array<{ vault?: VaultInfo; state?: VaultState }> = []
     for (const vault of account) {

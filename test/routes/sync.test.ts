@@ -173,3 +173,13 @@ t.test('a path or prefix longer than any key is simply not there', async t => {
   const download = await bed.api.get(`/sync/vaults/vault-1/files/download?path=${encodeURIComponent(long)}`)
   t.equal(download.statusCode, 404)
 })
+
+t.test('GET /sync/vaults answers with what is recorded when the account cannot sign in', async t => {
+  const bed = await syncBed(t)
+  bed.vault.put('a.md', 'a')
+  await bed.sync({ sync_type: 'complete' })
+  bed.service.accounts[0]!.password = 'changed since'
+  const res = await bed.api.get('/sync/vaults')
+  t.equal(res.statusCode, 200)
+  t.match(res.json().vaults, [{ vault_id: 'vault-1', name: 'Notes', shared: null, file_count: 1 }])
+})
