@@ -309,11 +309,13 @@ class VaultSlice {
       return
     }
     const session = await sessionFor()
-    const size = await objects.upload(target.bucket, key, session.pull(push), {
-      sha256: push.hash,
-      mtime: push.mtime,
-      contentType: contentTypeOf(push.path)
-    })
+    const size = await objects.upload(
+      target.bucket,
+      key,
+      session.pull(push),
+      { sha256: push.hash, mtime: push.mtime, contentType: contentTypeOf(push.path) },
+      push.size
+    )
     const written: FileEntry = {
       path: push.path,
       size,
