@@ -70,11 +70,17 @@ export class SyncObjectsRepository {
       return whole.length
     }
     let bytes = 0
+    let bodyError: unknown
     const counted = Readable.from(
       (async function* () {
-        for await (const chunk of body) {
-          bytes += chunk.length
-          yield chunk
+        try {
+          for await (const chunk of body) {
+            bytes += chunk.length
+            yield chunk
+          }
+        } catch (err) {
+          bodyError = err
+          throw err
         }
       })(),
       // Readable.from reads 16 chunks ahead by default: 32 MiB of a big file's 2 MiB pieces waiting on the parts.
@@ -90,6 +96,10 @@ export class SyncObjectsRepository {
     })
     try {
       await upload.done()
+    } catch (err) {
+      // The body's own failure (a tag or hash that does not check out) is the one to report, not what aborting
+      // the multipart upload then met (an engine without AbortMultipartUpload, such as s3rver).
+      throw bodyError ?? err
     } finally {
       counted.destroy()
     }
