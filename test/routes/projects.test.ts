@@ -185,6 +185,8 @@ t.test('GET /projects lists known projects with latestSeq, across a cursor', asy
     ['gamma', 3]
   ] as const) {
     for (let i = 0; i < n; i++) await append(app, id, change(`e${i}`))
+    // latestSeq is what the projection has counted, which may trail an append by a moment: stats catch it up.
+    t.equal((await get(app, `/projects/${id}/stats`)).json().latestSeq, n)
   }
   const first = await get(app, '/projects?limit=2')
   t.equal(first.statusCode, 200)
