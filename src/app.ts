@@ -89,7 +89,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(projectsRoutes)
   await app.register(usersRoutes)
   await app.register(assetsRoutes)
-  await app.register(syncRoutes, { config })
+  await app.register(syncRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

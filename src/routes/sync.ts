@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Config } from '../config.ts'
-import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts'
+import { InvalidInputError, NotFoundError } from '../errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
 import type { Target, VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
@@ -22,7 +21,7 @@ import {
   VaultParams
 } from '../schemas/sync.ts'
 import type { RunCredentials } from '../sync/account.ts'
-import { DEFAULT_DEST_PREFIX, SyncBusyError } from '../sync/engine.ts'
+import { SyncBusyError } from '../sync/engine.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
 const run = { auth: { scopes: ['sync:run'] } }
@@ -80,19 +79,12 @@ function vaultRow({ vault, state }: { vault?: VaultInfo; state?: VaultState }) {
 }
 
 /** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Handlers are thin: the engine does the work. */
-const syncRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   const engine = app.syncEngine
 
   /** The destination a read names, checked like a run's. */
-  const targetOf = (query: { dest_bucket?: string; dest_prefix?: string }): Target => {
-    const bucket = query.dest_bucket ?? config.buckets.sync
-    if (!config.sync.allowedBuckets.includes(bucket))
-      throw new ForbiddenError(
-        'SYNC_BUCKET_NOT_ALLOWED',
-        `dest_bucket ${JSON.stringify(bucket)} is not one of SYNC_ALLOWED_BUCKETS`
-      )
-    return { bucket, prefix: query.dest_prefix ?? DEFAULT_DEST_PREFIX }
-  }
+  const targetOf = (query: { dest_bucket?: string; dest_prefix?: string }): Target =>
+    engine.target(query.dest_bucket, query.dest_prefix)
 
   app.post(
     '/sync',

@@ -86,16 +86,22 @@ export class SyncEngine {
     return this.options.account.configured
   }
 
-  /** Records a run and launches its first slice (or leaves that to the caller, with `launch: false`). */
-  async start(request: StartRequest, { launch = true }: { launch?: boolean } = {}): Promise<Run> {
-    const { runs, vaults, config } = this.options
-    const bucket = request.destBucket ?? this.options.bucket
-    if (!config.allowedBuckets.includes(bucket)) {
+  /** Where a run (or a read of what one wrote) goes: the stack's sync bucket unless named, and only an allowed one. */
+  target(destBucket?: string, destPrefix?: string): Target {
+    const bucket = destBucket ?? this.options.bucket
+    if (!this.options.config.allowedBuckets.includes(bucket)) {
       throw new ForbiddenError(
         'SYNC_BUCKET_NOT_ALLOWED',
         `dest_bucket ${JSON.stringify(bucket)} is not one of SYNC_ALLOWED_BUCKETS`
       )
     }
+    return { bucket, prefix: destPrefix ?? DEFAULT_DEST_PREFIX }
+  }
+
+  /** Records a run and launches its first slice (or leaves that to the caller, with `launch: false`). */
+  async start(request: StartRequest, { launch = true }: { launch?: boolean } = {}): Promise<Run> {
+    const { runs, vaults } = this.options
+    const target = this.target(request.destBucket, request.destPrefix)
     // Fails now, as a 400, when there is no account to sign in with.
     await this.options.account.resolve(request.credentials)
     const id = newRunId()
@@ -107,8 +113,8 @@ export class SyncEngine {
         syncType: request.syncType,
         trigger: request.trigger,
         vaultId: request.vaultId,
-        destBucket: bucket,
-        destPrefix: request.destPrefix ?? DEFAULT_DEST_PREFIX,
+        destBucket: target.bucket,
+        destPrefix: target.prefix,
         createdAt: Date.now()
       })
     } catch (err) {
