@@ -120,12 +120,7 @@ function assets(env: NodeJS.ProcessEnv): AssetsConfig {
   if (presignTtlSeconds > 604_800)
     throw new ConfigError("PRESIGN_TTL_SECONDS may be at most 604800 (7 days, SigV4's limit)")
   const raw = env.ASSETS_ALLOWED_TYPES?.trim()
-  const allowedTypes = raw
-    ? raw
-        .split(',')
-        .map(type => type.trim().toLowerCase())
-        .filter(Boolean)
-    : DEFAULT_ASSET_TYPES
+  const allowedTypes = raw ? commaList(raw.toLowerCase()) : DEFAULT_ASSET_TYPES
   const invalid = allowedTypes.find(type => !CONTENT_TYPE.test(type))
   if (invalid !== undefined)
     throw new ConfigError(
@@ -156,10 +151,7 @@ export function parseVaultPasswords(raw: string | undefined, origin: string): Re
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 
 function sync(env: NodeJS.ProcessEnv, ownBucket: string): SyncConfig {
-  const listed = (env.SYNC_ALLOWED_BUCKETS ?? '')
-    .split(',')
-    .map(b => b.trim())
-    .filter(Boolean)
+  const listed = commaList(env.SYNC_ALLOWED_BUCKETS)
   const invalid = listed.find(b => !BUCKET_NAME.test(b))
   if (invalid !== undefined)
     throw new ConfigError(`SYNC_ALLOWED_BUCKETS must be comma-separated bucket names, got ${JSON.stringify(invalid)}`)
@@ -179,6 +171,14 @@ function sync(env: NodeJS.ProcessEnv, ownBucket: string): SyncConfig {
       secret: optional('OBSIDIAN_SECRET')
     }
   }
+}
+
+/** A comma-separated setting's entries, trimmed, empty ones dropped. */
+function commaList(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map(entry => entry.trim())
+    .filter(Boolean)
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -218,10 +218,7 @@ function apiKeys(raw: string | undefined): ApiKey[] {
 
 function jwt(env: NodeJS.ProcessEnv): JwtConfig | undefined {
   const issuer = env.JWT_ISSUER?.trim()
-  const audience = (env.JWT_AUDIENCE ?? '')
-    .split(',')
-    .map(a => a.trim())
-    .filter(Boolean)
+  const audience = commaList(env.JWT_AUDIENCE)
   if (!issuer && audience.length === 0) return undefined
   if (!issuer || audience.length === 0)
     throw new ConfigError('JWT_ISSUER and JWT_AUDIENCE go together: set both or neither')
@@ -260,10 +257,7 @@ function origins(raw: string | undefined, production: boolean): '*' | string[] {
   // Browsers from anywhere may call a laptop's API; a deployed one answers only the origins it was given.
   if (raw === undefined || raw.trim() === '') return production ? [] : '*'
   if (raw.trim() === '*') return '*'
-  return raw
-    .split(',')
-    .map(o => o.trim())
-    .filter(Boolean)
+  return commaList(raw)
 }
 
 /** The one place that reads the environment. Throws ConfigError on a value it cannot use. */
