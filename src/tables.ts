@@ -35,6 +35,18 @@ export interface BucketDefinition {
   keyPrefix: string
 }
 
+/** A single-table layout's keys: a string partition key `pk` and a string sort key `sk`. */
+const PK_SK: Pick<TableDefinition, 'keySchema' | 'attributeDefinitions'> = {
+  keySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' }
+  ],
+  attributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' }
+  ]
+}
+
 export const tables = {
   /**
    * /data: per dataset one `HEAD` item (the current version) and up to nine
@@ -64,14 +76,7 @@ export const tables = {
     logicalId: 'ProjectsTable',
     envVar: 'PROJECTS_TABLE',
     defaultName: 'atlas-projects',
-    keySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' }
-    ],
-    attributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' }
-    ],
+    ...PK_SK,
     streamViewType: 'KEYS_ONLY'
   },
   /**
@@ -151,14 +156,7 @@ export const tables = {
     logicalId: 'SyncTable',
     envVar: 'SYNC_TABLE',
     defaultName: 'atlas-sync',
-    keySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' }
-    ],
-    attributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' }
-    ],
+    ...PK_SK,
     ttlAttribute: 'ttl'
   }
 } satisfies Record<string, TableDefinition>
