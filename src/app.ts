@@ -72,7 +72,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(errorsPlugin)
   await app.register(requestTextPlugin)
-  await app.register(securityHeadersPlugin)
+  await app.register(securityHeadersPlugin, { headers })
   await app.register(corsPlugin, { config })
   // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
   // plugin declares it a dependency, so registering them the other way round fails at boot).

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import helmetPlugin from '@fastify/helmet'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
 
@@ -37,9 +36,17 @@ export function securityHeaders(): Record<string, string> {
   return headers
 }
 
-export default fp(
-  async app => {
-    await app.register(helmetPlugin, { global: true, ...HELMET_OPTIONS })
+/**
+ * The same headers on every response, computed once (securityHeaders()). @fastify/helmet would run
+ * helmet's middleware factory again on every request (parsing the options,
+ * rebuilding the policy strings) to set headers that never change here.
+ */
+export default fp<{ headers: Record<string, string> }>(
+  async (app, { headers }) => {
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.headers(headers)
+      done()
+    })
   },
   { name: 'security-headers' }
 )
