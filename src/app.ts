@@ -61,6 +61,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     genReqId: () => randomUUID(),
     trustProxy: config.runtime === 'lambda',
     bodyLimit: 1024 * 1024,
+    // HEAD only where a GET route asks for it (`exposeHeadRoute`: is it up, which version is current), not as a
+    // second route for every GET, each one more for a cold start to register.
+    exposeHeadRoutes: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrorHandler(headers),
     clientErrorHandler: clientErrorHandler(headers),

@@ -59,6 +59,8 @@ const dataRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/data/:keyId',
     {
+      // HEAD answers with the status and headers (the ETag) alone.
+      exposeHeadRoute: true,
       config: { auth: 'public' },
       schema: {
         tags: ['data'],

@@ -10,6 +10,8 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, 
   app.get(
     '/health',
     {
+      // Uptime checks probe with HEAD.
+      exposeHeadRoute: true,
       config: { auth: 'public' },
       schema: {
         tags: ['health'],

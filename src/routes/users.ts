@@ -85,6 +85,8 @@ const usersRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/users/:userId',
     {
+      // HEAD answers with the status and headers (the ETag) alone.
+      exposeHeadRoute: true,
       config: read,
       schema: {
         tags: ['users'],
