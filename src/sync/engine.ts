@@ -371,7 +371,7 @@ export class SyncEngine {
       })
       await vaults.releaseLease(vaultId, run.runId)
       const progress = (await runs.progress(run.runId)).find(p => p.vaultId === vaultId)
-      this.options.metrics.vault({
+      await this.options.metrics.vault({
         vaultId,
         durationMs: Date.now() - (progress?.startedAt ?? run.createdAt),
         files: progress?.seen ?? 0,
@@ -390,7 +390,7 @@ export class SyncEngine {
     // A run that never reached its vault still holds the lease start() took for it.
     if (run.vaultId !== undefined && !progress.some(p => p.vaultId === run.vaultId && p.outcome !== undefined))
       await this.options.vaults.releaseLease(run.vaultId, run.runId)
-    this.options.metrics.run(run.trigger, status === 'succeeded')
+    await this.options.metrics.run(run.trigger, status === 'succeeded')
     this.options.log.info({ runId: run.runId, status, files: result.files_count }, 'sync run ended')
   }
 }
