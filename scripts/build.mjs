@@ -3,7 +3,8 @@
  *   dist/lambda/index.mjs  the Lambda function: a minified ES module with every
  *                          dependency and its routes' validators and serializers
  *                          precompiled (src/precompiled/schemas.cjs, generated
- *                          first), chunks/ it imports on demand, the OpenAPI
+ *                          first; their code in schema-code.txt beside it, read
+ *                          on first use), chunks/ it imports on demand, the OpenAPI
  *                          document and swagger-ui's static files beside it and
  *                          a package.json for `sam build`;
  *   dist/server.js         the HTTP server for `npm start`, dependencies left in
@@ -60,6 +61,8 @@ async function buildLambda(version) {
     )
   }
 
+  // The precompiled schemas' code, read on first use (src/lambda.ts).
+  await cp(join(root, 'src/precompiled/schema-code.txt'), join(lambdaDir, 'schema-code.txt'))
   // src/lambda.ts serves /docs from ./static beside the bundle (and from ./openapi.json, written below).
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
   await writeFile(

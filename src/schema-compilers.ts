@@ -29,11 +29,18 @@ export const schemaController = (compilers: SchemaCompilers): FastifyServerOptio
 type Validate = ReturnType<FastifySchemaCompiler<unknown>>
 type Serialize = ReturnType<FastifySerializerCompiler<unknown>>
 
-/** What the build generates (src/precompiled/schemas.cjs): per schema key, a function that makes its code. */
+/** Per schema key, a function that makes its code. */
 export interface PrecompiledSchemas {
   validators: Record<ValidatorKind, Record<string, () => Validate>>
   serializers: Record<string, () => Serialize>
 }
+
+/**
+ * What the build generates (src/precompiled/schemas.cjs): the tables, given a
+ * reader of the code file beside it (schema-code.txt) that returns the text
+ * between two byte offsets; a schema's code is read on its first use.
+ */
+export type PrecompiledModule = (readCode: (start: number, end: number) => string) => PrecompiledSchemas
 
 const keys = new WeakMap<object, string>()
 

@@ -39,8 +39,17 @@ function errorSchema(status: number): TSchema {
   return schema
 }
 
+// Routes ask for the same few sets; each is made once (start-up runs this for every route, and its auth rule).
+const errorSets = new Map<string, Readonly<Record<number, TSchema>>>()
+
 /** Response schemas for the error statuses a route can answer, plus the 429, 500 and 503 every route can. */
-export function errorResponses(...statuses: number[]): Record<number, TSchema> {
-  const all = [...new Set([...statuses, 429, 500, 503])]
-  return Object.fromEntries(all.map(status => [status, errorSchema(status)]))
+export function errorResponses(...statuses: number[]): Readonly<Record<number, TSchema>> {
+  const key = statuses.join()
+  let set = errorSets.get(key)
+  if (set === undefined) {
+    const all = [...new Set([...statuses, 429, 500, 503])]
+    set = Object.freeze(Object.fromEntries(all.map(status => [status, errorSchema(status)])))
+    errorSets.set(key, set)
+  }
+  return set
 }
