@@ -118,7 +118,9 @@ const ready = await reply<ServicesReady>(services, 'ready')
 
 // Configured as the function is, from its environment; slices run in the process, as one invocation's would.
 const passthrough = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => name.startsWith('SYNC_') || name === 'NODE_OPTIONS')
+  Object.entries(process.env).filter(
+    ([name]) => name.startsWith('SYNC_') || name.startsWith('MALLOC_') || name === 'NODE_OPTIONS'
+  )
 )
 const runner = fork(join(temp, 'index.mjs'), [], {
   execPath: node,
