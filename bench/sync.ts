@@ -24,12 +24,13 @@
  * the run slower).
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { arch, cpus, platform, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
+import { parseDocument } from 'yaml'
 import { lambdaBuildOptions, PRECOMPILED_SCHEMAS_ALIAS } from '../scripts/esbuild-options.mjs'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
 import type { Peaks, RunnerReply, RunnerRequest } from './sync-runner.ts'
@@ -116,12 +117,18 @@ const services = fork(
 watch(services, 'services')
 const ready = await reply<ServicesReady>(services, 'ready')
 
+/** The function's NODE_OPTIONS in template.yaml (its V8 settings), for the syncing process to run with. */
+async function functionNodeOptions(): Promise<string> {
+  const template = parseDocument(await readFile(join(root, 'template.yaml'), 'utf8'), { logLevel: 'error' })
+  const path = ['Resources', 'ApiFunction', 'Properties', 'Environment', 'Variables', 'NODE_OPTIONS']
+  const value = template.getIn(path)
+  return typeof value === 'string' ? value : ''
+}
+// The caller's NODE_OPTIONS, when set (even empty), instead: to compare a setting with the function's.
+const nodeOptions = process.env.NODE_OPTIONS ?? (await functionNodeOptions())
+
 // Configured as the function is, from its environment; slices run in the process, as one invocation's would.
-const passthrough = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name]) => name.startsWith('SYNC_') || name.startsWith('MALLOC_') || name === 'NODE_OPTIONS'
-  )
-)
+const passthrough = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SYNC_')))
 const runner = fork(join(temp, 'index.mjs'), [], {
   execPath: node,
   execArgv: values.live ? ['--expose-gc'] : [],
@@ -130,6 +137,7 @@ const runner = fork(join(temp, 'index.mjs'), [], {
   env: {
     PATH: process.env.PATH,
     ...passthrough,
+    NODE_OPTIONS: nodeOptions,
     NODE_ENV: 'production',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     AWS_REGION: 'us-east-1',
@@ -197,7 +205,7 @@ const maxRss = await close()
 const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${version}`
 const concurrency = process.env.SYNC_PULL_CONCURRENCY ?? '3 (the default)'
-console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}; bundled, ${machine}
+console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}, NODE_OPTIONS ${JSON.stringify(nodeOptions)}; bundled, ${machine}
 `)
 console.log('| run | files pulled | seconds | files/s | MiB/s | peak RSS | peak heap | peak buffers |')
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
