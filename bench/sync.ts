@@ -24,7 +24,7 @@
  * the run slower).
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { arch, cpus, platform, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -81,7 +81,6 @@ await esbuild.build({
   outdir: temp,
   alias: PRECOMPILED_SCHEMAS_ALIAS
 })
-await copyFile(join(root, 'src/precompiled/schema-code.txt'), join(temp, 'schema-code.txt'))
 
 /** The next message of that op from a child. */
 function reply<T extends { op: string }>(child: ChildProcess, op: T['op']): Promise<T> {
