@@ -68,8 +68,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clientErrorHandler: clientErrorHandler(SECURITY_HEADERS),
     schemaController: schemaController(compilers)
   })
-  app.addHook('onSend', async (request, reply) => {
+  // Hooks every request runs take a callback, not a promise: no promise, no microtask, for a header.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
+    done(null, payload)
   })
 
   await app.register(errorsPlugin)
