@@ -18,7 +18,12 @@ import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promis
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
-import { forbiddenInputs, lambdaBuildOptions, PRECOMPILED_SCHEMAS_ALIAS } from './esbuild-options.mjs'
+import {
+  forbiddenInputs,
+  lambdaBuildOptions,
+  PRECOMPILED_SCHEMAS_ALIAS,
+  unexpectedWorkerThreadUsers
+} from './esbuild-options.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
@@ -63,6 +68,13 @@ async function buildLambda(version) {
 
   // The precompiled schemas' code, read on first use (src/lambda.ts).
   await cp(join(root, 'src/precompiled/schema-code.txt'), join(lambdaDir, 'schema-code.txt'))
+  const threadUsers = unexpectedWorkerThreadUsers(result.metafile)
+  if (threadUsers.length > 0) {
+    throw new Error(
+      `these bundled modules import node:worker_threads, which the Lambda bundle replaces (scripts/lib/main-thread-only.cjs):\n  ${threadUsers.join('\n  ')}`
+    )
+  }
+
   // src/lambda.ts serves /docs from ./static beside the bundle (and from ./openapi.json, written below).
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
   await writeFile(

@@ -20,12 +20,17 @@ export const ESM_CJS_BANNER = [
 /** Packages never bundled into a Lambda: pino-pretty is for laptops only. */
 export const LAMBDA_EXTERNAL = ['pino-pretty']
 
+/** What stands in for node:worker_threads (scripts/lib/main-thread-only.cjs), and the only modules that may use it. */
+export const MAIN_THREAD_SHIM = './scripts/lib/main-thread-only.cjs'
+export const MAIN_THREAD_SHIM_USERS = ['node_modules/pino/lib/tools.js', 'node_modules/thread-stream/index.js']
+
 /** Packages that must never reach a Lambda bundle; the build fails when the metafile shows one. */
 export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
 
 /**
  * Self-contained ES modules for nodejs24.x: everything bundled, the AWS SDK
- * included (pinned versions, tree-shaken, instead of the runtime's copy). Code
+ * included (pinned versions, tree-shaken, instead of the runtime's copy), and
+ * node:worker_threads replaced by what a handler on the main thread needs. Code
  * reached only through `import()` (the docs plugins, the start-up compilers,
  * rarely used clients) is split into chunks/, so a cold start does not parse it.
  * Add `entryPoints: { index: … }` and `outdir`.
@@ -46,6 +51,7 @@ export const lambdaBuildOptions = {
   mainFields: ['module', 'main'],
   banner: { js: ESM_CJS_BANNER },
   external: LAMBDA_EXTERNAL,
+  alias: { worker_threads: MAIN_THREAD_SHIM, 'node:worker_threads': MAIN_THREAD_SHIM },
   metafile: true,
   legalComments: 'external',
   logLevel: 'warning'
@@ -57,6 +63,7 @@ export const lambdaBuildOptions = {
  * compilers behind them, are left out instead of parsed at every cold start.
  */
 export const PRECOMPILED_SCHEMAS_ALIAS = {
+  ...lambdaBuildOptions.alias,
   '@fastify/ajv-compiler': './scripts/lib/no-schema-compiler.cjs',
   '@fastify/fast-json-stringify-compiler': './scripts/lib/no-schema-compiler.cjs'
 }
@@ -72,4 +79,19 @@ export function forbiddenInputs(metafile) {
   return Object.keys(metafile.inputs).filter(input =>
     LAMBDA_FORBIDDEN_PACKAGES.some(name => input.includes(`node_modules/${name}/`))
   )
+}
+
+/**
+ * The bundled modules that import the worker_threads stand-in but are not
+ * known to need only what it offers.
+ *
+ * @param {import('esbuild').Metafile} metafile
+ * @returns {string[]}
+ */
+export function unexpectedWorkerThreadUsers(metafile) {
+  const shim = MAIN_THREAD_SHIM.slice(2)
+  return Object.entries(metafile.inputs)
+    .filter(([, input]) => input.imports.some(i => i.path === shim))
+    .map(([path]) => path)
+    .filter(path => !MAIN_THREAD_SHIM_USERS.includes(path))
 }

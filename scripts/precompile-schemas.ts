@@ -147,7 +147,7 @@ export interface GeneratedSchemas {
  * parses the code of routes it does not serve. The module holds the modules
  * those bodies require (static `require` calls, so a bundler includes them),
  * each body's byte span in that file, and per kind the key -> function tables
- * of PrecompiledSchemas, behind a function that is given a reader of spans of that file.
+ * of PrecompiledSchemas, behind a function given a reader of those spans.
  */
 export function generateModule(schemas: CollectedSchemas): GeneratedSchemas {
   const bodies: string[] = []

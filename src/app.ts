@@ -11,7 +11,7 @@ import requestTextPlugin from './plugins/app/request-text.ts'
 import corsPlugin from './plugins/external/cors.ts'
 import openapiPlugin, { DOCS_PREFIX } from './plugins/external/openapi.ts'
 import rateLimitPlugin from './plugins/external/rate-limit.ts'
-import securityHeadersPlugin, { securityHeaders } from './plugins/external/security-headers.ts'
+import securityHeadersPlugin, { SECURITY_HEADERS } from './plugins/external/security-headers.ts'
 import syncPlugin, { type SyncPluginOptions } from './plugins/app/sync.ts'
 import assetsRoutes from './routes/assets.ts'
 import dataRoutes from './routes/data.ts'
@@ -51,7 +51,6 @@ export interface BuildOptions {
  * plugins, then routes; not yet ready, so an adapter can still decorate it.
  */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const headers = securityHeaders()
   // Imported only when needed, so the Lambda bundle, which brings its own, never loads ajv.
   const compilers = options.schemaCompilers ?? (await import('./validation.ts')).runtimeCompilers
   const app = Fastify({
@@ -65,17 +64,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // second route for every GET, each one more for a cold start to register.
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    frameworkErrors: frameworkErrorHandler(headers),
-    clientErrorHandler: clientErrorHandler(headers),
+    frameworkErrors: frameworkErrorHandler(SECURITY_HEADERS),
+    clientErrorHandler: clientErrorHandler(SECURITY_HEADERS),
     schemaController: schemaController(compilers)
   })
-  app.addHook('onSend', async (request, reply) => {
+  // Hooks every request runs take a callback, not a promise: no promise, no microtask, for a header.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
+    done(null, payload)
   })
 
   await app.register(errorsPlugin)
   await app.register(requestTextPlugin)
-  await app.register(securityHeadersPlugin, { headers })
+  await app.register(securityHeadersPlugin)
   await app.register(corsPlugin, { config })
   // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
   // plugin declares it a dependency, so registering them the other way round fails at boot).

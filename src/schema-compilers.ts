@@ -66,19 +66,17 @@ type ValidateContext = { parentData: object; parentDataProperty: string }
 /**
  * A validator that evaluates its generated code on its first call, so start-up
  * only looks schemas up. `schemaEnv` is what tells Fastify (as with ajv's own
- * functions) to pass the request as parent data; `errors` are ajv's.
+ * functions) to pass the request as parent data; `errors` reads ajv's, so a
+ * call costs nothing over the generated function's own.
  */
 function lazyValidator(make: () => Validate): Validate {
   let validate: ((data: unknown, context?: ValidateContext) => boolean) | undefined
-  const lazy = Object.assign(
-    (data: unknown, context?: ValidateContext) => {
-      validate ??= make() as typeof validate & object
-      const valid = validate(data, context)
-      lazy.errors = (validate as { errors?: unknown }).errors
-      return valid
-    },
-    { schemaEnv: true, errors: undefined as unknown }
-  )
+  const lazy = (data: unknown, context?: ValidateContext) =>
+    (validate ??= make() as typeof validate & object)(data, context)
+  Object.defineProperties(lazy, {
+    schemaEnv: { value: true },
+    errors: { get: () => (validate as { errors?: unknown } | undefined)?.errors }
+  })
   return lazy as unknown as Validate
 }
 

@@ -101,12 +101,18 @@ export default fp<AuthOptions>(
     })
 
     // Runs before every route-level hook: the rate limiter keys on what this finds.
-    app.addHook('onRequest', async request => {
+    // A callback, so public routes (most requests on some APIs) make no promise here.
+    app.addHook('onRequest', (request, _reply, done) => {
       const auth = request.routeOptions.config.auth
-      if (auth === undefined || auth === 'public') return
-      const resolution = await resolve(request.headers)
-      if ('principal' in resolution) request.principal = resolution.principal
-      else request.authFailure = resolution.failure
+      if (auth === undefined || auth === 'public') {
+        done()
+        return
+      }
+      resolve(request.headers).then(resolution => {
+        if ('principal' in resolution) request.principal = resolution.principal
+        else request.authFailure = resolution.failure
+        done()
+      }, done)
     })
 
     async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {

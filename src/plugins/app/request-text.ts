@@ -57,20 +57,24 @@ export default fp(
       parseJson(request, body as string, done)
     })
 
-    app.addHook('preValidation', async (request: FastifyRequest) => {
+    // Every request runs it: a callback, so checking text makes no promise.
+    app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
       const problem =
         textProblem(request.params, 'params') ??
         textProblem(request.query, 'querystring') ??
         textProblem(request.body, 'body')
-      if (problem?.kind === 'too-deep')
-        throw new InvalidInputError('BODY_TOO_DEEP', `JSON may nest at most ${MAX_BODY_DEPTH} levels deep`)
+      if (problem?.kind === 'too-deep') {
+        done(new InvalidInputError('BODY_TOO_DEEP', `JSON may nest at most ${MAX_BODY_DEPTH} levels deep`))
+        return
+      }
       if (problem?.kind === 'malformed') {
         const where = problem.at.length > 120 ? `${problem.at.slice(0, 120)}…` : problem.at
-        throw new InvalidInputError(
-          'MALFORMED_UNICODE',
-          `${where} is not well-formed Unicode (it holds a lone surrogate)`
+        done(
+          new InvalidInputError('MALFORMED_UNICODE', `${where} is not well-formed Unicode (it holds a lone surrogate)`)
         )
+        return
       }
+      done()
     })
   },
   { name: 'request-text' }
