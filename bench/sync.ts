@@ -2,36 +2,49 @@
  * `npm run bench:sync [-- --files 5000 --big-mib 100]`: one vault of --files
  * files (one of them --big-mib MiB, the rest 1 to 40 KiB: about 200 MiB in
  * all by default) through the real engine (buildApp, app.syncEngine), from the
- * stand-in for Obsidian Sync into the embedded stack. Both of those run in a
- * child process (bench/sync-services.ts), so the memory measured is the
- * syncing process's alone, as on Lambda.
+ * stand-in for Obsidian Sync into the embedded stack.
+ *
+ * The syncing side runs as it is deployed: bench/sync-runner.ts bundled with
+ * the Lambda's esbuild options and schemas precompiled as `npm run build` does
+ * them, started with plain `node` (this Node, or another major with --node 24,
+ * from the npm package `node@24` as `npm run bench:cold` gets it). The stand-in
+ * and the stack run in a process of their own (bench/sync-services.ts), so the
+ * memory measured is the syncing process's alone, as on Lambda.
  *
  * A complete run: files/s, MiB/s and the peak RSS (sampled every 20 ms, and
- * the kernel's maxRSS), beside the idle app's RSS as the floor. Then 1 % of
- * the files get a new version and an incremental run must pull exactly those
- * (the child counts every pull it serves): exit 1 when it does not, or when a
- * run does not succeed. The memory goal (256 MiB) is reported, not enforced.
+ * the kernel's maxRSS), beside the idle app's RSS in the same process as the
+ * floor. Then 1 % of the files get a new version and an incremental run must
+ * pull exactly those (the services count every pull they serve): exit 1 when it
+ * does not, or when a run does not succeed. The memory goal (256 MiB) is
+ * reported, not enforced.
  *
- * SYNC_* settings (SYNC_PULL_CONCURRENCY …) are passed through to the app.
- * `NODE_OPTIONS=--expose-gc npm run bench:sync -- --live` collects garbage
- * before every sample: the peaks are then what is live (and the run slower).
+ * SYNC_* settings (SYNC_PULL_CONCURRENCY …) and NODE_OPTIONS reach the syncing
+ * process as they would reach the function. `npm run bench:sync -- --live`
+ * collects garbage before every sample: the peaks are then what is live (and
+ * the run slower).
  */
-import { fork } from 'node:child_process'
-import { arch, cpus, platform } from 'node:os'
+import { fork, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { arch, cpus, platform, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
+import * as esbuild from 'esbuild'
+import { parseDocument } from 'yaml'
+import { lambdaBuildOptions, PRECOMPILED_SCHEMAS_ALIAS } from '../scripts/esbuild-options.mjs'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
+import type { Peaks, RunnerReply, RunnerRequest } from './sync-runner.ts'
 import type { ServicesReady, ServicesReply, ServicesRequest } from './sync-services.ts'
 
 const MIB = 1024 * 1024
 const RSS_GOAL_MIB = 256
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 const { values } = parseArgs({
   options: {
     files: { type: 'string', default: '5000' },
     'big-mib': { type: 'string', default: '100' },
+    node: { type: 'string' },
     live: { type: 'boolean', default: false }
   }
 })
@@ -42,20 +55,35 @@ if (!Number.isInteger(files) || files < 2 || !Number.isFinite(bigMib) || bigMib 
   process.exit(2)
 }
 
-const child = fork(
-  fileURLToPath(new URL('./sync-services.ts', import.meta.url)),
-  ['--files', String(files), '--big-mib', String(bigMib)],
-  { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }
-)
-child.once('exit', code => {
-  if (code !== 0 && !closing) {
-    console.error(`the services process exited with ${code}`)
-    process.exit(1)
-  }
-})
-let closing = false
+/** A Node binary of that major: this one, or the npm package's (as scripts/bench-cold.mjs finds it). */
+function nodeBinary(major: number): string {
+  if (Number.parseInt(process.versions.node, 10) === major) return process.execPath
+  const found = spawnSync('npx', ['-y', '-p', `node@${major}`, '-c', 'command -v node'], { encoding: 'utf8' })
+  const path = found.stdout?.trim().split('\n').pop()
+  if (found.status !== 0 || !path) throw new Error(`no Node ${major} from npx -p node@${major}:\n${found.stderr}`)
+  return path
+}
+const node = values.node === undefined ? process.execPath : nodeBinary(Number(values.node))
 
-function reply<T extends { op: string }>(op: T['op']): Promise<T> {
+// The schemas precompiled as `npm run build` does, then the runner bundled as the function is.
+console.error('precompiling schemas and bundling bench/sync-runner.ts …')
+const precompile = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompile-schemas.ts'], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+})
+if (precompile.status !== 0) process.exit(precompile.status ?? 1)
+const temp = await mkdtemp(join(tmpdir(), 'atlas-bench-sync-'))
+await esbuild.build({
+  ...lambdaBuildOptions,
+  absWorkingDir: root,
+  entryPoints: { index: 'bench/sync-runner.ts' },
+  outdir: temp,
+  alias: PRECOMPILED_SCHEMAS_ALIAS
+})
+
+/** The next message of that op from a child. */
+function reply<T extends { op: string }>(child: ChildProcess, op: T['op']): Promise<T> {
   return new Promise(resolve => {
     const listener = (message: T): void => {
       if (message.op !== op) return
@@ -65,98 +93,118 @@ function reply<T extends { op: string }>(op: T['op']): Promise<T> {
     child.on('message', listener)
   })
 }
-async function ask<T extends ServicesReply>(request: ServicesRequest & { op: string }, op: T['op']): Promise<T> {
-  const answer = reply<T>(op)
+async function ask<T extends { op: string }>(child: ChildProcess, request: object, op: T['op']): Promise<T> {
+  const answer = reply<T>(child, op)
   child.send(request)
   return await answer
 }
+let closing = false
+function watch(child: ChildProcess, name: string): void {
+  child.once('exit', code => {
+    if (code === 0 && closing) return
+    console.error(`the ${name} process exited with ${code}`)
+    void rm(temp, { recursive: true, force: true }).then(() => process.exit(1))
+  })
+}
 
 console.error(`making a vault of ${files} files …`)
-const services = await reply<ServicesReady>('ready')
+const services = fork(
+  fileURLToPath(new URL('./sync-services.ts', import.meta.url)),
+  ['--files', String(files), '--big-mib', String(bigMib)],
+  { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }
+)
+watch(services, 'services')
+const ready = await reply<ServicesReady>(services, 'ready')
+
+/** The function's NODE_OPTIONS in template.yaml (its V8 settings), for the syncing process to run with. */
+async function functionNodeOptions(): Promise<string> {
+  const template = parseDocument(await readFile(join(root, 'template.yaml'), 'utf8'), { logLevel: 'error' })
+  const path = ['Resources', 'ApiFunction', 'Properties', 'Environment', 'Variables', 'NODE_OPTIONS']
+  const value = template.getIn(path)
+  return typeof value === 'string' ? value : ''
+}
+// The caller's NODE_OPTIONS, when set (even empty), instead: to compare a setting with the function's.
+const nodeOptions = process.env.NODE_OPTIONS ?? (await functionNodeOptions())
+
+// Configured as the function is, from its environment; slices run in the process, as one invocation's would.
 const passthrough = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SYNC_')))
-const config = loadConfig({
-  ...passthrough,
-  NODE_ENV: 'test',
-  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  AWS_ENDPOINT_URL_DYNAMODB: services.dynamodbEndpoint,
-  AWS_ENDPOINT_URL_S3: services.s3Endpoint,
-  OBSIDIAN_API_URL: services.obsidianUrl,
-  OBSIDIAN_EMAIL: services.account.email,
-  OBSIDIAN_PASSWORD: services.account.password,
-  OBSIDIAN_VAULT_PASSWORDS: JSON.stringify({ [services.vaultId]: services.vaultPassword })
-})
-const app = await buildApp(config, { logStream: process.stderr })
-await app.ready()
-
-interface Peaks {
-  rss: number
-  heapUsed: number
-  external: number
-  arrayBuffers: number
-}
-const zero = (): Peaks => ({ rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 })
-let peaks = zero()
-const sample = (): void => {
-  const now = process.memoryUsage()
-  for (const key of Object.keys(peaks) as Array<keyof Peaks>) peaks[key] = Math.max(peaks[key], now[key])
-}
-// --live collects garbage before each sample, so the peaks are what is live, not what awaits collection.
-const gc = (globalThis as { gc?: () => void }).gc
-if (values.live && gc === undefined) {
-  console.error('--live needs the gc function: NODE_OPTIONS=--expose-gc npm run bench:sync -- --live')
-  process.exit(2)
-}
-const sampler = setInterval(() => {
-  if (values.live) gc!()
-  sample()
-}, 20)
-
-// The floor: the app built and idle, before any sync.
-await new Promise(resolve => setTimeout(resolve, 500))
-const idle = peaks
-
-async function syncRun(syncType: SyncType): Promise<{ seconds: number; vault: VaultProgress; peaks: Peaks }> {
-  peaks = zero()
-  sample()
-  const started = performance.now()
-  const run = await app.syncEngine.start({ syncType, trigger: 'cli' })
-  const ended = await app.syncEngine.waitFor(run.runId, 3_600_000)
-  const seconds = (performance.now() - started) / 1000
-  const vault = (await app.syncEngine.get(run.runId))!.progress[0]!
-  if (ended.status !== 'succeeded') {
-    console.error(`the ${syncType} run ended ${ended.status}: ${JSON.stringify(ended.result?.errors)}`)
-    await close(1)
+const runner = fork(join(temp, 'index.mjs'), [], {
+  execPath: node,
+  execArgv: values.live ? ['--expose-gc'] : [],
+  cwd: temp,
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  env: {
+    PATH: process.env.PATH,
+    ...passthrough,
+    NODE_OPTIONS: nodeOptions,
+    NODE_ENV: 'production',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    AWS_REGION: 'us-east-1',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ENDPOINT_URL_DYNAMODB: ready.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_S3: ready.s3Endpoint,
+    OBSIDIAN_API_URL: ready.obsidianUrl,
+    OBSIDIAN_EMAIL: ready.account.email,
+    OBSIDIAN_PASSWORD: ready.account.password,
+    OBSIDIAN_VAULT_PASSWORDS: JSON.stringify({ [ready.vaultId]: ready.vaultPassword }),
+    ...(values.live ? { BENCH_LIVE: '1' } : {})
   }
-  return { seconds, vault, peaks }
+})
+watch(runner, 'syncing')
+const idle = (await reply<RunnerReply & { op: 'idle' }>(runner, 'idle')).peaks
+
+type Ran = RunnerReply & { op: 'ran' }
+async function syncRun(syncType: SyncType): Promise<{ seconds: number; vault: VaultProgress; peaks: Peaks }> {
+  const ran = await ask<Ran>(runner, { op: 'run', syncType } satisfies RunnerRequest, 'ran')
+  if (ran.status !== 'succeeded') {
+    console.error(`the ${syncType} run ended ${ran.status}: ${JSON.stringify(ran.errors)}`)
+    await fail()
+  }
+  return ran
 }
 
-async function close(code: number): Promise<never> {
+/** Closes both processes; the runner reports the kernel's peak for its whole life as it goes. */
+async function close(): Promise<number> {
   closing = true
-  clearInterval(sampler)
-  await app.close()
-  child.disconnect()
-  process.exit(code)
+  const closed = ask<RunnerReply & { op: 'closed' }>(runner, { op: 'close' } satisfies RunnerRequest, 'closed')
+  const { maxRss } = await closed
+  services.disconnect()
+  await rm(temp, { recursive: true, force: true })
+  return maxRss
 }
+async function fail(): Promise<never> {
+  await close()
+  process.exit(1)
+}
+
+const pulls = async (): Promise<number[]> =>
+  (await ask<ServicesReply & { op: 'pulls' }>(services, { op: 'pulls' } satisfies ServicesRequest, 'pulls')).uids
 
 const mib = (bytes: number): string => (bytes / MIB).toFixed(1)
 
-console.error(`syncing ${files} files, ${mib(services.bytes)} MiB (one of ${bigMib} MiB) …`)
+console.error(`syncing ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB) …`)
 const complete = await syncRun('complete')
 if (complete.vault.pulled !== files) {
   console.error(`the complete run pulled ${complete.vault.pulled} files of ${files}`)
-  await close(1)
+  await fail()
 }
 
 const changes = Math.max(1, Math.round(files / 100))
-const before = (await ask<{ op: 'pulls'; uids: number[] }>({ op: 'pulls' }, 'pulls')).uids.length
-const { uids: changed } = await ask<{ op: 'changed'; uids: number[] }>({ op: 'change', count: changes }, 'changed')
+const before = (await pulls()).length
+const { uids: changed } = await ask<ServicesReply & { op: 'changed' }>(
+  services,
+  { op: 'change', count: changes } satisfies ServicesRequest,
+  'changed'
+)
 const incremental = await syncRun('incremental')
-const pulled = (await ask<{ op: 'pulls'; uids: number[] }>({ op: 'pulls' }, 'pulls')).uids.slice(before)
+const pulled = (await pulls()).slice(before)
 const exactly = pulled.length === changed.length && [...pulled].sort().join() === [...changed].sort().join() // every uid once
+const maxRss = await close()
 
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${process.versions.node}`
-const maxRss = process.resourceUsage().maxRSS * 1024
-console.log(`/sync: ${files} files, ${mib(services.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${config.sync.pullConcurrency}; ${machine}
+const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${version}`
+const concurrency = process.env.SYNC_PULL_CONCURRENCY ?? '3 (the default)'
+console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}, NODE_OPTIONS ${JSON.stringify(nodeOptions)}; bundled, ${machine}
 `)
 console.log('| run | files pulled | seconds | files/s | MiB/s | peak RSS | peak heap | peak buffers |')
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
@@ -169,12 +217,13 @@ for (const [name, r] of [
   )
 console.log('')
 console.log(
-  `idle app (the floor): RSS ${mib(idle.rss)} MiB, heap ${mib(idle.heapUsed)} MiB, buffers ${mib(idle.arrayBuffers)} MiB; kernel maxRSS over the whole process: ${mib(maxRss)} MiB${values.live ? '; peaks after a GC at each sample (--live)' : ''}`
+  `idle app (the floor): RSS ${mib(idle.rss)} MiB, heap ${mib(idle.heapUsed)} MiB, buffers ${mib(idle.arrayBuffers)} MiB; kernel maxRSS over the whole syncing process: ${mib(maxRss)} MiB${values.live ? '; peaks after a GC at each sample (--live)' : ''}`
 )
+const peak = Math.max(complete.peaks.rss, incremental.peaks.rss, maxRss)
 console.log(
-  `peak RSS ${mib(Math.max(complete.peaks.rss, maxRss))} MiB: ${Math.max(complete.peaks.rss, maxRss) <= RSS_GOAL_MIB * MIB ? 'under' : 'OVER'} the goal of ${RSS_GOAL_MIB} MiB`
+  `peak RSS ${mib(peak)} MiB: ${peak <= RSS_GOAL_MIB * MIB ? 'under' : 'OVER'} the goal of ${RSS_GOAL_MIB} MiB`
 )
 console.log(
   `incremental: ${changed.length} files changed, ${pulled.length} pulled${exactly ? ', exactly those' : `, NOT exactly those (changed ${changed.join(',')}; pulled ${pulled.join(',')})`}; ${incremental.vault.skipped} skipped`
 )
-await close(exactly && incremental.vault.pulled === changed.length ? 0 : 1)
+process.exit(exactly && incremental.vault.pulled === changed.length ? 0 : 1)

@@ -65,7 +65,8 @@ export class SyncObjectsRepository {
     if (expectedBytes <= PART_BYTES) {
       const chunks: Buffer[] = []
       for await (const chunk of body) chunks.push(chunk)
-      const whole = Buffer.concat(chunks)
+      // Most files arrive in one piece: that piece is the body, not a copy of it.
+      const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
       await this.s3.send(new PutObjectCommand({ ...params, Body: whole, ContentLength: whole.length }))
       return whole.length
     }

@@ -29,6 +29,7 @@ import {
 import type { SyncObjectsRepository } from '../repositories/sync-objects.ts'
 import type { SyncVaultsRepository, Target, VaultState } from '../repositories/sync-vaults.ts'
 import type { Account, AccountSettings, RunCredentials } from './account.ts'
+import { CipherCache } from './cipher-cache.ts'
 import type { Continuation, SyncLauncher } from './launcher.ts'
 import type { SyncMetrics } from './metrics.ts'
 import { ObsidianError } from './obsidian/errors.ts'
@@ -74,6 +75,7 @@ export class SyncEngine {
   /** Set by whoever builds the engine, once it can run slices. */
   launcher: SyncLauncher | undefined
   private stopping = false
+  private readonly ciphers = new CipherCache()
 
   constructor(private readonly options: SyncEngineOptions) {}
 
@@ -292,7 +294,7 @@ export class SyncEngine {
       worked = true
       let result
       try {
-        const cipher = await client.cipherFor(vault, password)
+        const cipher = await this.ciphers.get(vault, password, () => client.cipherFor(vault, password))
         result = await syncVaultSlice(
           { runs, vaults: this.options.vaults, objects: this.options.objects, log },
           {

@@ -215,7 +215,7 @@ export class VaultSession {
           )
         )
       }
-      const decryptor = this.options.cipher.contentDecryptor()
+      const decryptor = this.options.cipher.contentDecryptor(size as number)
       const digest = createHash('sha256')
       let received = 0
       for (let i = 0; i < (pieces as number); i++) {

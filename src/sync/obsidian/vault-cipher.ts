@@ -35,6 +35,8 @@ const TAG_BYTES = 16
 // N=32768, r=8 needs 32 MiB; Node's default ceiling is exactly that, so give it room.
 const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
 
+const EMPTY = Buffer.alloc(0)
+
 const sha256 = (data: Buffer | string): Buffer => createHash('sha256').update(data).digest()
 
 export interface VaultCipher {
@@ -46,51 +48,61 @@ export interface VaultCipher {
   decryptPath(encrypted: string): string
   /** iv || ciphertext || tag with a random IV (or the one given); empty stays empty. */
   encryptContent(plain: Buffer, iv?: Buffer): Buffer
-  /** A decryptor for one file's content, fed piece by piece. */
-  contentDecryptor(): ContentDecryptor
+  /** A decryptor for one file's content of `size` bytes on the wire, fed piece by piece. */
+  contentDecryptor(size: number): ContentDecryptor
 }
 
 /**
- * Decrypts content that arrives in pieces: holds back only the IV and the last
- * 16 bytes (the tag), so a file never has to be whole in memory. Output is
- * unverified until `final` returns: nothing may be made visible before then.
+ * Decrypts content that arrives in pieces, its length on the wire known: the
+ * IV is the first 12 bytes and the tag the last 16, so every byte between goes
+ * straight to the cipher, without gathering or copying pieces, and a file
+ * never has to be whole in memory. Output is unverified until `final`
+ * returns: nothing may be made visible before then.
  */
 export class ContentDecryptor {
-  private iv = Buffer.alloc(0)
-  private tail = Buffer.alloc(0)
+  private readonly iv = Buffer.alloc(IV_BYTES)
+  private readonly tag = Buffer.alloc(TAG_BYTES)
   private decipher: DecipherGCM | undefined
   private seen = 0
 
-  constructor(private readonly key: Buffer) {}
+  /** `size`: the content's bytes on the wire, IV and tag included. */
+  constructor(
+    private readonly key: Buffer,
+    private readonly size: number
+  ) {}
 
   update(piece: Buffer): Buffer {
+    const start = this.seen
     this.seen += piece.length
-    let data = piece
-    if (this.decipher === undefined) {
-      const need = IV_BYTES - this.iv.length
-      this.iv = Buffer.concat([this.iv, data.subarray(0, need)])
-      data = data.subarray(need)
-      if (this.iv.length < IV_BYTES) return Buffer.alloc(0)
-      this.decipher = createDecipheriv('aes-256-gcm', this.key, this.iv)
-    }
-    const joined = Buffer.concat([this.tail, data])
-    const cut = Math.max(0, joined.length - TAG_BYTES)
-    this.tail = joined.subarray(cut)
-    return this.decipher.update(joined.subarray(0, cut))
+    if (this.seen > this.size) throw new ObsidianError('PROTOCOL', 'File content is longer than its size')
+    if (this.size < IV_BYTES + TAG_BYTES) return EMPTY
+    const tagStart = this.size - TAG_BYTES
+    if (start < IV_BYTES) piece.copy(this.iv, start, 0, Math.min(piece.length, IV_BYTES - start))
+    if (this.seen > tagStart) piece.copy(this.tag, Math.max(0, start - tagStart), Math.max(0, tagStart - start))
+    const from = Math.max(IV_BYTES, start) - start
+    const to = Math.min(tagStart, this.seen) - start
+    if (to <= from) return EMPTY
+    return this.cipher().update(piece.subarray(from, to))
   }
 
   /** The last plaintext bytes; throws INTEGRITY when the tag does not verify. */
   final(): Buffer {
-    if (this.seen === 0) return Buffer.alloc(0)
-    if (this.decipher === undefined || this.tail.length < TAG_BYTES) {
+    if (this.seen < this.size) throw new ObsidianError('PROTOCOL', 'File content ended before its size')
+    if (this.size === 0) return EMPTY
+    if (this.size < IV_BYTES + TAG_BYTES) {
       throw new ObsidianError('INTEGRITY', 'File content is shorter than an IV and a tag')
     }
-    this.decipher.setAuthTag(this.tail)
+    const decipher = this.cipher()
+    decipher.setAuthTag(this.tag)
     try {
-      return this.decipher.final()
+      return decipher.final()
     } catch (err) {
       throw new ObsidianError('INTEGRITY', 'File content failed its authentication tag', { cause: err })
     }
+  }
+
+  private cipher(): DecipherGCM {
+    return (this.decipher ??= createDecipheriv('aes-256-gcm', this.key, this.iv))
   }
 }
 
@@ -142,7 +154,7 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
     (encryptionVersion === 0
       ? undefined
       : Buffer.from(await hkdfAsync('sha256', key, Buffer.alloc(0), 'ObsidianAesGcm', 32))) ?? key
-  const decryptor = (): ContentDecryptor => new ContentDecryptor(contentKey)
+  const decryptor = (size: number): ContentDecryptor => new ContentDecryptor(contentKey, size)
   const encryptContent = (plain: Buffer, iv: Buffer = randomBytes(IV_BYTES)): Buffer =>
     plain.length === 0 ? Buffer.alloc(0) : gcmSeal(contentKey, iv, plain)
 

@@ -104,7 +104,7 @@ for (const vector of vectors.vaults) {
         // Fed in pieces cut anywhere, even inside the IV and the tag.
         for (const cut of [1, 5, 13, sealed.length - 3]) {
           if (cut <= 0 || cut >= sealed.length) continue
-          const decryptor = cipher.contentDecryptor()
+          const decryptor = cipher.contentDecryptor(sealed.length)
           const plain = Buffer.concat([
             decryptor.update(sealed.subarray(0, cut)),
             decryptor.update(sealed.subarray(cut)),
@@ -130,13 +130,28 @@ t.test('vault cipher: tampering, foreign keys and unknown versions are typed err
   t.throws(() => cipher.decryptPath(''), { code: 'INTEGRITY' })
   const sealed = Buffer.from(file.encContent!, 'base64')
   sealed[14]! ^= 0x80
-  const decryptor = cipher.contentDecryptor()
+  const decryptor = cipher.contentDecryptor(sealed.length)
   decryptor.update(sealed)
   t.throws(() => decryptor.final(), { code: 'INTEGRITY' }, 'a flipped content bit fails the tag')
-  const short = cipher.contentDecryptor()
+  const bytewise = cipher.contentDecryptor(sealed.length)
+  sealed[14]! ^= 0x80 // the bit flipped above, back
+  const plain = Buffer.concat([...sealed].map(byte => bytewise.update(Buffer.from([byte]))))
+  t.same(Buffer.concat([plain, bytewise.final()]), Buffer.from(file.content!, 'base64'), 'fed one byte at a time')
+  const badTag = Buffer.from(sealed)
+  badTag[badTag.length - 1]! ^= 0x01
+  const tagged = cipher.contentDecryptor(badTag.length)
+  tagged.update(badTag.subarray(0, -3))
+  tagged.update(badTag.subarray(-3))
+  t.throws(() => tagged.final(), { code: 'INTEGRITY' }, 'a flipped tag bit, the tag cut across pieces, fails')
+  const longer = cipher.contentDecryptor(sealed.length - 1)
+  t.throws(() => longer.update(sealed), { code: 'PROTOCOL' }, 'more bytes than the size it was given')
+  const cut = cipher.contentDecryptor(sealed.length)
+  cut.update(sealed.subarray(0, -1))
+  t.throws(() => cut.final(), { code: 'PROTOCOL' }, 'fewer bytes than the size it was given')
+  const short = cipher.contentDecryptor(20)
   short.update(Buffer.alloc(20))
   t.throws(() => short.final(), { code: 'INTEGRITY' }, 'shorter than an IV and a tag')
-  const empty = cipher.contentDecryptor()
+  const empty = cipher.contentDecryptor(0)
   t.same(empty.final(), Buffer.alloc(0), 'an empty file is 0 bytes on the wire')
   t.same(cipher.encryptContent(Buffer.alloc(0)), Buffer.alloc(0))
   await t.rejects(vaultCipher('x', 'y', 1), { code: 'UNSUPPORTED_ENCRYPTION' })
