@@ -24,14 +24,14 @@
  * the run slower).
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { arch, cpus, platform, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
-import { parseDocument } from 'yaml'
 import { lambdaBuildOptions, PRECOMPILED_SCHEMAS_ALIAS } from '../scripts/esbuild-options.mjs'
+import { lambdaNodeCommand, nodeBinary } from '../scripts/lib/bench-node.mjs'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
 import type { Peaks, RunnerReply, RunnerRequest } from './sync-runner.ts'
 import type { ServicesReady, ServicesReply, ServicesRequest } from './sync-services.ts'
@@ -55,14 +55,6 @@ if (!Number.isInteger(files) || files < 2 || !Number.isFinite(bigMib) || bigMib 
   process.exit(2)
 }
 
-/** A Node binary of that major: this one, or the npm package's (as scripts/bench-cold.mjs finds it). */
-function nodeBinary(major: number): string {
-  if (Number.parseInt(process.versions.node, 10) === major) return process.execPath
-  const found = spawnSync('npx', ['-y', '-p', `node@${major}`, '-c', 'command -v node'], { encoding: 'utf8' })
-  const path = found.stdout?.trim().split('\n').pop()
-  if (found.status !== 0 || !path) throw new Error(`no Node ${major} from npx -p node@${major}:\n${found.stderr}`)
-  return path
-}
 const node = values.node === undefined ? process.execPath : nodeBinary(Number(values.node))
 
 // The schemas precompiled as `npm run build` does, then the runner bundled as the function is.
@@ -116,21 +108,16 @@ const services = fork(
 watch(services, 'services')
 const ready = await reply<ServicesReady>(services, 'ready')
 
-/** The function's NODE_OPTIONS in template.yaml (its V8 settings), for the syncing process to run with. */
-async function functionNodeOptions(): Promise<string> {
-  const template = parseDocument(await readFile(join(root, 'template.yaml'), 'utf8'), { logLevel: 'error' })
-  const path = ['Resources', 'ApiFunction', 'Properties', 'Environment', 'Variables', 'NODE_OPTIONS']
-  const value = template.getIn(path)
-  return typeof value === 'string' ? value : ''
-}
-// The caller's NODE_OPTIONS, when set (even empty), instead: to compare a setting with the function's.
-const nodeOptions = process.env.NODE_OPTIONS ?? (await functionNodeOptions())
+// Started as Lambda's runtime starts the function: its memory flags for the template's MemorySize, through the
+// function's exec wrapper (which pins the young generation). A caller's NODE_OPTIONS reaches it too.
+const [command, ...commandArgs] = await lambdaNodeCommand(node)
+const nodeOptions = process.env.NODE_OPTIONS ?? ''
 
 // Configured as the function is, from its environment; slices run in the process, as one invocation's would.
 const passthrough = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SYNC_')))
 const runner = fork(join(temp, 'index.mjs'), [], {
-  execPath: node,
-  execArgv: values.live ? ['--expose-gc'] : [],
+  execPath: command,
+  execArgv: commandArgs,
   cwd: temp,
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   env: {
@@ -204,7 +191,7 @@ const maxRss = await close()
 const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${version}`
 const concurrency = process.env.SYNC_PULL_CONCURRENCY ?? '3 (the default)'
-console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}, NODE_OPTIONS ${JSON.stringify(nodeOptions)}; bundled, ${machine}
+console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}; bundled, started as \`${[command, ...commandArgs].map(a => a.split('/').pop()).join(' ')}\`${nodeOptions ? ` with NODE_OPTIONS ${JSON.stringify(nodeOptions)}` : ''}; ${machine}
 `)
 console.log('| run | files pulled | seconds | files/s | MiB/s | peak RSS | peak heap | peak buffers |')
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|')

@@ -8,7 +8,10 @@
  * process's own Node when it is that major, else the npm package `node@<major>`
  * (`npx -y -p node@24`), a real Node binary.
  *
- * Each run is a new `node` process that records performance.now() at start,
+ * Each run is a new `node` process, started as Lambda's runtime starts a
+ * function (its V8 memory flags for the template's MemorySize; ours through
+ * the function's exec wrapper, scripts/lib/node-flags.sh), that records
+ * performance.now() at start,
  * imports the bundle, invokes `handler` with an HTTP API 2.0 `GET /health`
  * event, and prints its phases in ms: modules (evaluating the bundle's modules,
  * up to the entry's `cold-start:modules-loaded` mark), app (the entry's own
@@ -30,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
 import { lambdaBuildOptions } from './esbuild-options.mjs'
+import { lambdaNodeCommand, nodeBinary } from './lib/bench-node.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -95,17 +99,9 @@ const runEnv = {
   TZ: 'UTC'
 }
 
-/** A Node binary of that major: this one, or the npm package's. */
-function nodeBinary(major) {
-  if (Number(process.versions.node.split('.')[0]) === major) return process.execPath
-  const found = spawnSync('npx', ['-y', '-p', `node@${major}`, '-c', 'command -v node'], { encoding: 'utf8' })
-  const path = found.stdout?.trim().split('\n').pop()
-  if (found.status !== 0 || !path) throw new Error(`no Node ${major} from npx -p node@${major}:\n${found.stderr}`)
-  return path
-}
-
-function coldStart(node, bundle) {
-  const child = spawnSync(node, ['--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS], {
+function coldStart(command, bundle) {
+  const [file, ...args] = command
+  const child = spawnSync(file, [...args, '--input-type=module', '-e', RUN_ONE, pathToFileURL(bundle).href, EVENTS], {
     cwd: dirname(bundle),
     env: runEnv,
     encoding: 'utf8',
@@ -168,8 +164,8 @@ try {
   })
 
   const bundles = [
-    { name: 'atlas', label: 'atlas (dist/lambda/index.mjs)', path: ours },
-    { name: 'minimal', label: 'minimal (bench/minimal-handler.ts)', path: minimal }
+    { name: 'atlas', label: 'atlas (dist/lambda/index.mjs)', path: ours, wrapper: true },
+    { name: 'minimal', label: 'minimal (bench/minimal-handler.ts)', path: minimal, wrapper: false }
   ]
   for (const bundle of bundles) bundle.bytes = await startupBytes(bundle.path)
 
@@ -181,13 +177,16 @@ try {
   for (const major of majors) {
     const node = nodeBinary(major)
     const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
+    // Each bundle started as Lambda's runtime starts a function: its memory flags; ours through its exec wrapper.
+    for (const bundle of bundles) bundle.command = await lambdaNodeCommand(node, { wrapper: bundle.wrapper })
     info(`node ${version}: ${runs} cold starts per bundle, alternating, after one discarded warm-up each …`)
     const measured = bundles.map(bundle => ({ ...bundle, runs: [] }))
     const measure = count => {
-      for (let i = 0; i < count; i++) for (const bundle of measured) bundle.runs.push(coldStart(node, bundle.path))
+      for (let i = 0; i < count; i++)
+        for (const bundle of measured) bundle.runs.push(coldStart(bundle.command, bundle.path))
     }
     const totalRatio = () => median(measured[0].runs.map(r => r.total)) / median(measured[1].runs.map(r => r.total))
-    for (const bundle of measured) coldStart(node, bundle.path)
+    for (const bundle of measured) coldStart(bundle.command, bundle.path)
     measure(runs)
     // A guard, not a timed test: one burst of load from elsewhere gets a second look (twice the runs) before it fails.
     if (maxRatio !== undefined && totalRatio() > maxRatio) {
@@ -241,6 +240,9 @@ try {
   } else {
     console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}/${machine.arch}`)
     console.log('medians of alternating cold starts (fresh node process: import the bundle, then one GET /health)')
+    console.log(
+      `started as Lambda's runtime starts them: ${bundles.map(b => `${b.name}: ${commandLine(b.command)}`).join('; ')}`
+    )
     console.log('modules: evaluating the bundle; app: config, app, clients, ready; size: what a cold start loads;')
     console.log('cpu: CPU time of the process over the same span, steadier than wall time when the machine is busy')
     for (const { node, runs: count, bundles, ratio } of results) report(`${node}, ${count} runs`, bundles, ratio)
@@ -253,6 +255,11 @@ try {
   }
 } finally {
   await rm(temp, { recursive: true, force: true })
+}
+
+/** A command line with its paths cut to their last part. */
+function commandLine(command) {
+  return command.map(a => a.split('/').pop()).join(' ')
 }
 
 /** One table per Node version, medians and the ratio against the minimal handler. */

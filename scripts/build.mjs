@@ -4,7 +4,8 @@
  *                          dependency and its routes' validators and serializers
  *                          precompiled (src/precompiled/schemas.cjs, generated
  *                          first; their code in schema-code.txt beside it, read
- *                          on first use), chunks/ it imports on demand, the OpenAPI
+ *                          on first use), chunks/ it imports on demand, the
+ *                          runtime's exec wrapper (node-flags.sh), the OpenAPI
  *                          document and swagger-ui's static files beside it and
  *                          a package.json for `sam build`;
  *   dist/server.js         the HTTP server for `npm start`, dependencies left in
@@ -14,7 +15,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
@@ -66,6 +67,9 @@ async function buildLambda(version) {
     )
   }
 
+  // The runtime's exec wrapper (AWS_LAMBDA_EXEC_WRAPPER), which Lambda runs only if it is executable.
+  await cp(join(root, 'scripts/lib/node-flags.sh'), join(lambdaDir, 'node-flags.sh'))
+  await chmod(join(lambdaDir, 'node-flags.sh'), 0o755)
   // The precompiled schemas' code, read on first use (src/lambda.ts).
   await cp(join(root, 'src/precompiled/schema-code.txt'), join(lambdaDir, 'schema-code.txt'))
   const threadUsers = unexpectedWorkerThreadUsers(result.metafile)

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { parse, type Tags } from 'yaml'
@@ -229,26 +228,12 @@ t.test('DocsAccess reaches the function as DOCS_ACCESS, public unless set', asyn
   t.notMatch('', pattern)
 })
 
-// What the function's V8 is told (and `npm run bench:sync` runs with): a young generation of 2 x 4 MiB.
-t.test(
-  'NODE_OPTIONS pins the young generation, and Node takes it: garbage does not grow new space past it',
-  async t => {
-    const options = fn.Properties.Environment.Variables.NODE_OPTIONS as string
-    t.equal(options, '--max-semi-space-size=4')
-    // Short-lived objects enough to grow new space to its limit; the largest it became, in MiB.
-    const script = `const v8 = require('v8'); let keep = [], max = 0
-    for (let i = 0; i < 2e6; i++) { keep.push({ i, a: [i] }); if (keep.length > 2e5) keep = []
-      if (i % 1e4 === 0) max = Math.max(max, v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space').space_size) }
-    console.log(max / 2 ** 20)`
-    const pinned = spawnSync(process.execPath, ['-e', script], {
-      env: { ...process.env, NODE_OPTIONS: options },
-      encoding: 'utf8'
-    })
-    t.equal(pinned.status, 0, pinned.stderr)
-    t.equal(pinned.stderr, '', 'no warning about the option')
-    t.ok(Number(pinned.stdout) <= 8, `new space stays within 2 x 4 MiB (${pinned.stdout.trim()} MiB)`)
-  }
-)
+// What starts the function's node: the exec wrapper, which test/node-flags.test.ts checks.
+t.test('the function starts through the exec wrapper the build ships beside the bundle', async t => {
+  const variables = fn.Properties.Environment.Variables
+  t.equal(variables.AWS_LAMBDA_EXEC_WRAPPER, '/var/task/node-flags.sh')
+  t.notOk('NODE_OPTIONS' in variables, "the runtime's command-line flags would win over it")
+})
 
 t.test("the function logs JSON, at the level LogLevel maps to Lambda's, set in one place", async t => {
   const logging = fn.Properties.LoggingConfig
