@@ -20,6 +20,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 import {
+  builtinsImportedAsModules,
   forbiddenInputs,
   lambdaBuildOptions,
   PRECOMPILED_SCHEMAS_ALIAS,
@@ -76,6 +77,13 @@ async function buildLambda(version) {
   if (threadUsers.length > 0) {
     throw new Error(
       `these bundled modules import node:worker_threads, which the Lambda bundle replaces (scripts/lib/main-thread-only.cjs):\n  ${threadUsers.join('\n  ')}`
+    )
+  }
+
+  const builtinModules = builtinsImportedAsModules(result.metafile)
+  if (builtinModules.length > 0) {
+    throw new Error(
+      `these outputs import built-ins as ES modules, which the Lambda bundle requires instead (builtinsThroughRequire):\n  ${builtinModules.join('\n  ')}`
     )
   }
 

@@ -2,6 +2,7 @@
  * esbuild options shared by the Lambda bundle (scripts/build.mjs) and the
  * cold-start benchmark (scripts/bench-cold.mjs), so both bundle the same way.
  */
+import { relative } from 'node:path'
 
 /**
  * Bundled CommonJS (fastify, pino, the AWS SDK's CJS fallbacks) expects
@@ -16,6 +17,68 @@ export const ESM_CJS_BANNER = [
   'const __filename = __atlasFileURLToPath(import.meta.url);',
   'const __dirname = __atlasDirname(__filename);'
 ].join(' ')
+
+/**
+ * The built-ins whose ES namespace costs a cold start more than `require`
+ * does. To build a built-in's namespace Node reads every one of its exports,
+ * which runs the lazy getters behind some of them: on Node 24,
+ * `import { STATUS_CODES } from 'node:http'` loads undici (fetch, WebSocket,
+ * proxy agents), up to 20 ms; `node:process` loads the diagnostic report,
+ * `node:fs` its streams, `node:util` parseArgs and friends, 1 to 4 ms each.
+ * Measured one by one against `require` on Node 20 and 24; the others differ
+ * by less than half a millisecond, and every module more a bundle wraps costs
+ * about as much.
+ */
+export const BUILTINS_THROUGH_REQUIRE = ['fs', 'http', 'process', 'util']
+
+const throughRequire = new Map(
+  BUILTINS_THROUGH_REQUIRE.flatMap(name => [name, `node:${name}`].map(spec => [spec, `node:${name}`]))
+)
+
+/**
+ * Every static import of one of BUILTINS_THROUGH_REQUIRE, `import … from
+ * 'node:http'`, becomes a CommonJS `require` through the banner's.
+ * esbuild reads each named import off the required module where it is used,
+ * so only what the code uses is read.
+ *
+ * @type {import('esbuild').Plugin}
+ */
+export const builtinsThroughRequire = {
+  name: 'builtins-through-require',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(node:)?(${BUILTINS_THROUGH_REQUIRE.join('|')})$`) }, args => {
+      const name = throughRequire.get(args.path)
+      // `import()` stays as it is: off the cold path by its nature, and esbuild would give the required module a
+      // namespace of `default` only, where code reads `(await import('node:http')).request`.
+      if (name === undefined || args.kind !== 'import-statement') return undefined
+      // One stand-in per importing file, so each sits in its importer's chunk: one shared by many importers would
+      // be split into a chunk of its own, one more file for a cold start to load.
+      const importer = relative(build.initialOptions.absWorkingDir ?? process.cwd(), args.importer)
+      // The path ends in the built-in's name: ending in .mjs, it would be taken for an ES module.
+      return { path: `${importer} requires ${name}`, namespace: 'builtin-through-require', pluginData: name }
+    })
+    build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, args => ({
+      contents: `module.exports = require(${JSON.stringify(args.pluginData)})`,
+      loader: 'js'
+    }))
+  }
+}
+
+/**
+ * The output files that still import one of BUILTINS_THROUGH_REQUIRE
+ * statically as an ES module (`from "node:http"`), each with what it imports:
+ * with builtinsThroughRequire in the build, none.
+ *
+ * @param {import('esbuild').Metafile} metafile
+ * @returns {string[]}
+ */
+export function builtinsImportedAsModules(metafile) {
+  return Object.entries(metafile.outputs).flatMap(([output, { imports }]) =>
+    imports
+      .filter(i => i.external && i.kind === 'import-statement' && throughRequire.has(i.path))
+      .map(i => `${output}: ${i.kind} ${i.path}`)
+  )
+}
 
 /** Packages never bundled into a Lambda: pino-pretty is for laptops only. */
 export const LAMBDA_EXTERNAL = ['pino-pretty']
@@ -52,6 +115,7 @@ export const lambdaBuildOptions = {
   banner: { js: ESM_CJS_BANNER },
   external: LAMBDA_EXTERNAL,
   alias: { worker_threads: MAIN_THREAD_SHIM, 'node:worker_threads': MAIN_THREAD_SHIM },
+  plugins: [builtinsThroughRequire],
   metafile: true,
   legalComments: 'external',
   logLevel: 'warning'

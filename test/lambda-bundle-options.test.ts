@@ -1,11 +1,18 @@
 /**
- * What the Lambda bundle's esbuild options replace, and the guard the build
+ * What the Lambda bundle's esbuild options replace, and the guards the build
  * runs on its metafile (scripts/build.mjs): node:worker_threads gives way to a
- * main-thread stand-in only where the bundled code needs nothing more.
+ * main-thread stand-in only where the bundled code needs nothing more, and the
+ * built-ins whose ES namespace is costly are required instead.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import * as esbuild from 'esbuild'
 import t from 'tap'
 import {
+  builtinsImportedAsModules,
   lambdaBuildOptions,
   MAIN_THREAD_SHIM,
   PRECOMPILED_SCHEMAS_ALIAS,
@@ -39,4 +46,80 @@ t.test('the build names any bundled module outside pino that imports the stand-i
     outputs: {}
   }
   t.same(unexpectedWorkerThreadUsers(metafile as never), ['node_modules/piscina/dist/index.js'])
+})
+
+t.test(
+  'the Lambda bundle requires the built-ins whose ES namespace is costly, and still reads what it imports',
+  async t => {
+    const dir = await mkdtemp(join(tmpdir(), 'atlas-builtins-'))
+    t.teardown(() => rm(dir, { recursive: true, force: true }))
+    await writeFile(
+      join(dir, 'entry.mjs'),
+      [
+        "import { STATUS_CODES } from 'node:http'",
+        "import * as fs from 'fs'",
+        "import process from 'node:process'",
+        "import { createHash } from 'node:crypto'",
+        'export const status = STATUS_CODES[404]',
+        'export const exists = fs.existsSync(new URL(import.meta.url))',
+        'export const pid = process.pid',
+        "export const hash = createHash('sha256').update('').digest('hex').slice(0, 8)",
+        "export const format = async () => (await import('node:util')).format('%s', 'util')",
+        "export const request = async () => typeof (await import('node:http')).request"
+      ].join('\n')
+    )
+    const { metafile } = await esbuild.build({
+      ...lambdaBuildOptions,
+      absWorkingDir: dir,
+      entryPoints: { index: 'entry.mjs' },
+      outdir: join(dir, 'out'),
+      sourcemap: false,
+      legalComments: 'none',
+      metafile: true
+    })
+    t.same(builtinsImportedAsModules(metafile), [], 'no output imports them as ES modules')
+    const imports = Object.values(metafile.outputs).flatMap(output => output.imports)
+    t.ok(
+      imports.some(i => i.kind === 'import-statement' && i.path === 'node:crypto'),
+      'the others stay ES imports'
+    )
+    const bundle = (await import(pathToFileURL(join(dir, 'out/index.mjs')).href)) as Record<string, unknown>
+    t.equal(bundle.status, 'Not Found')
+    t.equal(bundle.exists, true)
+    t.equal(bundle.pid, process.pid)
+    t.equal(bundle.hash, 'e3b0c442')
+    t.equal(await (bundle.format as () => Promise<string>)(), 'util')
+    t.equal(await (bundle.request as () => Promise<string>)(), 'function')
+  }
+)
+
+t.test('the build names any output that imports such a built-in as an ES module', async t => {
+  const metafile = {
+    inputs: {},
+    outputs: {
+      'dist/lambda/index.mjs': {
+        bytes: 1,
+        inputs: {},
+        exports: [],
+        imports: [
+          { path: 'node:http', kind: 'import-statement', external: true },
+          { path: 'node:crypto', kind: 'import-statement', external: true },
+          { path: 'node:fs', kind: 'require-call', external: true }
+        ]
+      },
+      'dist/lambda/chunks/a.mjs': {
+        bytes: 1,
+        inputs: {},
+        exports: [],
+        imports: [
+          { path: 'util', kind: 'import-statement', external: true },
+          { path: 'node:http', kind: 'dynamic-import', external: true }
+        ]
+      }
+    }
+  }
+  t.same(builtinsImportedAsModules(metafile as never), [
+    'dist/lambda/index.mjs: import-statement node:http',
+    'dist/lambda/chunks/a.mjs: import-statement util'
+  ])
 })
