@@ -14,10 +14,12 @@
  *   ← { op: 'closed', maxRss }                       the kernel's peak for the whole process, in bytes
  *
  * Memory is `process.memoryUsage()` sampled every 20 ms; with BENCH_LIVE=1
- * (and --expose-gc) garbage is collected before each sample.
+ * garbage is collected before each sample (gc() as the function has it: the
+ * exec wrapper leaves --expose-gc out, src/gc-on-demand.ts puts gc() back).
  */
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
+import { installGcOnDemand } from '../src/gc-on-demand.ts'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
 import { precompiledCompilers } from '../src/schema-compilers.ts'
 import precompiled from '../src/precompiled/schemas.cjs'
@@ -60,7 +62,8 @@ const sample = (): void => {
   const now = process.memoryUsage()
   for (const key of Object.keys(peaks) as Array<keyof Peaks>) peaks[key] = Math.max(peaks[key], now[key])
 }
-const gc = process.env.BENCH_LIVE === '1' ? (globalThis as { gc?: () => void }).gc : undefined
+installGcOnDemand()
+const gc = process.env.BENCH_LIVE === '1' ? globalThis.gc : undefined
 const sampler = setInterval(() => {
   gc?.()
   sample()

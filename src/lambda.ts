@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.ts'
 import { loadConfig } from './config.ts'
+import { installGcOnDemand } from './gc-on-demand.ts'
 import { createLambdaHandler } from './lambda-handler.ts'
 import precompiled from './precompiled/schemas.cjs'
 import { precompiledCompilers } from './schema-compilers.ts'
@@ -20,6 +21,9 @@ function schemaCodeReader(file: URL): (start: number, end: number) => string {
     return bytes.toString('utf8')
   }
 }
+
+// The exec wrapper starts node without the runtime's --expose-gc; gc() is made when something first calls it.
+installGcOnDemand()
 
 // Built once per container, during init: every invocation reuses the app, its clients and its validators.
 const config = loadConfig(process.env, 'lambda')
