@@ -84,13 +84,15 @@ export class VaultSession {
   private readonly timer: NodeJS.Timeout
 
   private constructor(options: SessionOptions, socket: WebSocket) {
+    // Each default by `??`: the client passes every option it was given, undefined included, and spreading those
+    // over the defaults left a session with no timeout, no pings and no size limit.
     this.options = {
-      timeoutMs: 60_000,
-      pingIntervalMs: 10_000,
-      maxFileBytes: 1024 * 1024 * 1024,
-      log: silentLog,
-      ...options
-    } as VaultSession['options']
+      ...options,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      pingIntervalMs: options.pingIntervalMs ?? 10_000,
+      maxFileBytes: options.maxFileBytes ?? 1024 * 1024 * 1024,
+      log: options.log ?? silentLog
+    }
     this.socket = socket
     const tick = Math.max(10, Math.min(this.options.pingIntervalMs, this.options.timeoutMs) / 4)
     this.timer = setInterval(() => this.keepAlive(), tick)

@@ -259,6 +259,25 @@ t.test('a stalled server ends in TIMEOUT, not a hang, though it still answers pi
   )
 })
 
+t.test('a file over the size limit is refused before any of it is pulled, the default limit included', async t => {
+  for (const [c, size, label] of [
+    [client(), 1024 * 1024 * 1024 + 1, 'over the default 1 GiB, with no limit given'],
+    [client({ maxFileBytes: 1000 }), 1001, 'over a given limit']
+  ] as const) {
+    const session = await open(v3, { c })
+    const push = await bigPush(session)
+    service.cue({ kind: 'claim-size', size })
+    await t.rejects(
+      async () => {
+        for await (const _ of session.pull(push));
+      },
+      { code: 'TOO_LARGE', retryable: false },
+      label
+    )
+    session.close()
+  }
+})
+
 t.test('a corrupted piece fails its file with INTEGRITY; the session goes on', async t => {
   const session = await open(v3)
   const pushes = []
