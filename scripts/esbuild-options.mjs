@@ -24,12 +24,14 @@ export const ESM_CJS_BANNER = [
  * which runs the lazy getters behind some of them: on Node 24,
  * `import { STATUS_CODES } from 'node:http'` loads undici (fetch, WebSocket,
  * proxy agents), up to 20 ms; `node:process` loads the diagnostic report,
- * `node:fs` its streams, `node:util` parseArgs and friends, 1 to 4 ms each.
- * Measured one by one against `require` on Node 20 and 24; the others differ
+ * `node:fs` its streams, `node:util` parseArgs and friends, `node:stream` its
+ * promises API, 1 to 4 ms each.
+ * Measured one by one against `require` on Node 20 and 24, alone and in this
+ * bundle; the others differ
  * by less than half a millisecond, and every module more a bundle wraps costs
  * about as much.
  */
-export const BUILTINS_THROUGH_REQUIRE = ['fs', 'http', 'process', 'util']
+export const BUILTINS_THROUGH_REQUIRE = ['fs', 'http', 'process', 'stream', 'util']
 
 const throughRequire = new Map(
   BUILTINS_THROUGH_REQUIRE.flatMap(name => [name, `node:${name}`].map(spec => [spec, `node:${name}`]))
@@ -80,6 +82,31 @@ export function builtinsImportedAsModules(metafile) {
   )
 }
 
+/**
+ * The SDK's checksum stream over web streams, loaded the first time a checksum
+ * is checked on a web stream rather than at start: its module subclasses the
+ * global ReadableStream when it is evaluated, and that global makes Node load
+ * its web streams implementation (about 1 ms of a cold start on Node 24, 2.5
+ * on Node 20), which a function whose responses are Node streams never uses.
+ * The SDK picks between the two at call time, so nothing else changes.
+ *
+ * @type {import('esbuild').Plugin}
+ */
+export const webChecksumStreamOnDemand = {
+  name: 'web-checksum-stream-on-demand',
+  setup(build) {
+    build.onResolve({ filter: /\/createChecksumStream\.browser$/ }, args => {
+      if (!args.importer.endsWith('/checksum/createChecksumStream.js')) return undefined
+      return { path: args.path, namespace: 'on-demand', pluginData: args.resolveDir }
+    })
+    build.onLoad({ filter: /.*/, namespace: 'on-demand' }, args => ({
+      contents: `export const createChecksumStream = init => require(${JSON.stringify(args.path)}).createChecksumStream(init)`,
+      resolveDir: args.pluginData,
+      loader: 'js'
+    }))
+  }
+}
+
 /** Packages never bundled into a Lambda: pino-pretty is for laptops only. */
 export const LAMBDA_EXTERNAL = ['pino-pretty']
 
@@ -115,7 +142,7 @@ export const lambdaBuildOptions = {
   banner: { js: ESM_CJS_BANNER },
   external: LAMBDA_EXTERNAL,
   alias: { worker_threads: MAIN_THREAD_SHIM, 'node:worker_threads': MAIN_THREAD_SHIM },
-  plugins: [builtinsThroughRequire],
+  plugins: [builtinsThroughRequire, webChecksumStreamOnDemand],
   metafile: true,
   legalComments: 'external',
   logLevel: 'warning'

@@ -1,9 +1,11 @@
 /**
  * What the Lambda bundle's esbuild options replace, and the guards the build
  * runs on its metafile (scripts/build.mjs): node:worker_threads gives way to a
- * main-thread stand-in only where the bundled code needs nothing more, and the
- * built-ins whose ES namespace is costly are required instead.
+ * main-thread stand-in only where the bundled code needs nothing more, the
+ * built-ins whose ES namespace is costly are required instead, and the SDK's
+ * web-stream checksum code waits for its first use.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -16,7 +18,8 @@ import {
   lambdaBuildOptions,
   MAIN_THREAD_SHIM,
   PRECOMPILED_SCHEMAS_ALIAS,
-  unexpectedWorkerThreadUsers
+  unexpectedWorkerThreadUsers,
+  webChecksumStreamOnDemand
 } from '../scripts/esbuild-options.mjs'
 
 const require = createRequire(import.meta.url)
@@ -122,4 +125,50 @@ t.test('the build names any output that imports such a built-in as an ES module'
     'dist/lambda/index.mjs: import-statement node:http',
     'dist/lambda/chunks/a.mjs: import-statement util'
   ])
+})
+
+t.test("the SDK's web-stream checksum code loads when it is first used, not with the bundle", async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'atlas-checksum-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(
+    join(dir, 'entry.mjs'),
+    [
+      "import { createHash } from 'node:crypto'",
+      "import { createChecksumStream } from '@smithy/core/serde'",
+      "export const webStreamsAtStart = process.moduleLoadList.filter(name => name.includes('webstreams')).length",
+      'const sha256 = () => { const hash = createHash("sha256"); return { update: chunk => hash.update(chunk), digest: async () => hash.digest() } }',
+      "const expected = createHash('sha256').update('hello').digest('base64')",
+      'export async function read(expectedChecksum) {',
+      "  const source = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close() } })",
+      "  const stream = createChecksumStream({ expectedChecksum: expectedChecksum ?? expected, checksum: sha256(), source, checksumSourceLocation: 'x-amz-checksum-sha256' })",
+      '  return await new Response(stream).text()',
+      '}'
+    ].join('\n')
+  )
+  const run = async (plugins: esbuild.Plugin[], out: string): Promise<Record<string, unknown>> => {
+    await esbuild.build({
+      ...lambdaBuildOptions,
+      plugins,
+      absWorkingDir: dir,
+      nodePaths: [join(process.cwd(), 'node_modules')],
+      entryPoints: { index: 'entry.mjs' },
+      outdir: join(dir, out),
+      sourcemap: false,
+      legalComments: 'none',
+      logLevel: 'error'
+    })
+    const script = `const before = process.moduleLoadList.filter(name => name.includes('webstreams')).length
+      const m = await import(${JSON.stringify(pathToFileURL(join(dir, out, 'index.mjs')).href)})
+      const wrong = await m.read('AAAA').then(() => 'read', err => err.message)
+      console.log(JSON.stringify({ atStart: m.webStreamsAtStart - before, text: await m.read(), wrong }))`
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+    t.equal(child.status, 0, child.stderr)
+    return JSON.parse(child.stdout) as Record<string, unknown>
+  }
+  const bundled = await run(lambdaBuildOptions.plugins ?? [], 'out')
+  t.equal(bundled.atStart, 0, 'no web streams loaded by the bundle itself')
+  t.equal(bundled.text, 'hello', 'a web stream is still checked and read')
+  t.match(bundled.wrong, /Checksum mismatch/, 'and a wrong checksum still fails it')
+  const without = await run(lambdaBuildOptions.plugins?.filter(p => p !== webChecksumStreamOnDemand) ?? [], 'plain')
+  t.ok(Number(without.atStart) > 0, 'without the plugin, the bundle loads them (so the check above can fail)')
 })
