@@ -27,9 +27,8 @@ export const ESM_CJS_BANNER = [
  * `node:fs` its streams, `node:util` parseArgs and friends, `node:stream` its
  * promises API, 1 to 4 ms each.
  * Measured one by one against `require` on Node 20 and 24, alone and in this
- * bundle; the others differ
- * by less than half a millisecond, and every module more a bundle wraps costs
- * about as much.
+ * bundle; the others differ by less than half a millisecond, and every module
+ * more a bundle wraps costs about as much.
  */
 export const BUILTINS_THROUGH_REQUIRE = ['fs', 'http', 'process', 'stream', 'util']
 
