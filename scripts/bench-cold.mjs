@@ -10,7 +10,9 @@
  *
  * Each run is a new `node` process, started as Lambda's runtime starts a
  * function (its V8 memory flags for the template's MemorySize; ours through
- * the function's exec wrapper, scripts/lib/node-flags.sh), that records
+ * the function's exec wrapper, scripts/lib/node-flags.sh; the minimal handler
+ * once as it is and once through the same wrapper, for a ratio with the flags
+ * held equal), that records
  * performance.now() at start,
  * imports the bundle, invokes `handler` with an HTTP API 2.0 `GET /health`
  * event, and prints its phases in ms: modules (evaluating the bundle's modules,

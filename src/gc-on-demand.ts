@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
  * Lambda's runtime starts node with --expose-gc, which the function's exec
  * wrapper (scripts/lib/node-flags.sh) leaves out: started with it, V8 rejects
  * the code cache Node ships for its built-in modules, and a cold start
- * compiles every built-in it loads (about 20 ms of this app's on Node 24).
+ * compiles every built-in it loads (15–20 ms of this app's on Node 24).
  * Nothing here calls `gc()`, but code written for the runtime may, so it is
  * still there: the real one is made the first time it is called, and replaces
  * this stand-in. Where `gc` exists already, it is kept.
