@@ -2,7 +2,7 @@
  * esbuild options shared by the Lambda bundle (scripts/build.mjs) and the
  * cold-start benchmark (scripts/bench-cold.mjs), so both bundle the same way.
  */
-import { relative } from 'node:path'
+import { join, relative } from 'node:path'
 
 /**
  * Bundled CommonJS (fastify, pino, the AWS SDK's CJS fallbacks) expects
@@ -25,10 +25,10 @@ export const ESM_CJS_BANNER = [
  * `import { STATUS_CODES } from 'node:http'` loads undici (fetch, WebSocket,
  * proxy agents), up to 20 ms; `node:process` loads the diagnostic report,
  * `node:fs` its streams, `node:util` parseArgs and friends, `node:stream` its
- * promises API, 1 to 4 ms each.
- * Measured one by one against `require` on Node 20 and 24, alone and in this
- * bundle; the others differ by less than half a millisecond, and every module
- * more a bundle wraps costs about as much.
+ * promises API, 1 to 4 ms each. Measured one by one against `require` on
+ * Node 20 and 24, alone and in this bundle; the others differ by less than
+ * half a millisecond, and every module more a bundle wraps costs about as
+ * much.
  */
 export const BUILTINS_THROUGH_REQUIRE = ['fs', 'http', 'process', 'stream', 'util']
 
@@ -96,11 +96,13 @@ export const webChecksumStreamOnDemand = {
   setup(build) {
     build.onResolve({ filter: /\/createChecksumStream\.browser$/ }, args => {
       if (!args.importer.endsWith('/checksum/createChecksumStream.js')) return undefined
-      return { path: args.path, namespace: 'on-demand', pluginData: args.resolveDir }
+      // Named by where the real module is, so two copies of the SDK get a stand-in each.
+      const path = relative(build.initialOptions.absWorkingDir ?? process.cwd(), join(args.resolveDir, args.path))
+      return { path, namespace: 'on-demand', pluginData: { resolveDir: args.resolveDir, spec: args.path } }
     })
-    build.onLoad({ filter: /.*/, namespace: 'on-demand' }, args => ({
-      contents: `export const createChecksumStream = init => require(${JSON.stringify(args.path)}).createChecksumStream(init)`,
-      resolveDir: args.pluginData,
+    build.onLoad({ filter: /.*/, namespace: 'on-demand' }, ({ pluginData: { resolveDir, spec } }) => ({
+      contents: `export const createChecksumStream = init => require(${JSON.stringify(spec)}).createChecksumStream(init)`,
+      resolveDir,
       loader: 'js'
     }))
   }

@@ -58,6 +58,7 @@ export interface SessionOptions {
 
 /** The server's pieces are 2 MiB; frames are capped a little above. */
 const MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024
+const DEFAULT_TIMEOUT_MS = 60_000
 const HASH = /^[0-9a-f]{64}$/
 
 type Waiter<T> = { resolve: (value: T) => void; reject: (err: Error) => void }
@@ -88,7 +89,7 @@ export class VaultSession {
     // over the defaults left a session with no timeout, no pings and no size limit.
     this.options = {
       ...options,
-      timeoutMs: options.timeoutMs ?? 60_000,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       pingIntervalMs: options.pingIntervalMs ?? 10_000,
       maxFileBytes: options.maxFileBytes ?? 1024 * 1024 * 1024,
       log: options.log ?? silentLog
@@ -101,7 +102,7 @@ export class VaultSession {
 
   /** Connects, sends init, and returns once the server accepted it; pushes follow. */
   static async open(options: SessionOptions): Promise<VaultSession> {
-    const timeoutMs = options.timeoutMs ?? 60_000
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     const socket = new WebSocket(options.url, {
       handshakeTimeout: timeoutMs,
       maxPayload: MAX_FRAME_BYTES,
