@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
 import t from 'tap'
+import type { TestTap } from './helper.ts'
 import {
   builtinsImportedAsModules,
   lambdaBuildOptions,
@@ -23,6 +24,34 @@ import {
 } from '../scripts/esbuild-options.mjs'
 
 const require = createRequire(import.meta.url)
+
+/**
+ * Bundles `lines` as an entry with the Lambda's esbuild options (its plugins
+ * unless others are given) into a temporary folder the test removes; returns
+ * the bundle's path and metafile.
+ */
+async function bundleFixture(
+  t: TestTap,
+  lines: string[],
+  plugins = lambdaBuildOptions.plugins
+): Promise<{ entry: string; metafile: esbuild.Metafile }> {
+  const dir = await mkdtemp(join(tmpdir(), 'atlas-bundle-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'entry.mjs'), lines.join('\n'))
+  const { metafile } = await esbuild.build({
+    ...lambdaBuildOptions,
+    plugins,
+    absWorkingDir: dir,
+    nodePaths: [join(process.cwd(), 'node_modules')],
+    entryPoints: { index: 'entry.mjs' },
+    outdir: join(dir, 'out'),
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'error',
+    metafile: true
+  })
+  return { entry: join(dir, 'out/index.mjs'), metafile }
+}
 
 t.test(
   'worker_threads, however it is named, resolves to the stand-in, with or without precompiled schemas',
@@ -54,39 +83,25 @@ t.test('the build names any bundled module outside pino that imports the stand-i
 t.test(
   'the Lambda bundle requires the built-ins whose ES namespace is costly, and still reads what it imports',
   async t => {
-    const dir = await mkdtemp(join(tmpdir(), 'atlas-builtins-'))
-    t.teardown(() => rm(dir, { recursive: true, force: true }))
-    await writeFile(
-      join(dir, 'entry.mjs'),
-      [
-        "import { STATUS_CODES } from 'node:http'",
-        "import * as fs from 'fs'",
-        "import process from 'node:process'",
-        "import { createHash } from 'node:crypto'",
-        'export const status = STATUS_CODES[404]',
-        'export const exists = fs.existsSync(new URL(import.meta.url))',
-        'export const pid = process.pid',
-        "export const hash = createHash('sha256').update('').digest('hex').slice(0, 8)",
-        "export const format = async () => (await import('node:util')).format('%s', 'util')",
-        "export const request = async () => typeof (await import('node:http')).request"
-      ].join('\n')
-    )
-    const { metafile } = await esbuild.build({
-      ...lambdaBuildOptions,
-      absWorkingDir: dir,
-      entryPoints: { index: 'entry.mjs' },
-      outdir: join(dir, 'out'),
-      sourcemap: false,
-      legalComments: 'none',
-      metafile: true
-    })
+    const { entry, metafile } = await bundleFixture(t, [
+      "import { STATUS_CODES } from 'node:http'",
+      "import * as fs from 'fs'",
+      "import process from 'node:process'",
+      "import { createHash } from 'node:crypto'",
+      'export const status = STATUS_CODES[404]',
+      'export const exists = fs.existsSync(new URL(import.meta.url))',
+      'export const pid = process.pid',
+      "export const hash = createHash('sha256').update('').digest('hex').slice(0, 8)",
+      "export const format = async () => (await import('node:util')).format('%s', 'util')",
+      "export const request = async () => typeof (await import('node:http')).request"
+    ])
     t.same(builtinsImportedAsModules(metafile), [], 'no output imports them as ES modules')
     const imports = Object.values(metafile.outputs).flatMap(output => output.imports)
     t.ok(
       imports.some(i => i.kind === 'import-statement' && i.path === 'node:crypto'),
       'the others stay ES imports'
     )
-    const bundle = (await import(pathToFileURL(join(dir, 'out/index.mjs')).href)) as Record<string, unknown>
+    const bundle = (await import(pathToFileURL(entry).href)) as Record<string, unknown>
     t.equal(bundle.status, 'Not Found')
     t.equal(bundle.exists, true)
     t.equal(bundle.pid, process.pid)
@@ -128,47 +143,32 @@ t.test('the build names any output that imports such a built-in as an ES module'
 })
 
 t.test("the SDK's web-stream checksum code loads when it is first used, not with the bundle", async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'atlas-checksum-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await writeFile(
-    join(dir, 'entry.mjs'),
-    [
-      "import { createHash } from 'node:crypto'",
-      "import { createChecksumStream } from '@smithy/core/serde'",
-      "export const webStreamsAtStart = process.moduleLoadList.filter(name => name.includes('webstreams')).length",
-      'const sha256 = () => { const hash = createHash("sha256"); return { update: chunk => hash.update(chunk), digest: async () => hash.digest() } }',
-      "const expected = createHash('sha256').update('hello').digest('base64')",
-      'export async function read(expectedChecksum) {',
-      "  const source = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close() } })",
-      "  const stream = createChecksumStream({ expectedChecksum: expectedChecksum ?? expected, checksum: sha256(), source, checksumSourceLocation: 'x-amz-checksum-sha256' })",
-      '  return await new Response(stream).text()',
-      '}'
-    ].join('\n')
-  )
-  const run = async (plugins: esbuild.Plugin[], out: string): Promise<Record<string, unknown>> => {
-    await esbuild.build({
-      ...lambdaBuildOptions,
-      plugins,
-      absWorkingDir: dir,
-      nodePaths: [join(process.cwd(), 'node_modules')],
-      entryPoints: { index: 'entry.mjs' },
-      outdir: join(dir, out),
-      sourcemap: false,
-      legalComments: 'none',
-      logLevel: 'error'
-    })
+  const lines = [
+    "import { createHash } from 'node:crypto'",
+    "import { createChecksumStream } from '@smithy/core/serde'",
+    "export const webStreamsAtStart = process.moduleLoadList.filter(name => name.includes('webstreams')).length",
+    'const sha256 = () => { const hash = createHash("sha256"); return { update: chunk => hash.update(chunk), digest: async () => hash.digest() } }',
+    "const expected = createHash('sha256').update('hello').digest('base64')",
+    'export async function read(expectedChecksum) {',
+    "  const source = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close() } })",
+    "  const stream = createChecksumStream({ expectedChecksum: expectedChecksum ?? expected, checksum: sha256(), source, checksumSourceLocation: 'x-amz-checksum-sha256' })",
+    '  return await new Response(stream).text()',
+    '}'
+  ]
+  const run = async (plugins?: esbuild.Plugin[]): Promise<Record<string, unknown>> => {
+    const { entry } = await bundleFixture(t, lines, plugins)
     const script = `const before = process.moduleLoadList.filter(name => name.includes('webstreams')).length
-      const m = await import(${JSON.stringify(pathToFileURL(join(dir, out, 'index.mjs')).href)})
+      const m = await import(${JSON.stringify(pathToFileURL(entry).href)})
       const wrong = await m.read('AAAA').then(() => 'read', err => err.message)
       console.log(JSON.stringify({ atStart: m.webStreamsAtStart - before, text: await m.read(), wrong }))`
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
     t.equal(child.status, 0, child.stderr)
     return JSON.parse(child.stdout) as Record<string, unknown>
   }
-  const bundled = await run(lambdaBuildOptions.plugins ?? [], 'out')
+  const bundled = await run()
   t.equal(bundled.atStart, 0, 'no web streams loaded by the bundle itself')
   t.equal(bundled.text, 'hello', 'a web stream is still checked and read')
   t.match(bundled.wrong, /Checksum mismatch/, 'and a wrong checksum still fails it')
-  const without = await run(lambdaBuildOptions.plugins?.filter(p => p !== webChecksumStreamOnDemand) ?? [], 'plain')
+  const without = await run(lambdaBuildOptions.plugins?.filter(p => p !== webChecksumStreamOnDemand))
   t.ok(Number(without.atStart) > 0, 'without the plugin, the bundle loads them (so the check above can fail)')
 })
