@@ -11,14 +11,15 @@ import { createRequire } from 'node:module'
  */
 export function installGcOnDemand(): void {
   if (typeof globalThis.gc === 'function') return
-  const onDemand = ((options?: unknown) => {
+  const onDemand = ((...args: unknown[]) => {
     const require = createRequire(import.meta.url)
     const v8 = require('node:v8') as typeof import('node:v8')
     const vm = require('node:vm') as typeof import('node:vm')
     v8.setFlagsFromString('--expose-gc')
     const gc = vm.runInNewContext('gc') as NodeJS.GCFunction
     globalThis.gc = gc
-    return (gc as (options?: unknown) => unknown)(options)
+    // The arguments exactly as given: on Node 24, gc(undefined) is not the full collection gc() is.
+    return (gc as (...args: unknown[]) => unknown)(...args)
   }) as NodeJS.GCFunction
   globalThis.gc = onDemand
 }
