@@ -12,14 +12,13 @@
  * function (its V8 memory flags for the template's MemorySize; ours through
  * the function's exec wrapper, scripts/lib/node-flags.sh; the minimal handler
  * once as it is and once through the same wrapper, for a ratio with the flags
- * held equal), that records
- * performance.now() at start,
- * imports the bundle, invokes `handler` with an HTTP API 2.0 `GET /health`
- * event, and prints its phases in ms: modules (evaluating the bundle's modules,
- * up to the entry's `cold-start:modules-loaded` mark), app (the entry's own
- * init: config, app, clients, ready), firstResponse, total, and the CPU time
- * the process spent over the same span. Runs alternate between the bundles;
- * one warm-up run each is discarded so both read their files from the page cache.
+ * held equal), that records performance.now() at start, imports the bundle,
+ * invokes `handler` with an HTTP API 2.0 `GET /health` event, and prints its
+ * phases in ms: modules (evaluating the bundle's modules, up to the entry's
+ * `cold-start:modules-loaded` mark), app (the entry's own init: config, app,
+ * clients, ready), firstResponse, total, and the CPU time the process spent
+ * over the same span. Runs alternate between the bundles; one warm-up run each
+ * is discarded so all read their files from the page cache.
  *
  * A benchmark, not a test: it reports. With --max-ratio (CI) it also checks each
  * Node's total ratio against that ceiling, a guard against a large regression

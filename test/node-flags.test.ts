@@ -9,8 +9,8 @@ import t from 'tap'
 import { NODE_FLAGS_WRAPPER } from '../scripts/lib/bench-node.mjs'
 
 // Short-lived objects enough to grow new space to its limit; prints its size (MiB) as most samples saw it, the
-// largest sample, and node's flags. V8 13 (Node 24) may hold a few pages over the limit for a moment (pinned during a
-// scavenge under load), so the typical size is what the pin is judged by, the largest only loosely.
+// largest sample, and node's flags. Under load, V8 13 (Node 24) was seen holding a page or two over the limit for a
+// moment, so the typical size is what the pin is judged by, the largest only loosely.
 const SCRIPT = `const v8 = require('v8'); let keep = [], sizes = []
 for (let i = 0; i < 2e6; i++) { keep.push({ i, a: [i] }); if (keep.length > 2e5) keep = []
   if (i % 1e4 === 0) sizes.push(v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space').space_size / 2 ** 20) }
