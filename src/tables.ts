@@ -35,16 +35,18 @@ export interface BucketDefinition {
   keyPrefix: string
 }
 
-/** A single-table layout's keys: a string partition key `pk` and a string sort key `sk`. */
-const PK_SK: Pick<TableDefinition, 'keySchema' | 'attributeDefinitions'> = {
-  keySchema: [
-    { AttributeName: 'pk', KeyType: 'HASH' },
-    { AttributeName: 'sk', KeyType: 'RANGE' }
-  ],
-  attributeDefinitions: [
-    { AttributeName: 'pk', AttributeType: 'S' },
-    { AttributeName: 'sk', AttributeType: 'S' }
-  ]
+/** The keys of a table keyed by a string partition key and a string sort key. */
+function stringKeys(hash: string, range: string): Pick<TableDefinition, 'keySchema' | 'attributeDefinitions'> {
+  return {
+    keySchema: [
+      { AttributeName: hash, KeyType: 'HASH' },
+      { AttributeName: range, KeyType: 'RANGE' }
+    ],
+    attributeDefinitions: [
+      { AttributeName: hash, AttributeType: 'S' },
+      { AttributeName: range, AttributeType: 'S' }
+    ]
+  }
 }
 
 export const tables = {
@@ -57,14 +59,7 @@ export const tables = {
     logicalId: 'DataTable',
     envVar: 'DATA_TABLE',
     defaultName: 'atlas-data',
-    keySchema: [
-      { AttributeName: 'keyId', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' }
-    ],
-    attributeDefinitions: [
-      { AttributeName: 'keyId', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' }
-    ]
+    ...stringKeys('keyId', 'sk')
   },
   /**
    * /projects: per project a partition `P#<projectId>` holding its batches of
@@ -76,7 +71,7 @@ export const tables = {
     logicalId: 'ProjectsTable',
     envVar: 'PROJECTS_TABLE',
     defaultName: 'atlas-projects',
-    ...PK_SK,
+    ...stringKeys('pk', 'sk'),
     streamViewType: 'KEYS_ONLY'
   },
   /**
@@ -156,7 +151,7 @@ export const tables = {
     logicalId: 'SyncTable',
     envVar: 'SYNC_TABLE',
     defaultName: 'atlas-sync',
-    ...PK_SK,
+    ...stringKeys('pk', 'sk'),
     ttlAttribute: 'ttl'
   }
 } satisfies Record<string, TableDefinition>
