@@ -2,7 +2,9 @@
  * esbuild options shared by the Lambda bundle (scripts/build.mjs) and the
  * cold-start benchmark (scripts/bench-cold.mjs), so both bundle the same way.
  */
-import { join, relative } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 /**
  * Bundled CommonJS (fastify, pino, the AWS SDK's CJS fallbacks) expects
@@ -108,6 +110,33 @@ export const webChecksumStreamOnDemand = {
   }
 }
 
+/** What Fastify's plugin version check gets instead of semver in the Lambda bundle. */
+export const PLUGIN_VERSION_CHECK = join(dirname(fileURLToPath(import.meta.url)), 'lib/plugin-version-check.cjs')
+
+/**
+ * Where Fastify checks the Fastify version a plugin declares, semver gives way
+ * to scripts/lib/plugin-version-check.cjs: a plugin's `5.x` against a release
+ * is answered without semver, which is loaded for anything else. Each copy of
+ * Fastify gets its own, resolving semver from where that copy would.
+ *
+ * @type {import('esbuild').Plugin}
+ */
+export const pluginVersionCheckWithoutSemver = {
+  name: 'plugin-version-check-without-semver',
+  setup(build) {
+    build.onResolve({ filter: /^semver$/ }, args => {
+      if (!/[/\\]fastify[/\\]lib[/\\]plugin-utils\.js$/.test(args.importer)) return undefined
+      const importer = relative(build.initialOptions.absWorkingDir ?? process.cwd(), args.importer)
+      return { path: `${importer} checks versions`, namespace: 'plugin-version-check', pluginData: args.resolveDir }
+    })
+    build.onLoad({ filter: /.*/, namespace: 'plugin-version-check' }, async ({ pluginData: resolveDir }) => ({
+      contents: await readFile(PLUGIN_VERSION_CHECK, 'utf8'),
+      resolveDir,
+      loader: 'js'
+    }))
+  }
+}
+
 /** Packages never bundled into a Lambda: pino-pretty is for laptops only. */
 export const LAMBDA_EXTERNAL = ['pino-pretty']
 
@@ -143,7 +172,7 @@ export const lambdaBuildOptions = {
   banner: { js: ESM_CJS_BANNER },
   external: LAMBDA_EXTERNAL,
   alias: { worker_threads: MAIN_THREAD_SHIM, 'node:worker_threads': MAIN_THREAD_SHIM },
-  plugins: [builtinsThroughRequire, webChecksumStreamOnDemand],
+  plugins: [builtinsThroughRequire, webChecksumStreamOnDemand, pluginVersionCheckWithoutSemver],
   metafile: true,
   legalComments: 'external',
   logLevel: 'warning'

@@ -2,11 +2,12 @@
  * What the Lambda bundle's esbuild options replace, and the guards the build
  * runs on its metafile (scripts/build.mjs): node:worker_threads gives way to a
  * main-thread stand-in only where the bundled code needs nothing more, the
- * built-ins whose ES namespace is costly are required instead, and the SDK's
- * web-stream checksum code waits for its first use.
+ * built-ins whose ES namespace is costly are required instead, the SDK's
+ * web-stream checksum code waits for its first use, and Fastify checks a
+ * plugin's declared major without semver.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +19,8 @@ import {
   builtinsImportedAsModules,
   lambdaBuildOptions,
   MAIN_THREAD_SHIM,
+  PLUGIN_VERSION_CHECK,
+  pluginVersionCheckWithoutSemver,
   PRECOMPILED_SCHEMAS_ALIAS,
   unexpectedWorkerThreadUsers,
   webChecksumStreamOnDemand
@@ -41,6 +44,13 @@ async function bundleFixture(
   const { metafile } = await esbuild.build({
     ...lambdaBuildOptions,
     plugins,
+    // The aliases name files of this project, relative to its root.
+    alias: Object.fromEntries(
+      Object.entries(lambdaBuildOptions.alias ?? {}).map(([from, to]) => [
+        from,
+        to.startsWith('./') ? join(process.cwd(), to) : to
+      ])
+    ),
     absWorkingDir: dir,
     nodePaths: [join(process.cwd(), 'node_modules')],
     entryPoints: { index: 'entry.mjs' },
@@ -171,4 +181,98 @@ t.test("the SDK's web-stream checksum code loads when it is first used, not with
   t.match(bundled.wrong, /Checksum mismatch/, 'and a wrong checksum still fails it')
   const without = await run(lambdaBuildOptions.plugins?.filter(p => p !== webChecksumStreamOnDemand))
   t.ok(Number(without.atStart) > 0, 'without the plugin, the bundle loads them (so the check above can fail)')
+})
+
+t.test(
+  "Fastify's plugin version check answers as semver does, and loads semver only for what is not a major",
+  async t => {
+    type Check = Record<'satisfies' | 'gt' | 'coerce', (...args: unknown[]) => unknown>
+    const semver = require('semver') as Check
+    const check = require(PLUGIN_VERSION_CHECK) as Check
+    const versions = ['5.0.0', '5.12.8', '4.29.1', '6.0.0', '10.2.3', '0.1.0', '5.0.0-rc.1', '05.1.0', '5.01.0', '5.1']
+    versions.push(' 5.1.0', 'v5.1.0')
+    const ranges = [
+      '5.x',
+      '4.x',
+      '6.x',
+      '10.x',
+      '1.x',
+      '0.x',
+      '05.x',
+      '5.X',
+      '5.*',
+      '^5',
+      '>=5.0.0',
+      '5.x || 6.x',
+      ' 5.x',
+      'x'
+    ]
+    const disagreements = []
+    for (const options of [undefined, { includePrerelease: true }, { loose: true }]) {
+      for (const version of versions)
+        for (const range of ranges) {
+          const [ours, theirs] = [check, semver].map(s => s.satisfies(version, range, options))
+          if (ours !== theirs)
+            disagreements.push(`${version} against ${range}: ${String(ours)}, semver ${String(theirs)}`)
+        }
+    }
+    t.same(disagreements, [], `${versions.length * ranges.length} pairs of version and range, with and without options`)
+    t.equal(check.gt('5.1.0', check.coerce('5.0.0-rc.1')), true)
+
+    // Every semver function Fastify's check calls is there.
+    const pluginUtils = await readFile(require.resolve('fastify/lib/plugin-utils.js'), 'utf8')
+    const called = [...new Set([...pluginUtils.matchAll(/\bsemver\.(\w+)/g)].map(m => m[1]!))]
+    t.ok(called.includes('satisfies'), `Fastify calls ${called.join(', ')}`)
+    for (const name of called) t.type(check[name as keyof Check], 'function', `semver.${name}`)
+
+    const script = `const check = require(${JSON.stringify(PLUGIN_VERSION_CHECK)})
+    const loaded = () => Object.keys(require.cache).some(file => /[\\\\/]node_modules[\\\\/]semver[\\\\/]/.test(file))
+    const major = [check.satisfies('5.12.8', '5.x'), check.satisfies('5.12.8', '4.x'), loaded()]
+    check.satisfies('5.12.8', '>=5.0.0')
+    console.log(JSON.stringify({ major, after: loaded() }))`
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    t.equal(child.status, 0, child.stderr)
+    const seen = JSON.parse(child.stdout) as { major: unknown[]; after: boolean }
+    t.same(seen.major, [true, false, false], 'a major is answered, semver not loaded')
+    t.equal(seen.after, true, 'any other range loads semver')
+  }
+)
+
+t.test('bundled Fastify still refuses a plugin made for another Fastify', async t => {
+  const lines = [
+    "import Fastify from 'fastify'",
+    "import fp from 'fastify-plugin'",
+    'export async function register(range) {',
+    '  const app = Fastify()',
+    "  try { await app.register(fp(async () => {}, { fastify: range, name: 'plugin' })); await app.ready(); return 'registered' }",
+    '  catch (err) { return err.code } finally { await app.close() }',
+    '}'
+  ]
+  const { entry, metafile } = await bundleFixture(t, lines)
+  t.ok(
+    Object.keys(metafile.inputs).some(input => input.startsWith('plugin-version-check:')),
+    "the plugin gives Fastify's check its stand-in"
+  )
+  const ranges = ['5.x', '4.x', '^5.0.0', '>=99.0.0']
+  const script = `const m = await import(${JSON.stringify(pathToFileURL(entry).href)})
+    const out = {}
+    for (const range of ${JSON.stringify(ranges)}) out[range] = await m.register(range)
+    console.log(JSON.stringify(out))`
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+  t.equal(child.status, 0, child.stderr)
+  t.same(JSON.parse(child.stdout), {
+    '5.x': 'registered',
+    '4.x': 'FST_ERR_PLUGIN_VERSION_MISMATCH',
+    '^5.0.0': 'registered',
+    '>=99.0.0': 'FST_ERR_PLUGIN_VERSION_MISMATCH'
+  })
+  const without = await bundleFixture(
+    t,
+    lines,
+    lambdaBuildOptions.plugins?.filter(p => p !== pluginVersionCheckWithoutSemver)
+  )
+  t.notOk(
+    Object.keys(without.metafile.inputs).some(input => input.startsWith('plugin-version-check:')),
+    'without the plugin, Fastify gets semver itself (so the check above can fail)'
+  )
 })
