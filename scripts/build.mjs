@@ -24,6 +24,7 @@ import {
   forbiddenInputs,
   lambdaBuildOptions,
   PRECOMPILED_SCHEMAS_ALIAS,
+  semverImporters,
   unexpectedWorkerThreadUsers
 } from './esbuild-options.mjs'
 
@@ -84,6 +85,13 @@ async function buildLambda(version) {
   if (builtinModules.length > 0) {
     throw new Error(
       `these outputs import built-ins as ES modules, which the Lambda bundle requires instead (builtinsThroughRequire):\n  ${builtinModules.join('\n  ')}`
+    )
+  }
+
+  const semverUsers = semverImporters(result.metafile)
+  if (semverUsers.length > 0) {
+    throw new Error(
+      `these bundled modules import semver, which Fastify's plugin check answers without (pluginVersionCheckWithoutSemver):\n  ${semverUsers.join('\n  ')}`
     )
   }
 

@@ -137,6 +137,21 @@ export const pluginVersionCheckWithoutSemver = {
   }
 }
 
+/**
+ * The bundled modules outside semver that import it other than through
+ * pluginVersionCheckWithoutSemver's stand-in: with the plugin in the build and
+ * Fastify as it is, none. One would mean semver is back on the cold path.
+ *
+ * @param {import('esbuild').Metafile} metafile
+ * @returns {string[]}
+ */
+export function semverImporters(metafile) {
+  return Object.entries(metafile.inputs)
+    .filter(([path]) => !path.includes('node_modules/semver/') && !path.startsWith('plugin-version-check:'))
+    .filter(([, input]) => input.imports.some(i => i.path.includes('node_modules/semver/')))
+    .map(([path]) => path)
+}
+
 /** Packages never bundled into a Lambda: pino-pretty is for laptops only. */
 export const LAMBDA_EXTERNAL = ['pino-pretty']
 
