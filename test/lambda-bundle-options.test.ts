@@ -190,25 +190,13 @@ t.test(
     type Check = Record<'satisfies' | 'gt' | 'coerce', (...args: unknown[]) => unknown>
     const semver = require('semver') as Check
     const check = require(PLUGIN_VERSION_CHECK) as Check
-    const versions = ['5.0.0', '5.12.8', '4.29.1', '6.0.0', '10.2.3', '0.1.0', '5.0.0-rc.1', '05.1.0', '5.01.0', '5.1']
-    versions.push(' 5.1.0', 'v5.1.0')
-    const ranges = [
-      '5.x',
-      '4.x',
-      '6.x',
-      '10.x',
-      '1.x',
-      '0.x',
-      '05.x',
-      '5.X',
-      '5.*',
-      '^5',
-      '>=5.0.0',
-      '5.x || 6.x',
-      ' 5.x',
-      'x'
-    ]
-    const disagreements = []
+    // Releases and majors the stand-in answers, and forms it leaves to semver (prereleases, leading zeros or
+    // spaces, a "v", other ranges).
+    const versions = ['5.0.0', '5.12.8', '4.29.1', '6.0.0', '10.2.3', '0.1.0']
+    versions.push('5.0.0-rc.1', '05.1.0', '5.01.0', '5.1', ' 5.1.0', 'v5.1.0')
+    const ranges = ['5.x', '4.x', '6.x', '10.x', '1.x', '0.x']
+    ranges.push('05.x', '5.X', '5.*', '^5', '>=5.0.0', '5.x || 6.x', ' 5.x', 'x')
+    const disagreements: string[] = []
     for (const options of [undefined, { includePrerelease: true }, { loose: true }]) {
       for (const version of versions)
         for (const range of ranges) {
@@ -254,6 +242,7 @@ t.test('bundled Fastify still refuses a plugin made for another Fastify', async 
     Object.keys(metafile.inputs).some(input => input.startsWith('plugin-version-check:')),
     "the plugin gives Fastify's check its stand-in"
   )
+  t.same(semverImporters(metafile), [], 'and nothing else imports semver, as the build checks')
   const ranges = ['5.x', '4.x', '^5.0.0', '>=99.0.0']
   const script = `const m = await import(${JSON.stringify(pathToFileURL(entry).href)})
     const out = {}
@@ -272,7 +261,6 @@ t.test('bundled Fastify still refuses a plugin made for another Fastify', async 
     lines,
     lambdaBuildOptions.plugins?.filter(p => p !== pluginVersionCheckWithoutSemver)
   )
-  t.same(semverImporters(metafile), [], 'and nothing else imports semver, as the build checks')
   t.match(
     semverImporters(without.metafile),
     [/node_modules\/fastify\/lib\/plugin-utils\.js$/],
