@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
 import { lambdaBuildOptions, PRECOMPILED_SCHEMAS_ALIAS } from '../scripts/esbuild-options.mjs'
-import { lambdaNodeCommand, nodeBinary } from '../scripts/lib/bench-node.mjs'
+import { commandLine, lambdaNodeCommand, nodeBinary } from '../scripts/lib/bench-node.mjs'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
 import type { Peaks, RunnerReply, RunnerRequest } from './sync-runner.ts'
 import type { ServicesReady, ServicesReply, ServicesRequest } from './sync-services.ts'
@@ -191,7 +191,7 @@ const maxRss = await close()
 const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${version}`
 const concurrency = process.env.SYNC_PULL_CONCURRENCY ?? '3 (the default)'
-console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}; bundled, started as \`${[command, ...commandArgs].map(a => a.split('/').pop()).join(' ')}\`${nodeOptions ? ` with NODE_OPTIONS ${JSON.stringify(nodeOptions)}` : ''}; ${machine}
+console.log(`/sync: ${files} files, ${mib(ready.bytes)} MiB (one of ${bigMib} MiB), pull concurrency ${concurrency}; bundled, started as \`${commandLine([command, ...commandArgs])}\`${nodeOptions ? ` with NODE_OPTIONS ${JSON.stringify(nodeOptions)}` : ''}; ${machine}
 `)
 console.log('| run | files pulled | seconds | files/s | MiB/s | peak RSS | peak heap | peak buffers |')
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|')

@@ -34,7 +34,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
 import { lambdaBuildOptions } from './esbuild-options.mjs'
-import { lambdaNodeCommand, nodeBinary } from './lib/bench-node.mjs'
+import { commandLine, lambdaNodeCommand, nodeBinary } from './lib/bench-node.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -263,11 +263,6 @@ try {
   }
 } finally {
   await rm(temp, { recursive: true, force: true })
-}
-
-/** A command line with its paths cut to their last part. */
-function commandLine(command) {
-  return command.map(a => a.split('/').pop()).join(' ')
 }
 
 /** One table per Node version: medians, the ratio against the minimal handler, and against it through our wrapper. */

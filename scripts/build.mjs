@@ -46,6 +46,11 @@ function precompileSchemas() {
   if (run.status !== 0) throw new Error(`scripts/precompile-schemas.ts failed (${run.status ?? run.signal})`)
 }
 
+/** Fails the build, naming what broke one of the Lambda bundle's rules, when anything did. */
+function refuseAny(found, rule) {
+  if (found.length > 0) throw new Error(`${rule}:\n  ${found.join('\n  ')}`)
+}
+
 async function buildLambda(version) {
   const result = await esbuild.build({
     ...lambdaBuildOptions,
@@ -62,39 +67,28 @@ async function buildLambda(version) {
     await rename(join(root, map), to)
   }
 
-  const forbidden = forbiddenInputs(result.metafile)
-  if (forbidden.length > 0) {
-    throw new Error(
-      `the Lambda bundle must not contain the embedded stack, but it includes:\n  ${forbidden.slice(0, 20).join('\n  ')}`
-    )
-  }
+  refuseAny(
+    forbiddenInputs(result.metafile).slice(0, 20),
+    'the Lambda bundle must not contain the embedded stack, but it includes'
+  )
+  refuseAny(
+    unexpectedWorkerThreadUsers(result.metafile),
+    'these bundled modules import node:worker_threads, which the Lambda bundle replaces (scripts/lib/main-thread-only.cjs)'
+  )
+  refuseAny(
+    builtinsImportedAsModules(result.metafile),
+    'these outputs import built-ins as ES modules, which the Lambda bundle requires instead (builtinsThroughRequire)'
+  )
+  refuseAny(
+    semverImporters(result.metafile),
+    "these bundled modules import semver, which Fastify's plugin check answers without (pluginVersionCheckWithoutSemver)"
+  )
 
   // The runtime's exec wrapper (AWS_LAMBDA_EXEC_WRAPPER), which Lambda runs only if it is executable.
   await cp(join(root, 'scripts/lib/node-flags.sh'), join(lambdaDir, 'node-flags.sh'))
   await chmod(join(lambdaDir, 'node-flags.sh'), 0o755)
   // The precompiled schemas' code, read on first use (src/lambda.ts).
   await cp(join(root, 'src/precompiled/schema-code.txt'), join(lambdaDir, 'schema-code.txt'))
-  const threadUsers = unexpectedWorkerThreadUsers(result.metafile)
-  if (threadUsers.length > 0) {
-    throw new Error(
-      `these bundled modules import node:worker_threads, which the Lambda bundle replaces (scripts/lib/main-thread-only.cjs):\n  ${threadUsers.join('\n  ')}`
-    )
-  }
-
-  const builtinModules = builtinsImportedAsModules(result.metafile)
-  if (builtinModules.length > 0) {
-    throw new Error(
-      `these outputs import built-ins as ES modules, which the Lambda bundle requires instead (builtinsThroughRequire):\n  ${builtinModules.join('\n  ')}`
-    )
-  }
-
-  const semverUsers = semverImporters(result.metafile)
-  if (semverUsers.length > 0) {
-    throw new Error(
-      `these bundled modules import semver, which Fastify's plugin check answers without (pluginVersionCheckWithoutSemver):\n  ${semverUsers.join('\n  ')}`
-    )
-  }
-
   // src/lambda.ts serves /docs from ./static beside the bundle (and from ./openapi.json, written below).
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
   await writeFile(

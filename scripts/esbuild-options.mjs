@@ -39,6 +39,15 @@ const throughRequire = new Map(
 )
 
 /**
+ * A file's path from the build's working directory, which names the stand-ins
+ * the plugins below make, so each says which file it stands in for.
+ *
+ * @param {import('esbuild').PluginBuild} build
+ * @param {string} file
+ */
+const projectPath = (build, file) => relative(build.initialOptions.absWorkingDir ?? process.cwd(), file)
+
+/**
  * Every static import of one of BUILTINS_THROUGH_REQUIRE, `import … from
  * 'node:http'`, becomes a CommonJS `require` through the banner's.
  * esbuild reads each named import off the required module where it is used,
@@ -56,7 +65,7 @@ export const builtinsThroughRequire = {
       if (name === undefined || args.kind !== 'import-statement') return undefined
       // One stand-in per importing file, so each sits in its importer's chunk: one shared by many importers would
       // be split into a chunk of its own, one more file for a cold start to load.
-      const importer = relative(build.initialOptions.absWorkingDir ?? process.cwd(), args.importer)
+      const importer = projectPath(build, args.importer)
       // The path ends in the built-in's name: ending in .mjs, it would be taken for an ES module.
       return { path: `${importer} requires ${name}`, namespace: 'builtin-through-require', pluginData: name }
     })
@@ -99,7 +108,7 @@ export const webChecksumStreamOnDemand = {
     build.onResolve({ filter: /\/createChecksumStream\.browser$/ }, args => {
       if (!args.importer.endsWith('/checksum/createChecksumStream.js')) return undefined
       // Named by where the real module is, so two copies of the SDK get a stand-in each.
-      const path = relative(build.initialOptions.absWorkingDir ?? process.cwd(), join(args.resolveDir, args.path))
+      const path = projectPath(build, join(args.resolveDir, args.path))
       return { path, namespace: 'on-demand', pluginData: { resolveDir: args.resolveDir, spec: args.path } }
     })
     build.onLoad({ filter: /.*/, namespace: 'on-demand' }, ({ pluginData: { resolveDir, spec } }) => ({
@@ -126,7 +135,7 @@ export const pluginVersionCheckWithoutSemver = {
   setup(build) {
     build.onResolve({ filter: /^semver$/ }, args => {
       if (!/[/\\]fastify[/\\]lib[/\\]plugin-utils\.js$/.test(args.importer)) return undefined
-      const importer = relative(build.initialOptions.absWorkingDir ?? process.cwd(), args.importer)
+      const importer = projectPath(build, args.importer)
       return { path: `${importer} checks versions`, namespace: 'plugin-version-check', pluginData: args.resolveDir }
     })
     build.onLoad({ filter: /.*/, namespace: 'plugin-version-check' }, async ({ pluginData: resolveDir }) => ({

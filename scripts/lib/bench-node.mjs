@@ -59,3 +59,13 @@ export async function lambdaNodeCommand(node, { wrapper: useWrapper = true } = {
   ])
   return wrapper === undefined || !useWrapper ? runtime : [NODE_FLAGS_WRAPPER, ...runtime]
 }
+
+/**
+ * A command line as the benchmarks print it, each path cut to its last part.
+ *
+ * @param {string[]} command
+ * @returns {string}
+ */
+export function commandLine(command) {
+  return command.map(arg => arg.split('/').pop()).join(' ')
+}
