@@ -392,3 +392,32 @@ t.test('the dashboard: JSON built with !Sub, graphing what people look at first,
   t.ok(graphs('Atlas/Projects', 'AppendBatchSize', projects), 'batch size')
   t.ok(graphs('Atlas/Projects', 'ProjectionLag', projects), 'projection lag')
 })
+
+t.test('engines admits the Node Lambda runs as its newest major; CI and @types/node follow the range', async t => {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string }
+    devDependencies: Record<string, string>
+  }
+  const majors = pkg.engines.node.split('||').map(range => Number(/^\^(\d+)\.\d+\.\d+$/.exec(range.trim())?.[1]))
+  t.ok(majors.length > 0 && majors.every(Number.isInteger), `${pkg.engines.node}: each range ^major.minor.patch`)
+  const globals = (
+    parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as {
+      Globals: { Function: { Runtime: string } }
+    }
+  ).Globals.Function
+  const runtime = Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime ?? globals.Runtime)?.[1])
+  t.equal(Math.max(...majors), runtime, `the newest major admitted is the one Lambda runs (${runtime})`)
+  t.equal(
+    Number(/\d+/.exec(pkg.devDependencies['@types/node']!)?.[0]),
+    Math.min(...majors),
+    "@types/node is the oldest major's, so the typecheck refuses an API it lacks"
+  )
+  const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8')
+  t.match(ci, `node24=$(node_dir ${runtime})`, 'the main pass runs on it')
+  const compatibility = /^for major in ([\d ]+); do$/m.exec(ci)?.[1]?.split(' ').map(Number) ?? []
+  t.same(
+    compatibility.sort(),
+    majors.filter(m => m !== runtime).sort(),
+    'every other major admitted has its compatibility pass'
+  )
+})
