@@ -55,7 +55,11 @@ interface Deployed {
     string,
     { name: string; runtime: string; memory: number; timeout: number; environment: Record<string, string> }
   >
-  template: { Resources: Record<string, TemplateResource> }
+  /** The stack's outputs, by key, as CloudFormation resolved them. */
+  outputs: Record<string, string | undefined>
+  /** Each dashboard's body as CloudWatch holds it, by logical id. */
+  dashboards: Record<string, string>
+  template: { Resources: Record<string, TemplateResource>; Outputs?: Record<string, unknown> }
 }
 type Invoke = (event: unknown, timeoutMs?: number) => Promise<any> // eslint-disable-line @typescript-eslint/no-explicit-any
 type Check = (ok: boolean, name: string, detail?: unknown) => boolean
@@ -392,6 +396,58 @@ async function checkEnvironment(
   }
 }
 
+/** Every output resolved; an output XArn beside each XName, the ARN of that very name. */
+function checkOutputs({ check, deployed }: Context): void {
+  const keys = Object.keys(deployed.template.Outputs ?? {})
+  const unresolved = keys.filter(key => !deployed.outputs[key])
+  check(unresolved.length === 0, `the stack resolves its ${keys.length} outputs`, `no value: ${unresolved.join(', ')}`)
+  for (const key of keys.filter(k => k.endsWith('Name'))) {
+    const arnKey = `${key.slice(0, -'Name'.length)}Arn`
+    const [name, arn] = [deployed.outputs[key], deployed.outputs[arnKey]]
+    check(
+      arn !== undefined &&
+        name !== undefined &&
+        arn.startsWith('arn:') &&
+        /[:/]$/.test(arn.slice(0, -name.length)) &&
+        arn.endsWith(name),
+      `output ${arnKey} is the ARN of ${key} (${name})`,
+      `${arnKey}: ${arn ?? 'missing'}`
+    )
+  }
+}
+
+/** Each dashboard was created, its body is JSON, and it names the created function, log group and tables. */
+function checkDashboards({ check, deployed, physical }: Context): void {
+  const ids = Object.entries(deployed.template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::CloudWatch::Dashboard')
+    .map(([id]) => id)
+  check(ids.length > 0, 'the stack has a dashboard')
+  for (const id of ids) {
+    const body = deployed.dashboards[id] ?? ''
+    let widgets: unknown[] | undefined
+    try {
+      widgets = (JSON.parse(body) as { widgets?: unknown[] }).widgets
+    } catch {
+      widgets = undefined
+    }
+    if (!check(Array.isArray(widgets) && widgets.length > 0, `dashboard ${id} created, its body JSON`, body)) continue
+    const named = ['ApiFunction', 'ApiLogGroup', ...Object.values(tables).map(t => t.logicalId)]
+    const missing = named.filter(logicalId => {
+      const name = physical(logicalId)
+      return name === undefined || !body.includes(JSON.stringify(name).slice(1, -1))
+    })
+    check(missing.length === 0, `dashboard ${id} names the stack's own resources`, `not named: ${missing.join(', ')}`)
+    // moto creates no HTTP API and leaves ${HttpApi} as it is; anything else left unresolved is a mistake.
+    const unresolved = [...body.matchAll(/\$\{([^}]*)\}/g)].map(m => m[1]!)
+    const uncreated = unresolved.filter(name => deployed.template.Resources[name] === undefined || physical(name))
+    check(
+      uncreated.length === 0,
+      `dashboard ${id}: no placeholder left but those of resources moto does not create`,
+      uncreated.join(', ')
+    )
+  }
+}
+
 async function main(): Promise<number> {
   const list = checklist()
   const { check } = list
@@ -486,6 +542,8 @@ async function main(): Promise<number> {
       headers: { 'x-api-key': key }
     }
     await checkEnvironment(ctx, clients)
+    checkOutputs(ctx)
+    checkDashboards(ctx)
 
     fn = startBundle(join(root, 'dist/lambda/index.mjs'), {
       cwd: temp,

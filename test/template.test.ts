@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { parse, type Tags } from 'yaml'
 import { UNCOMMITTED_TAG } from '../src/repositories/data.ts'
+import { SyncMetrics, SYNC_METRICS_NAMESPACE } from '../src/sync/metrics.ts'
 import { buckets, tables } from '../src/tables.ts'
 
 // CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
@@ -47,6 +48,7 @@ const template = parse(await readFile(new URL('../template.yaml', import.meta.ur
   Resources: Record<string, Resource>
   Parameters: Record<string, Record<string, unknown>>
   Conditions: Record<string, unknown>
+  Outputs: Record<string, { Value: unknown }>
 }
 const resources = template.Resources
 const fn = resources.ApiFunction!
@@ -263,4 +265,159 @@ t.test("the projects table's stream drives the function, and what fails every re
   const queue = resources[p.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0]]
   t.equal(queue?.Type, 'AWS::SQS::Queue')
   t.equal(queue?.Properties.SqsManagedSseEnabled, true, 'encrypted')
+})
+
+t.test('the outputs give an ARN beside every name, and the dashboard', async t => {
+  const keys = Object.keys(template.Outputs)
+  const named = keys.filter(key => key.endsWith('Name'))
+  t.ok(named.length >= 10, `${named.length} names`)
+  for (const key of named) t.ok(keys.includes(`${key.slice(0, -'Name'.length)}Arn`), `${key} has an ARN beside it`)
+  for (const def of [...Object.values(tables), ...Object.values(buckets)])
+    t.same(template.Outputs[def.logicalId.replace(/Table$|Bucket$/, m => `${m}Arn`)]?.Value, {
+      'Fn::GetAtt': [def.logicalId, 'Arn']
+    })
+  t.same(template.Outputs.DashboardName?.Value, { Ref: 'Dashboard' })
+})
+
+/** What a dashboard graph draws: a metric by its dimensions, or a metric math or SEARCH expression. */
+type Drawn =
+  { namespace: string; name: string; dimensions: Record<string, string>; stat?: string } | { expression: string }
+
+t.test('the dashboard: JSON built with !Sub, graphing what people look at first, on this stack', async t => {
+  const dashboard = resources.Dashboard!
+  t.equal(dashboard.Type, 'AWS::CloudWatch::Dashboard')
+  const sub = dashboard.Properties.DashboardBody['Fn::Sub'] as string
+  t.type(sub, 'string', 'the body is one !Sub string')
+  const placeholder = /\$\{([^}!]+)\}/g
+  for (const name of new Set([...sub.matchAll(placeholder)].map(m => m[1]!)))
+    t.ok(name in resources || name in template.Parameters || name.startsWith('AWS::'), `\${${name}} exists`)
+  // Each resource as <LogicalId>, each Number parameter as a number: what CloudFormation puts there, in shape.
+  const body = JSON.parse(
+    sub.replace(placeholder, (_, name: string) => (template.Parameters[name]?.Type === 'Number' ? '1' : `<${name}>`))
+  ) as { widgets: Array<{ type: string; properties: Record<string, any> }> } // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  const drawn: Drawn[] = body.widgets
+    .filter(w => w.type === 'metric')
+    .flatMap(w =>
+      (w.properties.metrics as unknown[][]).map(entry => {
+        const options = (typeof entry.at(-1) === 'object' ? entry.at(-1) : {}) as Record<string, string>
+        if (options.expression !== undefined) return { expression: options.expression }
+        const [namespace, name, ...rest] = entry.filter(part => typeof part === 'string') as string[]
+        const dimensions: Record<string, string> = {}
+        for (let i = 0; i + 1 < rest.length; i += 2) dimensions[rest[i]!] = rest[i + 1]!
+        return { namespace: namespace!, name: name!, dimensions, stat: options.stat ?? w.properties.stat }
+      })
+    )
+  const graphs = (namespace: string, name: string, dimensions: Record<string, string>, stat?: string) =>
+    drawn.some(
+      d =>
+        'namespace' in d &&
+        d.namespace === namespace &&
+        d.name === name &&
+        JSON.stringify(d.dimensions) === JSON.stringify(dimensions) &&
+        (stat === undefined || d.stat === stat)
+    )
+  const expressions = drawn.flatMap(d => ('expression' in d ? [d.expression] : []))
+  const searched = (namespace: string, dimensions: string[], name: string) =>
+    expressions.some(e => {
+      const m = /SEARCH\('\{([^}]*)\}\s*MetricName="([^"]+)"/.exec(e)
+      const [ns, ...dims] = (m?.[1] ?? '').split(',')
+      return (
+        ns === namespace && m?.[2] === name && JSON.stringify(dims.sort()) === JSON.stringify([...dimensions].sort())
+      )
+    })
+
+  const api = { ApiId: '<HttpApi>', Stage: '<Stage>' }
+  for (const name of ['Count', '4xx', '5xx']) t.ok(graphs('AWS/ApiGateway', name, api, 'Sum'), `API ${name}`)
+  t.ok(graphs('AWS/ApiGateway', 'Latency', api, 'p99'), 'API p99 latency')
+
+  const fn = { FunctionName: '<ApiFunction>' }
+  t.ok(graphs('AWS/Lambda', 'Duration', fn), 'function duration')
+  for (const name of ['Errors', 'Throttles']) t.ok(graphs('AWS/Lambda', name, fn, 'Sum'), `function ${name}`)
+  const logs = body.widgets.filter(w => w.type === 'log').map(w => w.properties.query as string)
+  t.ok(
+    logs.some(
+      q => q.startsWith("SOURCE '<ApiLogGroup>'") && q.includes('platform.report') && q.includes('initDurationMs')
+    ),
+    "init duration, from the function's own REPORT lines (JSON log format)"
+  )
+
+  for (const def of Object.values(tables)) {
+    const table = { TableName: `<${def.logicalId}>` }
+    for (const name of ['ReadThrottleEvents', 'WriteThrottleEvents'])
+      t.ok(graphs('AWS/DynamoDB', name, table, 'Sum'), `${def.logicalId} ${name}`)
+    t.ok(
+      expressions.some(
+        e => e.includes('MetricName="ThrottledRequests"') && e.includes(`TableName="<${def.logicalId}>"`)
+      ),
+      `${def.logicalId} ThrottledRequests, by operation`
+    )
+  }
+
+  // /sync: exactly the metric names and dimension sets the code emits, read from its own EMF lines.
+  const lines: Array<Record<string, any>> = [] // eslint-disable-line @typescript-eslint/no-explicit-any
+  const metrics = new SyncMetrics(line => lines.push(line))
+  await metrics.vault({ vaultId: 'v', durationMs: 1, files: 1, bytes: 1, success: false })
+  await metrics.run('schedule', false)
+  const emitted = lines.flatMap(line =>
+    (
+      line._aws.CloudWatchMetrics as Array<{
+        Namespace: string
+        Dimensions: string[][]
+        Metrics: Array<{ Name: string }>
+      }>
+    ).flatMap(group =>
+      group.Metrics.map(m => ({ namespace: group.Namespace, dimensions: group.Dimensions[0]!, name: m.Name }))
+    )
+  )
+  t.same(emitted.map(e => e.name).sort(), [
+    'BytesSynced',
+    'FilesProcessed',
+    'SyncDuration',
+    'SyncRunSuccess',
+    'SyncSuccess'
+  ])
+  for (const { namespace, dimensions, name } of emitted) {
+    t.equal(namespace, SYNC_METRICS_NAMESPACE)
+    t.ok(searched(namespace, dimensions, name), `/sync ${name} over every ${dimensions.join(' and ')}`)
+  }
+  t.ok(
+    expressions.some(e => /SUM\(runs\) - SUM\(succeeded\)/.test(e)),
+    'failed runs: runs counted less those that succeeded'
+  )
+
+  // /projects: the names and the one dimension (service) its embedded metrics carry.
+  const projects = { service: 'atlas-api' }
+  t.ok(graphs('Atlas/Projects', 'ChangesAppended', projects, 'Sum'), 'changes appended')
+  t.ok(graphs('Atlas/Projects', 'AppendBatchSize', projects), 'batch size')
+  t.ok(graphs('Atlas/Projects', 'ProjectionLag', projects), 'projection lag')
+})
+
+t.test('engines admits the Node Lambda runs as its newest major; CI and @types/node follow the range', async t => {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string }
+    devDependencies: Record<string, string>
+  }
+  const majors = pkg.engines.node.split('||').map(range => Number(/^\^(\d+)\.\d+\.\d+$/.exec(range.trim())?.[1]))
+  t.ok(majors.length > 0 && majors.every(Number.isInteger), `${pkg.engines.node}: each range ^major.minor.patch`)
+  const globals = (
+    parse(await readFile(new URL('../template.yaml', import.meta.url), 'utf8'), { customTags }) as {
+      Globals: { Function: { Runtime: string } }
+    }
+  ).Globals.Function
+  const runtime = Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime ?? globals.Runtime)?.[1])
+  t.equal(Math.max(...majors), runtime, `the newest major admitted is the one Lambda runs (${runtime})`)
+  t.equal(
+    Number(/\d+/.exec(pkg.devDependencies['@types/node']!)?.[0]),
+    Math.min(...majors),
+    "@types/node is the oldest major's, so the typecheck refuses an API it lacks"
+  )
+  const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8')
+  t.match(ci, `node24=$(node_dir ${runtime})`, 'the main pass runs on it')
+  const compatibility = /^for major in ([\d ]+); do$/m.exec(ci)?.[1]?.split(' ').map(Number) ?? []
+  t.same(
+    compatibility.sort(),
+    majors.filter(m => m !== runtime).sort(),
+    'every other major admitted has its compatibility pass'
+  )
 })

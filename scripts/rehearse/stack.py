@@ -8,7 +8,7 @@ CloudFormation it would submit, and boto3 submits it, here to a moto server.
     stack.py deploy --endpoint URL --code DIR [--stack NAME] [--param Key=Value ...]
         zips DIR as `sam package` would, uploads it, creates the stack from the
         translated template and prints what was created (JSON), every
-        function's configuration included
+        function's configuration and every dashboard's body (as CloudWatch holds it) included
 
 Reads template.yaml from the repository root by default. Needs Python 3 with
 aws-sam-translator and boto3 (moto brings boto3).
@@ -86,12 +86,17 @@ def deploy(args):
                 'architectures': config.get('Architectures'),
                 'environment': {k: str(v) for k, v in config.get('Environment', {}).get('Variables', {}).items()},
             }
+    cloudwatch = boto3.client('cloudwatch', **options)
+    dashboards = {r['LogicalResourceId']: cloudwatch.get_dashboard(DashboardName=r['PhysicalResourceId'])['DashboardBody']
+                  for r in resources
+                  if r['ResourceType'] == 'AWS::CloudWatch::Dashboard' and r['ResourceStatus'] == 'CREATE_COMPLETE'}
     json.dump({
         'status': stack['StackStatus'], 'reason': stack.get('StackStatusReason'),
         'resources': [{'logicalId': r['LogicalResourceId'], 'type': r['ResourceType'],
                        'physicalId': r.get('PhysicalResourceId'), 'status': r['ResourceStatus']} for r in resources],
         'outputs': {o['OutputKey']: o.get('OutputValue') for o in stack.get('Outputs', [])},
         'functions': functions,
+        'dashboards': dashboards,
         'template': template,
     }, sys.stdout, default=str)
 

@@ -3,7 +3,8 @@
  * bodies: clients send and fetch them with presigned URLs.
  *
  * One item per asset, key `assetId`: fileName (made safe), contentType and
- * size as declared, s3Key `assets/<assetId>/<fileName>`, status, createdAt,
+ * size as declared, s3Key `assets/<assetId>/<fileName>`, s3Bucket (the bucket
+ * holding it; items written before it was stored read as ASSETS_BUCKET), status, createdAt,
  * `createdKey` for the status index, `ttl` (30 days; reads treat it as gone
  * once past), and for large files the multipart `uploadId`, partSize, partCount.
  *
@@ -56,6 +57,7 @@ export interface Asset {
   size: number
   status: AssetStatus
   s3Key: string
+  s3Bucket: string
   createdAt: number
   /** When the metadata expires (epoch ms). */
   expiresAt: number
@@ -69,7 +71,9 @@ export type UploadInstructions =
   | { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: number }
   | { method: 'MULTIPART'; uploadId: string; partSize: number; partCount: number; expiresAt: number }
 
-interface Item extends Omit<Asset, 'expiresAt' | 'multipart'> {
+interface Item extends Omit<Asset, 'expiresAt' | 'multipart' | 's3Bucket'> {
+  /** Absent on items written before the bucket was stored. */
+  s3Bucket?: string
   createdKey: string
   ttl: number
   uploadId?: string
@@ -145,6 +149,7 @@ export class AssetsRepository {
       size: input.size,
       status: 'pending',
       s3Key,
+      s3Bucket: this.bucket,
       createdAt,
       createdKey: createdOrderKey(createdAt, assetId),
       ttl: ttlFromMillis(createdAt + ASSET_METADATA_TTL_DAYS * DAY_MS)
@@ -171,14 +176,14 @@ export class AssetsRepository {
     await this.db.send(
       new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(assetId)' })
     )
-    return { ...toAsset(item), upload }
+    return { ...toAsset(item, this.bucket), upload }
   }
 
   /** The asset, checked against its object while pending; undefined when unknown or expired. */
   async get(assetId: string): Promise<Asset | undefined> {
     const item = await this.item(assetId)
     if (item === undefined) return undefined
-    return toAsset(item.status === 'pending' ? await this.check(item) : item)
+    return toAsset(item.status === 'pending' ? await this.check(item) : item, this.bucket)
   }
 
   /** What an S3 ObjectCreated notification for this asset's key triggers: the same check as GET. */
@@ -262,7 +267,7 @@ export class AssetsRepository {
         throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
       throw err
     }
-    return toAsset(await this.check(item))
+    return toAsset(await this.check(item), this.bucket)
   }
 
   async delete(assetId: string): Promise<void> {
@@ -309,7 +314,7 @@ export class AssetsRepository {
           ExclusiveStartKey: startKey
         })
       )
-      for (const item of (page.Items ?? []) as Item[]) if (!isExpired(item.ttl)) assets.push(toAsset(item))
+      for (const item of (page.Items ?? []) as Item[]) if (!isExpired(item.ttl)) assets.push(toAsset(item, this.bucket))
       startKey = page.LastEvaluatedKey
     } while (startKey !== undefined && assets.length < limit)
     return { assets, cursor: startKey === undefined ? null : encodeCursor(startKey as CursorKey) }
@@ -406,7 +411,8 @@ function checkPartNumbers(partNumbers: number[], partCount: number): void {
 export const assetNotFound = (assetId: string): NotFoundError =>
   new NotFoundError('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
 
-function toAsset(item: Item): Asset {
+/** `bucket`: the repository's, for items written before s3Bucket was stored (no asset lived elsewhere then). */
+function toAsset(item: Item, bucket: string): Asset {
   const {
     assetId,
     fileName,
@@ -414,6 +420,7 @@ function toAsset(item: Item): Asset {
     size,
     status,
     s3Key,
+    s3Bucket,
     createdAt,
     etag,
     uploadedAt,
@@ -429,6 +436,7 @@ function toAsset(item: Item): Asset {
     size,
     status,
     s3Key,
+    s3Bucket: s3Bucket ?? bucket,
     createdAt,
     expiresAt: item.ttl * 1000,
     etag,

@@ -33,6 +33,7 @@ const assetProperties = {
   size: Type.Integer(),
   status: Status,
   s3Key: Type.String({ description: 'assets/<assetId>/<fileName>' }),
+  s3Bucket: Type.String({ description: 'The bucket holding the object (ASSETS_BUCKET when the asset was declared)' }),
   createdAt: EpochMs,
   expiresAt: {
     ...EpochMs,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb'
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { safeFileName } from '../../src/repositories/assets.ts'
@@ -319,6 +319,34 @@ t.test('expired metadata is gone before DynamoDB deletes it', async t => {
   t.equal((await get(app, `/assets/${asset.assetId}`)).statusCode, 404)
   t.same((await get(app, '/assets?status=pending')).json().assets, [])
   t.equal((await app.inject({ method: 'DELETE', url: `/assets/${asset.assetId}`, headers })).statusCode, 404)
+})
+
+t.test('every asset names its bucket, s3Bucket, stored in its record (seed 001)', async t => {
+  const { app, clients, config } = await buildTestApp(t, { env: baseEnv })
+  const bucket = config.buckets.assets
+  const asset = await create(app, { fileName: 'where.txt', contentType: 'text/plain', size: 1 })
+  t.equal(asset.s3Bucket, bucket, 'POST /assets')
+  t.equal((await get(app, `/assets/${asset.assetId}`)).json().s3Bucket, bucket, 'GET /assets/{assetId}')
+  t.equal((await get(app, '/assets?status=pending')).json().assets[0]?.s3Bucket, bucket, 'GET /assets')
+  const { Item } = await clients.dynamodb.send(
+    new GetItemCommand({ TableName: config.tables.assets, Key: { assetId: { S: asset.assetId } } })
+  )
+  t.same(Item?.s3Bucket, { S: bucket }, 'the DynamoDB item holds it')
+
+  // A record written before the bucket was stored reads as the configured bucket, where every asset lived then.
+  await clients.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: config.tables.assets,
+      Key: { assetId: { S: asset.assetId } },
+      UpdateExpression: 'REMOVE s3Bucket'
+    })
+  )
+  t.equal((await get(app, `/assets/${asset.assetId}`)).json().s3Bucket, bucket, 'an older record')
+
+  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  const created = document.paths['/assets'].post.responses['201'].content['application/json'].schema
+  t.ok(created.required.includes('s3Bucket'), 'the OpenAPI document lists s3Bucket')
+  t.equal(created.properties.s3Bucket.type, 'string')
 })
 
 t.test('bad declarations are refused and nothing is stored', async t => {
