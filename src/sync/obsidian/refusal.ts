@@ -17,8 +17,9 @@ export function refusalCode(text: string): ObsidianErrorCode | undefined {
   if (/not logged in|invalid token|expired token/i.test(text)) return 'NOT_LOGGED_IN'
   if (/vault not found/i.test(text)) return 'VAULT_NOT_FOUND'
   if (/subscription/i.test(text)) return 'SUBSCRIPTION_REQUIRED'
-  // Not the request's fault: the same request may well be accepted later.
-  if (/busy|maintenance|overloaded|unavailable|try again|too many/i.test(text)) return 'SERVICE_ERROR'
+  // Not the request's fault: the same request may well be accepted later. (Not "try again": a refused password
+  // may say that too, and retrying one is how accounts get locked.)
+  if (/busy|maintenance|overloaded|temporarily unavailable/i.test(text)) return 'SERVICE_ERROR'
   return undefined
 }
 

@@ -192,6 +192,8 @@ export class VaultSession {
    * pieces are unverified until the iteration ends without error: the tag and
    * the hash are checked last, so nothing pulled may be made visible before.
    * Pulls queue behind each other; abandoning one midway closes the session.
+   * A push with an empty `hash` has it set to the content's SHA-256 when the
+   * pull ends verified.
    */
   async *pull(push: Pick<Push, 'uid' | 'hash'>): AsyncGenerator<Buffer> {
     const previous = this.pullLock
@@ -256,9 +258,11 @@ export class VaultSession {
         )
       const last = decryptor.final()
       digest.update(last)
-      // A file the service holds no hash of (an empty `hash` field) has only its tag to check.
-      if (push.hash !== '' && digest.digest('hex') !== push.hash)
-        throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
+      // A file the service holds no hash of (an empty `hash` field) has only its tag to check; once that passed,
+      // the push is given the hash of what was pulled, so whoever records the file records its real hash.
+      const sha256 = digest.digest('hex')
+      if (push.hash === '') push.hash = sha256
+      else if (sha256 !== push.hash) throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
       if (last.length > 0) yield last
       finished = true
     } catch (err) {

@@ -4,6 +4,7 @@
  * headers, /vault/access before init and init's refusals, liveness, and
  * content edge cases.
  */
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import pkg from '../../../package.json' with { type: 'json' }
 import { ObsidianClient, type Push, type VaultSession } from '../../../src/sync/obsidian/index.ts'
@@ -27,8 +28,11 @@ const E2E_PASSWORD = 'end-to-end password'
 
 let service: FakeObsidian
 let e2e: FakeVault
+/** A path and a content that wrap the counter in vault-e2e: found before any connection, as finding them blocks. */
+let wrapping: { path: string; content: Buffer }
 t.before(async () => {
   e2e = await emptyVault('vault-e2e', E2E_PASSWORD, 3, 'Private')
+  wrapping = { path: wrappingPath(e2e.cipher!), content: wrappingContent(e2e.cipher!) }
   service = await startFakeObsidian({ accounts: [account], vaults: [await vectorVault(standard), e2e] })
 })
 t.teardown(() => service.close())
@@ -82,8 +86,12 @@ t.test('a standard-encryption vault opens with the password the service lists, b
 })
 
 t.test('names that wrap the SIV counter, made by the fake with our cipher, read back', async t => {
-  const path = wrappingPath(e2e.cipher!)
-  const content = wrappingContent(e2e.cipher!)
+  const { path, content } = wrapping
+  t.ok(sivCounterWraps(e2e.cipher!.encryptPath(path)), 'the path wraps')
+  t.ok(
+    sivCounterWraps(e2e.cipher!.encryptPath(createHash('sha256').update(content).digest('hex'))),
+    'the hash field wraps'
+  )
   e2e.put(path, content)
   const session = await open(e2e.id, { password: E2E_PASSWORD })
   const files = await pushes(session)
@@ -204,6 +212,11 @@ t.test('content edge cases: an IV alone, an empty hash, pieces of any size, a BO
   t.same(await pulled(session, files.get('iv-only.md')!), Buffer.alloc(0), '12 bytes on the wire: an empty file')
   t.equal(files.get('no-hash.md')?.hash, '', 'an empty hash field is accepted')
   t.equal((await pulled(session, files.get('no-hash.md')!)).toString(), 'no hash to check')
+  t.equal(
+    files.get('no-hash.md')?.hash,
+    createHash('sha256').update('no hash to check').digest('hex'),
+    'and once pulled, the push carries the hash of what was pulled'
+  )
   t.ok(files.has('bom.md') && !files.has('\ufeffbom.md'), 'the path lost its BOM')
   service.settings.pieceBytes = 8 * 1024 * 1024
   t.same(await pulled(session, files.get('large.bin')!), large, 'one piece larger than 2 MiB')
