@@ -286,7 +286,8 @@ export class VaultSession {
 
   /** The largest file a pull takes: ours, or the server's announced per-file limit when that is lower. */
   private sizeLimit(): [number, string] {
-    const server = this.perFileMax === undefined ? Infinity : this.perFileMax + CONTENT_OVERHEAD
+    // 0 is read as no limit announced rather than as "no file may have content".
+    const server = !this.perFileMax ? Infinity : this.perFileMax + CONTENT_OVERHEAD
     return server < this.options.maxFileBytes
       ? [server, "the sync server's per-file limit"]
       : [this.options.maxFileBytes, 'the limit']
