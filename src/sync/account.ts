@@ -7,7 +7,7 @@
 import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../config.ts'
 import { InvalidInputError } from '../errors.ts'
 import { readSecret, type SecretSource } from '../secrets.ts'
-import type { Credentials } from './obsidian/index.ts'
+import type { Credentials, VaultInfo } from './obsidian/index.ts'
 
 /** What a POST /sync may carry for its run. */
 export interface RunCredentials {
@@ -86,4 +86,19 @@ export class AccountSettings {
       }
     }
   }
+}
+
+/**
+ * The password a vault's key is derived from: the request's, else the one
+ * configured for its id or name, else, for a standard-encryption vault, the
+ * one the service lists (it is the vault's own). Undefined when an end-to-end
+ * vault has none configured.
+ */
+export function vaultPasswordFor(
+  account: Pick<Account, 'vaultPassword' | 'vaultPasswords'>,
+  vault: Pick<VaultInfo, 'id' | 'name' | 'password'>
+): string | undefined {
+  return (
+    account.vaultPassword ?? account.vaultPasswords[vault.id] ?? account.vaultPasswords[vault.name] ?? vault.password
+  )
 }

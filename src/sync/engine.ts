@@ -28,7 +28,7 @@ import {
 } from '../repositories/sync-runs.ts'
 import type { SyncObjectsRepository } from '../repositories/sync-objects.ts'
 import type { SyncVaultsRepository, Target, VaultState } from '../repositories/sync-vaults.ts'
-import type { Account, AccountSettings, RunCredentials } from './account.ts'
+import { vaultPasswordFor, type Account, type AccountSettings, type RunCredentials } from './account.ts'
 import { CipherCache } from './cipher-cache.ts'
 import type { Continuation, SyncLauncher } from './launcher.ts'
 import type { SyncMetrics } from './metrics.ts'
@@ -279,7 +279,7 @@ export class SyncEngine {
         continue
       }
       if (lease.tookOverFrom !== undefined) await this.interrupted(lease.tookOverFrom, vaultId, run.runId)
-      const password = account.vaultPassword ?? account.vaultPasswords[vault.id] ?? account.vaultPasswords[vault.name]
+      const password = vaultPasswordFor(account, vault)
       if (password === undefined) {
         await this.finishVault(
           run,

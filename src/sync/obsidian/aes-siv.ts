@@ -3,6 +3,13 @@
  * but no CMAC or SIV: deterministic authenticated encryption, what Obsidian
  * Sync uses for paths from encryption version 2 on. The key is K1 || K2 (32
  * bytes for AES-128-SIV, 64 for AES-256-SIV): K1 for S2V, K2 for CTR.
+ *
+ * One difference from the RFC, Obsidian's own: its client runs the CTR step
+ * through WebCrypto's AES-CTR with `length: 16`, so only the low 16 bits of
+ * the counter block count up, and they wrap to 0 without carrying into the
+ * bits above. For inputs whose counter does not pass 0xFFFF the two agree
+ * (the RFC's vectors hold); for the others only this one reads what that
+ * client wrote.
  */
 import { createCipheriv, timingSafeEqual } from 'node:crypto'
 
@@ -68,12 +75,25 @@ function counter(siv: Buffer): Buffer {
   return q
 }
 
+/** AES-CTR as WebCrypto's `length: 16` runs it: in runs of blocks up to each wrap of the low 16 bits to 0. */
+function ctr16(key: Buffer, counterBlock: Buffer, data: Buffer): Buffer {
+  const out = Buffer.alloc(data.length)
+  const block = Buffer.from(counterBlock)
+  for (let offset = 0; offset < data.length;) {
+    // node's CTR carries over all 128 bits; within a run that ends at 0xFFFF there is nothing for it to carry.
+    const end = Math.min(data.length, offset + (0x10000 - block.readUInt16BE(BLOCK - 2)) * BLOCK)
+    createCipheriv(aes(key, 'ctr'), key, block).update(data.subarray(offset, end)).copy(out, offset)
+    block.writeUInt16BE(0, BLOCK - 2)
+    offset = end
+  }
+  return out
+}
+
 /** SIV || ciphertext. */
 export function sivEncrypt(key: Buffer, plaintext: Buffer, associatedData: Buffer[] = []): Buffer {
   const [macKey, ctrKey] = split(key)
   const siv = s2v(macKey, [...associatedData, plaintext])
-  const cipher = createCipheriv(aes(ctrKey, 'ctr'), ctrKey, counter(siv))
-  return Buffer.concat([siv, cipher.update(plaintext), cipher.final()])
+  return Buffer.concat([siv, ctr16(ctrKey, counter(siv), plaintext)])
 }
 
 /** The plaintext, or undefined when the SIV does not authenticate it (wrong key, tampered data). */
@@ -81,7 +101,6 @@ export function sivDecrypt(key: Buffer, sealed: Buffer, associatedData: Buffer[]
   if (sealed.length < BLOCK) return undefined
   const [macKey, ctrKey] = split(key)
   const siv = sealed.subarray(0, BLOCK)
-  const decipher = createCipheriv(aes(ctrKey, 'ctr'), ctrKey, counter(siv))
-  const plaintext = Buffer.concat([decipher.update(sealed.subarray(BLOCK)), decipher.final()])
+  const plaintext = ctr16(ctrKey, counter(siv), sealed.subarray(BLOCK))
   return timingSafeEqual(s2v(macKey, [...associatedData, plaintext]), siv) ? plaintext : undefined
 }

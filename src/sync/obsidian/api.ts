@@ -1,11 +1,21 @@
 /**
- * Obsidian Sync's REST API: sign-in and the account's vaults. Every call is a
- * POST of JSON; the service answers errors as HTTP 200 with `{error}`, which
- * become typed errors here.
+ * Obsidian Sync's REST API: sign-in, the account's vaults, and the check of a
+ * vault's key. Every call is a POST of JSON with our User-Agent; the service
+ * answers errors as HTTP 200 with `{error}`, which become typed errors here.
+ * Sign-in goes as Obsidian's own client sends it: an OPTIONS preflight, then
+ * the POST with `Origin: https://obsidian.md` (a service that checks the
+ * origin answers a request without it as if the password were wrong).
  */
 import { ObsidianError, type ObsidianErrorCode } from './errors.ts'
 import { silentLog, type ClientLog } from './log.ts'
+import { quote, REFUSAL_MESSAGES, refusalCode } from './refusal.ts'
 import { totpCode } from './totp.ts'
+import { USER_AGENT } from './user-agent.ts'
+
+export { quote } from './refusal.ts'
+
+/** The origin Obsidian's own client signs in from. */
+export const SIGN_IN_ORIGIN = 'https://obsidian.md'
 
 export interface Credentials {
   email: string
@@ -31,6 +41,13 @@ export interface VaultInfo {
   size: number
   /** Shared with this account by another. */
   shared: boolean
+  /**
+   * A standard-encryption (managed) vault's password, as the service lists it
+   * beside the salt: its key comes from it exactly as from an end-to-end
+   * password. Undefined for end-to-end vaults. Not enumerable, so no JSON or
+   * log line of a VaultInfo carries it; never store or return it.
+   */
+  readonly password?: string
 }
 
 export interface ObsidianApiOptions {
@@ -45,26 +62,16 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 const VAULT_ID = /^[A-Za-z0-9_.-]{1,128}$/
 const HOST = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/
 
-/** What the service's error text means, by the words its messages are known to use. */
+/** What the service's error text means: known words first, else what a refusal of that call is. */
 function classify(text: string, path: string, sentMfa: boolean): ObsidianErrorCode {
-  if (/2fa|two.?factor|\bmfa\b|one.?time|authenticator/i.test(text)) return sentMfa ? 'MFA_INVALID' : 'MFA_REQUIRED'
-  if (/not logged in|invalid token|expired token/i.test(text)) return 'NOT_LOGGED_IN'
-  if (/vault not found/i.test(text)) return 'VAULT_NOT_FOUND'
-  if (/subscription/i.test(text)) return 'SUBSCRIPTION_REQUIRED'
-  return path === '/user/signin' ? 'BAD_CREDENTIALS' : 'SERVICE_ERROR'
+  const code = refusalCode(text)
+  if (code === 'MFA_REQUIRED' && sentMfa) return 'MFA_INVALID'
+  if (code !== undefined) return code
+  if (path === '/user/signin') return 'BAD_CREDENTIALS'
+  // The service's verdict on the key the password derived.
+  if (path === '/vault/access') return 'WRONG_ENCRYPTION_PASSWORD'
+  return 'SERVICE_ERROR'
 }
-
-const MESSAGES: Partial<Record<ObsidianErrorCode, string>> = {
-  BAD_CREDENTIALS: 'Obsidian refused the email or password',
-  MFA_REQUIRED: 'The Obsidian account has two-factor authentication: configure its TOTP secret',
-  MFA_INVALID: 'Obsidian refused the two-factor code: check the TOTP secret and the clock',
-  NOT_LOGGED_IN: 'The Obsidian session is not valid; sign in again',
-  VAULT_NOT_FOUND: 'The vault does not exist or this account cannot reach it',
-  SUBSCRIPTION_REQUIRED: 'The Obsidian account has no active Sync subscription'
-}
-
-/** Service text in a message: short, one line, no control characters. */
-export const quote = (text: string): string => JSON.stringify(text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200)) // eslint-disable-line no-control-regex
 
 export class ObsidianApi {
   readonly apiUrl: string
@@ -82,10 +89,12 @@ export class ObsidianApi {
   /** Signs in, with the current TOTP code when a secret is given. */
   async signIn(credentials: Credentials): Promise<Account> {
     const mfa = credentials.totpSecret ? totpCode(credentials.totpSecret) : ''
+    await this.preflight('/user/signin')
     const body = await this.post(
       '/user/signin',
       { email: credentials.email, password: credentials.password, mfa },
-      mfa !== ''
+      mfa !== '',
+      { origin: SIGN_IN_ORIGIN }
     )
     if (typeof body.token !== 'string' || body.token === '')
       throw new ObsidianError('PROTOCOL', 'Sign-in answered without a token')
@@ -107,6 +116,27 @@ export class ObsidianApi {
     const own = Array.isArray(body.vaults) ? body.vaults : []
     const shared = Array.isArray(body.shared) ? body.shared : []
     return [...own.map(v => this.vault(v, false)), ...shared.map(v => this.vault(v, true))].filter(v => v !== undefined)
+  }
+
+  /**
+   * Asks the service whether `keyhash` is the vault's key, as Obsidian's own
+   * client does before it connects: a wrong password is then the service's
+   * verdict (WRONG_ENCRYPTION_PASSWORD, with its words), not a guess from how
+   * `init` refused.
+   */
+  async access(
+    token: string,
+    vault: Pick<VaultInfo, 'id' | 'host'>,
+    keyhash: string,
+    encryptionVersion: number
+  ): Promise<void> {
+    await this.post('/vault/access', {
+      token,
+      vault_uid: vault.id,
+      keyhash,
+      host: vault.host,
+      encryption_version: encryptionVersion
+    })
   }
 
   /** Where a vault's WebSocket is: wss, or ws when the API itself is plain http (a local stand-in). */
@@ -140,7 +170,7 @@ export class ObsidianApi {
       )
       return undefined
     }
-    return {
+    const info: VaultInfo = {
       id: v.id as string,
       name: typeof v.name === 'string' ? v.name.slice(0, 1024) : '',
       host: v.host as string,
@@ -149,32 +179,36 @@ export class ObsidianApi {
       size: Number.isSafeInteger(v.size) ? (v.size as number) : 0,
       shared
     }
+    if (typeof v.password === 'string' && v.password !== '' && v.password.length <= 1024)
+      Object.defineProperty(info, 'password', { value: v.password, enumerable: false })
+    return info
+  }
+
+  /** The CORS preflight a browser-like client sends before a request with an Origin; its answer does not matter. */
+  private async preflight(path: string): Promise<void> {
+    const res = await this.request(path, {
+      method: 'OPTIONS',
+      headers: {
+        'user-agent': USER_AGENT,
+        origin: SIGN_IN_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type'
+      }
+    })
+    await res.body?.cancel()
   }
 
   private async post(
     path: string,
     payload: Record<string, unknown>,
-    sentMfa = false
+    sentMfa = false,
+    headers: Record<string, string> = {}
   ): Promise<Record<string, unknown>> {
-    let res: Response
-    try {
-      res = await fetch(`${this.apiUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-        redirect: 'error',
-        signal: AbortSignal.timeout(this.timeoutMs)
-      })
-    } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError'
-      throw new ObsidianError(
-        timedOut ? 'TIMEOUT' : 'NETWORK',
-        timedOut
-          ? `Obsidian's API did not answer ${path} within ${this.timeoutMs} ms`
-          : `Obsidian's API could not be reached for ${path}`,
-        { cause: err }
-      )
-    }
+    const res = await this.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...headers },
+      body: JSON.stringify(payload)
+    })
     const text = await readLimited(res, MAX_RESPONSE_BYTES, path)
     if (!res.ok) throw new ObsidianError('SERVICE_ERROR', `Obsidian's API answered ${path} with HTTP ${res.status}`)
     let body: unknown
@@ -190,10 +224,36 @@ export class ObsidianApi {
       const said = String(error)
       const code = classify(said, path, sentMfa)
       this.log.debug({ path, code }, 'Obsidian API refused a request')
-      throw new ObsidianError(code, MESSAGES[code] ?? `Obsidian's API refused ${path}: ${quote(said)}`)
+      throw new ObsidianError(code, refusalMessage(code, path, said))
     }
     return body as Record<string, unknown>
   }
+
+  private async request(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${this.apiUrl}${path}`, {
+        ...init,
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.timeoutMs)
+      })
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError'
+      throw new ObsidianError(
+        timedOut ? 'TIMEOUT' : 'NETWORK',
+        timedOut
+          ? `Obsidian's API did not answer ${path} within ${this.timeoutMs} ms`
+          : `Obsidian's API could not be reached for ${path}`,
+        { cause: err }
+      )
+    }
+  }
+}
+
+function refusalMessage(code: ObsidianErrorCode, path: string, said: string): string {
+  if (code === 'WRONG_ENCRYPTION_PASSWORD')
+    return `Obsidian refused the vault's key (${quote(said)}): check its encryption password`
+  if (code === 'SERVICE_ERROR') return `Obsidian's API refused ${path}: ${quote(said)}`
+  return REFUSAL_MESSAGES[code] ?? `Obsidian's API refused ${path}: ${quote(said)}`
 }
 
 async function readLimited(res: Response, limit: number, path: string): Promise<string> {

@@ -10,8 +10,12 @@ export interface ObsidianClientOptions {
   device?: string
   /** Longest wait for an answer, a frame or a piece (default 60 s; REST calls 30 s at most). */
   timeoutMs?: number
-  /** Idle time before a WebSocket ping (default 10 s). */
+  /** Time without a message before a WebSocket ping (default 10 s). */
   pingIntervalMs?: number
+  /** Time without any message, pongs included, after which a WebSocket is dead (default 120 s). */
+  idleTimeoutMs?: number
+  /** Longest time to connect to a sync server and have `init` answered (default 2 min). */
+  connectTimeoutMs?: number
   /** Largest file it pulls (default 1 GiB). */
   maxFileBytes?: number
   log?: ClientLog
@@ -19,8 +23,11 @@ export interface ObsidianClientOptions {
 
 export interface OpenVaultOptions {
   token: string
-  vault: Pick<VaultInfo, 'id' | 'host' | 'salt' | 'encryptionVersion'>
-  /** The vault's encryption password; or `cipher`, derived once with `cipherFor`. */
+  vault: Pick<VaultInfo, 'id' | 'host' | 'salt' | 'encryptionVersion' | 'password'>
+  /**
+   * The vault's encryption password (default: the one the service lists for a
+   * standard-encryption vault); or `cipher`, derived once with `cipherFor`.
+   */
   password?: string
   cipher?: VaultCipher
   /** The last version fully applied (default 0). */
@@ -62,8 +69,11 @@ export class ObsidianClient {
     return await vaultCipher(password, vault.salt, vault.encryptionVersion)
   }
 
+  /** Checks the vault's key with the service (/vault/access), then connects and sends `init`. */
   async openVault(options: OpenVaultOptions): Promise<VaultSession> {
-    const cipher = options.cipher ?? (await this.cipherFor(options.vault, options.password ?? ''))
+    const cipher =
+      options.cipher ?? (await this.cipherFor(options.vault, options.password ?? options.vault.password ?? ''))
+    await this.api.access(options.token, options.vault, cipher.keyhash, cipher.encryptionVersion)
     const version = options.version ?? 0
     return await VaultSession.open({
       url: this.api.socketUrl(options.vault),
@@ -75,6 +85,8 @@ export class ObsidianClient {
       device: this.options.device ?? 'atlas-api',
       timeoutMs: this.options.timeoutMs,
       pingIntervalMs: this.options.pingIntervalMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      connectTimeoutMs: this.options.connectTimeoutMs,
       maxFileBytes: this.options.maxFileBytes,
       log: this.options.log ?? silentLog
     })

@@ -13,6 +13,8 @@ export type ObsidianErrorCode =
   /** The token is not (or no longer) valid. */
   | 'NOT_LOGGED_IN'
   | 'VAULT_NOT_FOUND'
+  /** The sync server refused the vault session (`init`) for a reason of its own, in its words; not the key. */
+  | 'ACCESS_DENIED'
   /** The vault's encryption password does not derive the key the service holds for it. */
   | 'WRONG_ENCRYPTION_PASSWORD'
   | 'SUBSCRIPTION_REQUIRED'

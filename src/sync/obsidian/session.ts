@@ -2,21 +2,26 @@
  * One WebSocket session with a vault's sync server:
  *
  *   -> {op: "init", token, id, keyhash, version, initial, device, encryption_version}
- *   <- {res: "ok", perFileMax} | {res: "err", msg}
+ *   <- {res: "ok", perFileMax} | {res: "err", msg} | {status: "err", msg}
  *   <- {op: "push", uid, path, hash, size, ctime, mtime, folder, deleted} …   every change after `version`
  *   <- {op: "ready", version}                                                  (with initial: the live files)
  *   -> {op: "pull", uid}   <- {size, pieces, deleted}, then `pieces` binary frames
  *   -> {op: "ping"}        <- {op: "pong"}                                     when idle
  *
  * Replies to a pull carry no id, so one pull is in flight at a time; pushes
- * and `ready` may arrive between its frames. A connection that sends nothing
- * for `timeoutMs` (pings keep a live one talking) is closed with TIMEOUT.
+ * and `ready` may arrive between its frames, and any other message (whatever
+ * its `op`) is the answer to the request in flight. Liveness as Obsidian's own
+ * client keeps it: a ping after `pingIntervalMs` (10 s) without a message; the
+ * connection is dead after `idleTimeoutMs` (120 s) without any message, pongs
+ * included; a request (and each frame of its answer) times out after
+ * `timeoutMs` (60 s); connecting and `init` may take `connectTimeoutMs` (2 min).
  */
 import { createHash } from 'node:crypto'
 import WebSocket from 'ws'
-import { quote } from './api.ts'
 import { ObsidianError } from './errors.ts'
 import { silentLog, type ClientLog } from './log.ts'
+import { quote, REFUSAL_MESSAGES, refusalCode } from './refusal.ts'
+import { USER_AGENT } from './user-agent.ts'
 import type { VaultCipher } from './vault-cipher.ts'
 
 /** A change the server announces, its path and hash decrypted. */
@@ -24,7 +29,7 @@ export interface Push {
   /** The version of this change; what `pull` fetches. */
   uid: number
   path: string
-  /** hex(sha256(plaintext)); empty for folders and deletions. */
+  /** hex(sha256(plaintext)); empty for folders and deletions, and for a file the service holds no hash of. */
   hash: string
   /** Bytes of encrypted content on the wire. */
   size: number
@@ -47,18 +52,25 @@ export interface SessionOptions {
   version: number
   initial: boolean
   device: string
-  /** Longest wait for any frame while something is expected (default 60 s). */
+  /** Longest wait for the answer to a request, and for each next frame of it (default 60 s). */
   timeoutMs?: number
-  /** Idle time before a ping (default 10 s). */
+  /** Time without a message before a ping (default 10 s). */
   pingIntervalMs?: number
+  /** Time without any message, pongs included, after which the connection is dead (default 120 s). */
+  idleTimeoutMs?: number
+  /** Longest time to connect and have `init` answered (default 2 min). */
+  connectTimeoutMs?: number
   /** Largest file the client will pull (default 1 GiB). */
   maxFileBytes?: number
   log?: ClientLog
 }
 
-/** The server's pieces are 2 MiB; frames are capped a little above. */
-const MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024
+/** Text frames (JSON) are small; a binary frame is a piece, which may be as large as its file. */
+const MAX_TEXT_FRAME_BYTES = 4 * 1024 * 1024
 const DEFAULT_TIMEOUT_MS = 60_000
+const DEFAULT_CONNECT_TIMEOUT_MS = 120_000
+/** What encryption adds to a file on the wire: the IV and the tag. */
+const CONTENT_OVERHEAD = 12 + 16
 const HASH = /^[0-9a-f]{64}$/
 
 type Waiter<T> = { resolve: (value: T) => void; reject: (err: Error) => void }
@@ -66,7 +78,7 @@ type Waiter<T> = { resolve: (value: T) => void; reject: (err: Error) => void }
 export class VaultSession {
   /** The vault's version once the server said `ready`. */
   version: number | undefined
-  /** The server's per-file limit, as it announced it. */
+  /** The server's per-file limit, as it announced it; pulls larger than it (and its IV and tag) are refused. */
   perFileMax: number | undefined
 
   private readonly socket: WebSocket
@@ -79,7 +91,9 @@ export class VaultSession {
   private pieceWaiter: Waiter<Buffer> | undefined
   private pullLock: Promise<void> = Promise.resolve()
   private lastHeard = Date.now()
-  private lastSent = Date.now()
+  private lastPing = Date.now()
+  /** Until `init` is answered the wait is the connect timeout's, not a request's. */
+  private connecting = true
   /** When the current wait for a reply, a piece or the next push began, or the last such frame came. */
   private waitingSince = Date.now()
   private readonly timer: NodeJS.Timeout
@@ -91,22 +105,25 @@ export class VaultSession {
       ...options,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       pingIntervalMs: options.pingIntervalMs ?? 10_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       maxFileBytes: options.maxFileBytes ?? 1024 * 1024 * 1024,
       log: options.log ?? silentLog
     }
     this.socket = socket
-    const tick = Math.max(10, Math.min(this.options.pingIntervalMs, this.options.timeoutMs) / 4)
+    const { pingIntervalMs, timeoutMs, idleTimeoutMs, connectTimeoutMs } = this.options
+    const tick = Math.max(10, Math.min(pingIntervalMs, timeoutMs, idleTimeoutMs, connectTimeoutMs) / 4)
     this.timer = setInterval(() => this.keepAlive(), tick)
     this.timer.unref()
   }
 
   /** Connects, sends init, and returns once the server accepted it; pushes follow. */
   static async open(options: SessionOptions): Promise<VaultSession> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     const socket = new WebSocket(options.url, {
-      handshakeTimeout: timeoutMs,
-      maxPayload: MAX_FRAME_BYTES,
-      headers: { origin: 'app://obsidian.md' }
+      handshakeTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // A piece may be as large as its file: the pull checks each against the file's size and the limits.
+      maxPayload: Math.max(options.maxFileBytes ?? 1024 * 1024 * 1024, MAX_TEXT_FRAME_BYTES),
+      headers: { origin: 'app://obsidian.md', 'user-agent': USER_AGENT }
     })
     const session = new VaultSession(options, socket)
     const accepted = new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -135,7 +152,8 @@ export class VaultSession {
     })
     try {
       const answer = await accepted
-      if (answer.res !== 'ok') throw initError(answer)
+      session.connecting = false
+      if (answer.res !== 'ok' && answer.status !== 'ok') throw initError(answer)
       if (answer.perFileMax !== undefined) {
         if (!Number.isSafeInteger(answer.perFileMax) || (answer.perFileMax as number) < 0)
           throw new ObsidianError('PROTOCOL', 'init answered with a malformed perFileMax')
@@ -174,6 +192,8 @@ export class VaultSession {
    * pieces are unverified until the iteration ends without error: the tag and
    * the hash are checked last, so nothing pulled may be made visible before.
    * Pulls queue behind each other; abandoning one midway closes the session.
+   * A push with an empty `hash` has it set to the content's SHA-256 when the
+   * pull ends verified.
    */
   async *pull(push: Pick<Push, 'uid' | 'hash'>): AsyncGenerator<Buffer> {
     const previous = this.pullLock
@@ -186,22 +206,26 @@ export class VaultSession {
     try {
       this.check()
       const reply = await this.request({ op: 'pull', uid: push.uid })
-      if (typeof reply.err === 'string' || typeof reply.error === 'string') {
-        throw new ObsidianError(
-          'SERVICE_ERROR',
-          `The sync server refused to send version ${push.uid}: ${quote(String(reply.err ?? reply.error))}`
-        )
+      if (
+        typeof reply.err === 'string' ||
+        typeof reply.error === 'string' ||
+        reply.res === 'err' ||
+        reply.status === 'err'
+      ) {
+        const said = String(reply.err ?? reply.error ?? reply.msg ?? '')
+        throw new ObsidianError('SERVICE_ERROR', `The sync server refused to send version ${push.uid}: ${quote(said)}`)
       }
       if (reply.deleted === true)
         throw new ObsidianError('FILE_GONE', `Version ${push.uid} is a deletion; it has no content`)
       const size = reply.size
       const pieces = reply.pieces
+      // Pieces may be any size up to the file's: at most one per byte.
       if (
         !Number.isSafeInteger(size) ||
         (size as number) < 0 ||
         !Number.isSafeInteger(pieces) ||
         (pieces as number) < 0 ||
-        (pieces as number) > Math.ceil((size as number) / 1024) + 1
+        (pieces as number) > Math.max(1, size as number)
       ) {
         throw this.broken(
           new ObsidianError(
@@ -210,12 +234,10 @@ export class VaultSession {
           )
         )
       }
-      if ((size as number) > this.options.maxFileBytes) {
+      const [limit, whose] = this.sizeLimit()
+      if ((size as number) > limit) {
         throw this.broken(
-          new ObsidianError(
-            'TOO_LARGE',
-            `Version ${push.uid} is ${size as number} bytes, over the limit of ${this.options.maxFileBytes}`
-          )
+          new ObsidianError('TOO_LARGE', `Version ${push.uid} is ${size as number} bytes, over ${whose} of ${limit}`)
         )
       }
       const decryptor = this.options.cipher.contentDecryptor(size as number)
@@ -236,8 +258,11 @@ export class VaultSession {
         )
       const last = decryptor.final()
       digest.update(last)
-      if (digest.digest('hex') !== push.hash)
-        throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
+      // A file the service holds no hash of (an empty `hash` field) has only its tag to check; once that passed,
+      // the push is given the hash of what was pulled, so whoever records the file records its real hash.
+      const sha256 = digest.digest('hex')
+      if (push.hash === '') push.hash = sha256
+      else if (sha256 !== push.hash) throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
       if (last.length > 0) yield last
       finished = true
     } catch (err) {
@@ -256,8 +281,16 @@ export class VaultSession {
   }
 
   private send(message: Record<string, unknown>): void {
-    this.lastSent = Date.now()
     this.socket.send(JSON.stringify(message))
+  }
+
+  /** The largest file a pull takes: ours, or the server's announced per-file limit when that is lower. */
+  private sizeLimit(): [number, string] {
+    // 0 is read as no limit announced rather than as "no file may have content".
+    const server = !this.perFileMax ? Infinity : this.perFileMax + CONTENT_OVERHEAD
+    return server < this.options.maxFileBytes
+      ? [server, "the sync server's per-file limit"]
+      : [this.options.maxFileBytes, 'the limit']
   }
 
   private async request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -286,6 +319,10 @@ export class VaultSession {
     this.lastHeard = Date.now()
     if (isBinary) {
       this.waitingSince = this.lastHeard
+      if (data.length > this.sizeLimit()[0]) {
+        this.fail(new ObsidianError('TOO_LARGE', 'The sync server sent a piece larger than a file may be'))
+        return
+      }
       if (this.pieceWaiter !== undefined) {
         const waiter = this.pieceWaiter
         this.pieceWaiter = undefined
@@ -295,6 +332,10 @@ export class VaultSession {
         // Back-pressure: the server's pieces wait in the socket while the reader works on one.
         this.socket.pause()
       }
+      return
+    }
+    if (data.length > MAX_TEXT_FRAME_BYTES) {
+      this.fail(new ObsidianError('TOO_LARGE', `The sync server sent a message over ${MAX_TEXT_FRAME_BYTES} bytes`))
       return
     }
     let message: unknown
@@ -326,7 +367,9 @@ export class VaultSession {
         this.wakePushes()
         return
     }
-    if (typeof m.op === 'string' && m.op !== '') {
+    // Any other message answers the request in flight, whatever its op; with none in flight, one with an op is
+    // news this client has no use for.
+    if (this.replyWaiter === undefined && typeof m.op === 'string' && m.op !== '') {
       this.options.log.debug({ op: m.op.slice(0, 32) }, 'sync server message ignored')
       return
     }
@@ -364,8 +407,8 @@ export class VaultSession {
       let hash = ''
       if (!folder && !deleted) {
         if (typeof m.hash !== 'string') return unreadable(`Push ${uid} has no hash`)
-        hash = this.options.cipher.decryptPath(m.hash)
-        if (!HASH.test(hash)) return unreadable(`Push ${uid} has a hash that is not a SHA-256`)
+        if (m.hash !== '') hash = this.options.cipher.decryptHash(m.hash)
+        if (hash !== '' && !HASH.test(hash)) return unreadable(`Push ${uid} has a hash that is not a SHA-256`)
       }
       return {
         kind: 'push',
@@ -381,6 +424,9 @@ export class VaultSession {
         }
       }
     } catch (err) {
+      // Which field failed, and the change it belongs to.
+      if (err instanceof ObsidianError)
+        return unreadable('', new ObsidianError(err.code, `Push ${uid}: ${err.message}`, { cause: err }))
       return unreadable(`Push ${uid} does not decrypt`, err)
     }
   }
@@ -394,16 +440,35 @@ export class VaultSession {
   private keepAlive(): void {
     if (this.failure !== undefined) return
     const now = Date.now()
-    const waiting = this.replyWaiter !== undefined || this.pieceWaiter !== undefined || this.pushWaiter !== undefined
-    // Paused, the reader is behind, not the server. Waiting, pongs alone do not count: the server must make progress.
-    if (!this.socket.isPaused && now - (waiting ? this.waitingSince : this.lastHeard) > this.options.timeoutMs) {
-      this.fail(new ObsidianError('TIMEOUT', `The sync server sent nothing expected for ${this.options.timeoutMs} ms`))
-      return
+    const { timeoutMs, idleTimeoutMs, connectTimeoutMs, pingIntervalMs } = this.options
+    // Paused, the reader is behind, not the server: nothing the server sends is seen until it resumes.
+    if (!this.socket.isPaused) {
+      if (this.connecting) {
+        if (now - this.waitingSince > connectTimeoutMs) {
+          this.fail(new ObsidianError('TIMEOUT', `The sync server did not answer init within ${connectTimeoutMs} ms`))
+          return
+        }
+      } else if (
+        (this.replyWaiter !== undefined || this.pieceWaiter !== undefined || this.pushWaiter !== undefined) &&
+        now - this.waitingSince > timeoutMs
+      ) {
+        // Waiting, pongs alone do not count: the server must make progress.
+        this.fail(new ObsidianError('TIMEOUT', `The sync server sent nothing expected for ${timeoutMs} ms`))
+        return
+      }
+      if (now - this.lastHeard > idleTimeoutMs) {
+        this.fail(
+          new ObsidianError('TIMEOUT', `The sync server sent nothing, not even a pong, for ${idleTimeoutMs} ms`)
+        )
+        return
+      }
     }
     if (
       this.socket.readyState === WebSocket.OPEN &&
-      now - Math.max(this.lastHeard, this.lastSent) >= this.options.pingIntervalMs
+      now - this.lastHeard >= pingIntervalMs &&
+      now - this.lastPing >= pingIntervalMs
     ) {
+      this.lastPing = now
       this.send({ op: 'ping' })
     }
   }
@@ -434,18 +499,21 @@ export class VaultSession {
   }
 }
 
-/** What an `init` refusal means. Anything but a bad token or a missing vault is the key the service was sent. */
+/**
+ * What an `init` refusal means: `{res: "err", msg}` and `{status: "err", msg}`
+ * alike. The key was checked with /vault/access before, so a refusal is not
+ * blamed on the password: known words get their code (a busy or maintenance
+ * answer is retryable), any other is ACCESS_DENIED with the service's words.
+ */
 function initError(answer: Record<string, unknown>): ObsidianError {
   const said = String(answer.msg ?? answer.error ?? answer.message ?? '')
-  if (/vault not found/i.test(said))
-    return new ObsidianError('VAULT_NOT_FOUND', 'The vault does not exist or this account cannot reach it')
-  if (/subscription/i.test(said))
-    return new ObsidianError('SUBSCRIPTION_REQUIRED', 'The Obsidian account has no active Sync subscription')
-  if (/not logged in|token/i.test(said))
-    return new ObsidianError('NOT_LOGGED_IN', 'The Obsidian session is not valid; sign in again')
-  if (answer.res !== 'err') return new ObsidianError('PROTOCOL', 'The sync server did not answer init')
+  if (answer.res !== 'err' && answer.status !== 'err')
+    return new ObsidianError('PROTOCOL', 'The sync server did not answer init')
+  const code = refusalCode(said)
+  if (code === undefined || code === 'SERVICE_ERROR')
+    return new ObsidianError(code ?? 'ACCESS_DENIED', `The sync server refused to open the vault: ${quote(said)}`)
   return new ObsidianError(
-    'WRONG_ENCRYPTION_PASSWORD',
-    `The sync server refused the vault's key (${quote(said)}): check its encryption password`
+    code,
+    `${REFUSAL_MESSAGES[code] ?? 'The sync server refused to open the vault'} (${quote(said)})`
   )
 }

@@ -4,17 +4,24 @@
  *
  *   key = scrypt(NFKC(password), NFKC(salt), N=32768, r=8, p=1, 32 bytes)
  *
+ * The password is the one the vault's owner chose (end-to-end encryption), or,
+ * for a vault with standard (managed) encryption, the one the service lists
+ * beside the salt: the key comes from either the same way.
+ *
  * Version 0: keyhash = hex(sha256(key)); content and paths are AES-256-GCM with
  * `key`, a path (or a file's `hash` field) being hex(iv || ciphertext || tag)
  * with iv = sha256(plaintext)[0..12], so equal paths encrypt equally.
  * Versions 2 and 3: keys come from HKDF-SHA256 over `key`: keyhash with the
  * salt and info "ObsidianKeyHash", the content key with no salt and
- * "ObsidianAesGcm", and paths are AES-256-SIV (no associated data) with the
- * 64-byte key HKDF(salt, "ObsidianAesSivMac") || HKDF(salt, "ObsidianAesSivEnc"),
- * a path being hex(siv || ciphertext).
+ * "ObsidianAesGcm", and paths are AES-256-SIV (no associated data, the CTR
+ * step as Obsidian's client runs it: see aes-siv.ts) with the 64-byte key
+ * HKDF(salt, "ObsidianAesSivMac") || HKDF(salt, "ObsidianAesSivEnc"), a path
+ * being hex(siv || ciphertext). HKDF takes the salt's own UTF-8 bytes: only
+ * scrypt normalizes.
  *
  * Content is iv(12) || AES-GCM ciphertext || tag(16); an empty file is 0
- * bytes. A file's `hash` field encrypts hex(sha256(plaintext)) as a path.
+ * bytes, or 12 (an IV and nothing else). A file's `hash` field encrypts
+ * hex(sha256(plaintext)) as a path. A decrypted path loses a leading BOM.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdf, randomBytes, scrypt, type DecipherGCM } from 'node:crypto'
 import { promisify } from 'node:util'
@@ -44,8 +51,10 @@ export interface VaultCipher {
   /** What the service checks the key against; not a secret on its own. */
   readonly keyhash: string
   encryptPath(plain: string): string
-  /** The plain path; throws INTEGRITY when it does not decrypt. */
+  /** The plain path; throws INTEGRITY, saying it was a path, when it does not decrypt. */
   decryptPath(encrypted: string): string
+  /** A file's `hash` field, decrypted; throws INTEGRITY, saying it was a hash field, when it does not decrypt. */
+  decryptHash(encrypted: string): string
   /** iv || ciphertext || tag with a random IV (or the one given); empty stays empty. */
   encryptContent(plain: Buffer, iv?: Buffer): Buffer
   /** A decryptor for one file's content of `size` bytes on the wire, fed piece by piece. */
@@ -88,7 +97,8 @@ export class ContentDecryptor {
   /** The last plaintext bytes; throws INTEGRITY when the tag does not verify. */
   final(): Buffer {
     if (this.seen < this.size) throw new ObsidianError('PROTOCOL', 'File content ended before its size')
-    if (this.size === 0) return EMPTY
+    // Obsidian's client writes an empty file as nothing, or as an IV and nothing else.
+    if (this.size === 0 || this.size === IV_BYTES) return EMPTY
     if (this.size < IV_BYTES + TAG_BYTES) {
       throw new ObsidianError('INTEGRITY', 'File content is shorter than an IV and a tag')
     }
@@ -122,21 +132,31 @@ function gcmOpen(key: Buffer, sealed: Buffer): Buffer | undefined {
   }
 }
 
-function fromHex(encrypted: string): Buffer {
+/** What an encrypted name is, for messages: a file's path, or its `hash` field. */
+type Field = 'path' | 'hash field'
+
+function fromHex(encrypted: string, field: Field): Buffer {
   if (encrypted.length === 0 || encrypted.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(encrypted)) {
-    throw new ObsidianError('INTEGRITY', 'An encrypted path is not hex')
+    throw new ObsidianError('INTEGRITY', `An encrypted ${field} is not hex`)
   }
   return Buffer.from(encrypted, 'hex')
 }
 
-function toText(plain: Buffer | undefined): string {
+/**
+ * The key was checked with the service before any of this is read, so a
+ * field that does not authenticate is that field's fault (damaged, or written
+ * by a cipher this client does not know), not the key's: the message says
+ * which field, and does not send anyone to change a password.
+ */
+function toText(plain: Buffer | undefined, field: Field): string {
   if (plain === undefined)
-    throw new ObsidianError('INTEGRITY', "An encrypted path does not decrypt with this vault's key")
-  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+    throw new ObsidianError('INTEGRITY', `An encrypted ${field} does not decrypt: its authentication check fails`)
+  // ignoreBOM false: a leading BOM is dropped, as Obsidian's client drops it.
+  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
   try {
     return text.decode(plain)
   } catch {
-    throw new ObsidianError('INTEGRITY', 'A decrypted path is not UTF-8')
+    throw new ObsidianError('INTEGRITY', `A decrypted ${field} is not UTF-8`)
   }
 }
 
@@ -148,8 +168,7 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
       `Encryption version ${encryptionVersion} is not supported (only ${SUPPORTED_ENCRYPTION_VERSIONS.join(', ')})`
     )
   }
-  const normalizedSalt = salt.normalize('NFKC')
-  const key = await scryptAsync(password.normalize('NFKC'), normalizedSalt, 32, SCRYPT)
+  const key = await scryptAsync(password.normalize('NFKC'), salt.normalize('NFKC'), 32, SCRYPT)
   const contentKey =
     (encryptionVersion === 0
       ? undefined
@@ -164,12 +183,13 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
       keyhash: sha256(key).toString('hex'),
       encryptPath: plain =>
         gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')).toString('hex'),
-      decryptPath: encrypted => toText(gcmOpen(key, fromHex(encrypted))),
+      decryptPath: encrypted => toText(gcmOpen(key, fromHex(encrypted, 'path')), 'path'),
+      decryptHash: encrypted => toText(gcmOpen(key, fromHex(encrypted, 'hash field')), 'hash field'),
       encryptContent,
       contentDecryptor: decryptor
     }
   }
-  const saltBytes = Buffer.from(normalizedSalt, 'utf8')
+  const saltBytes = Buffer.from(salt, 'utf8')
   const derive = async (info: string): Promise<Buffer> =>
     Buffer.from(await hkdfAsync('sha256', key, saltBytes, info, 32))
   const [keyhash, sivMac, sivEnc] = await Promise.all([
@@ -182,7 +202,8 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
     encryptionVersion,
     keyhash: keyhash.toString('hex'),
     encryptPath: plain => sivEncrypt(sivKey, Buffer.from(plain, 'utf8')).toString('hex'),
-    decryptPath: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted))),
+    decryptPath: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted, 'path')), 'path'),
+    decryptHash: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted, 'hash field')), 'hash field'),
     encryptContent,
     contentDecryptor: decryptor
   }

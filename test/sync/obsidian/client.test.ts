@@ -191,8 +191,12 @@ t.test('sign-in failures are typed, and say nothing secret', async t => {
   })
 })
 
-t.test('a wrong encryption password or an unknown vault is refused at init', async t => {
-  await t.rejects(open(v3, { password: 'not the vault password' }), { code: 'WRONG_ENCRYPTION_PASSWORD' })
+t.test("a wrong encryption password is the service's verdict (/vault/access); an unknown vault is refused", async t => {
+  await t.rejects(open(v3, { password: 'not the vault password' }), {
+    code: 'WRONG_ENCRYPTION_PASSWORD',
+    message: /"Invalid encryption password"/
+  })
+  t.same(service.accessChecks.at(-1), { vaultId: v3.id, ok: false }, 'the key was put to /vault/access')
   const c = client()
   const token = await signedIn(c)
   const vault = (await c.vaults(token)).find(v => v.id === v3.id)!

@@ -4,7 +4,7 @@ import { cmac, sivDecrypt, sivEncrypt } from '../../../src/sync/obsidian/aes-siv
 import { ObsidianError } from '../../../src/sync/obsidian/errors.ts'
 import { totpCode } from '../../../src/sync/obsidian/totp.ts'
 import { vaultCipher } from '../../../src/sync/obsidian/vault-cipher.ts'
-import { bigPlaintext, vectors } from '../../fixtures/obsidian-service.ts'
+import { bigPlaintext, sivCounterWraps, vectors } from '../../fixtures/obsidian-service.ts'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
@@ -124,7 +124,12 @@ t.test('vault cipher: tampering, foreign keys and unknown versions are typed err
   const file = v3!.records.find(r => r.encContent !== undefined && r.encContent !== '')!
   t.throws(
     () => other.decryptPath(file.encPath),
-    new ObsidianError('INTEGRITY', "An encrypted path does not decrypt with this vault's key")
+    new ObsidianError('INTEGRITY', 'An encrypted path does not decrypt: its authentication check fails')
+  )
+  t.throws(
+    () => other.decryptHash(file.encHash),
+    new ObsidianError('INTEGRITY', 'An encrypted hash field does not decrypt: its authentication check fails'),
+    "a hash field's failure says it was the hash field, and blames no key"
   )
   t.throws(() => cipher.decryptPath('zz'), { code: 'INTEGRITY' })
   t.throws(() => cipher.decryptPath(''), { code: 'INTEGRITY' })
@@ -157,4 +162,51 @@ t.test('vault cipher: tampering, foreign keys and unknown versions are typed err
   await t.rejects(vaultCipher('x', 'y', 1), { code: 'UNSUPPORTED_ENCRYPTION' })
   const v0cipher = await vaultCipher(v0!.password.normalize('NFKC'), v0!.salt.normalize('NFKC'), 0)
   t.equal(v0cipher.keyhash, v0!.keyhash, 'NFKC forms derive the same key')
+})
+
+t.test('HKDF takes the salt as it is: only scrypt normalizes it', async t => {
+  const v3 = vectors.vaults.find(v => v.encryption_version === 3 && v.salt !== v.salt.normalize('NFKC'))!
+  t.ok(v3, 'a version 3 vector whose salt NFKC changes')
+  t.equal((await vaultCipher(v3.password, v3.salt, 3)).keyhash, v3.keyhash)
+  t.not(
+    (await vaultCipher(v3.password, v3.salt.normalize('NFKC'), 3)).keyhash,
+    v3.keyhash,
+    'the normalized salt gives HKDF other bytes, so another keyhash'
+  )
+})
+
+t.test("AES-SIV as Obsidian's client runs it: the counter's low 16 bits wrap to 0, carrying nothing", async t => {
+  const standard = vectors.vaults.find(v => v.standard === true)!
+  const cipher = await vaultCipher(standard.password, standard.salt, standard.encryption_version)
+  const wrapping = [
+    ...standard.records.filter(r => sivCounterWraps(r.encPath)).map(r => ['path', r.encPath, r.path] as const),
+    ...standard.records
+      .filter(r => r.encHash !== '' && sivCounterWraps(r.encHash))
+      .map(r => ['hash field', r.encHash, r.hash] as const)
+  ]
+  t.same(
+    wrapping.map(([field]) => field),
+    ['path', 'hash field'],
+    'the vectors hold a path and a hash field that wrap'
+  )
+  for (const [field, encrypted, plain] of wrapping) {
+    const decrypt = field === 'path' ? cipher.decryptPath : cipher.decryptHash
+    t.equal(decrypt(encrypted), plain, `the ${field} decrypts`)
+    t.equal(cipher.encryptPath(plain), encrypted, `the ${field} encrypts as Python's 16-bit counter did`)
+  }
+})
+
+t.test('content and paths as the official client writes them: an IV alone, a BOM', async t => {
+  const [v0, v3] = vectors.vaults
+  for (const vector of [v0!, v3!]) {
+    const cipher = await vaultCipher(vector.password, vector.salt, vector.encryption_version)
+    const ivOnly = cipher.contentDecryptor(12)
+    t.same(ivOnly.update(Buffer.alloc(12, 7)), Buffer.alloc(0))
+    t.same(ivOnly.final(), Buffer.alloc(0), `version ${vector.encryption_version}: 12 bytes, an IV alone, is empty`)
+    t.equal(
+      cipher.decryptPath(cipher.encryptPath('\ufeffnotes/with a BOM.md')),
+      'notes/with a BOM.md',
+      `version ${vector.encryption_version}: a decoded path loses a leading BOM`
+    )
+  }
 })
