@@ -6,7 +6,9 @@
  * not checked (any credentials pass), and any origin may call it from a browser.
  */
 import { randomBytes } from 'node:crypto'
+import type { FileHandle } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
 import { requestBody } from './aws-chunked.ts'
 import { invalidArgument, malformedXml, notImplemented, S3Error } from './errors.ts'
 import { listObjects, listVersions, OWNER } from './listing.ts'
@@ -208,7 +210,10 @@ async function objectRequest(store: ObjectStore, request: Request): Promise<void
 }
 
 async function getObject(store: ObjectStore, { req, res, method, bucket, key, query }: Request, versionId?: string) {
-  const { version, file } = await store.openVersion(bucket, key, versionId)
+  const opened = await store.openVersion(bucket, key, versionId)
+  const { version } = opened
+  /** The file while this function still owns it; the read stream owns it once made. */
+  let file: FileHandle | undefined = opened.file
   try {
     const etag = `"${version.etag}"`
     const lastModified = new Date(Math.floor(version.lastModified / 1000) * 1000)
@@ -238,14 +243,12 @@ async function getObject(store: ObjectStore, { req, res, method, bucket, key, qu
       res.end()
       return
     }
+    // pipeline ends the read when the client goes away, and the stream closes the file.
     const stream = file.createReadStream({ start, end, autoClose: true })
-    await new Promise<void>((resolve, reject) => {
-      stream.once('error', reject)
-      res.once('close', resolve)
-      stream.pipe(res)
-    })
+    file = undefined
+    await pipeline(stream, res)
   } finally {
-    await file.close().catch(() => undefined)
+    await file?.close().catch(() => undefined)
   }
 }
 

@@ -135,25 +135,7 @@ export class ObjectStore {
     checkKey(key)
     const blob = randomId()
     const path = this.blobPath(name, blob)
-    const hash = createHash('md5')
-    let size = 0
-    try {
-      await pipeline(
-        body,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk)
-            size += chunk.length
-            yield chunk
-          }
-        },
-        createWriteStream(path)
-      )
-    } catch (err) {
-      await unlink(path).catch(() => undefined)
-      throw err
-    }
-    const digest = hash.digest()
+    const { digest, size } = await writeHashed(body, path)
     if (md5 !== undefined && md5 !== digest.toString('base64')) {
       await unlink(path).catch(() => undefined)
       throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', 400)
@@ -254,8 +236,11 @@ export class ObjectStore {
   ): Promise<string> {
     const bucket = await this.bucket(name)
     const version = await this.getVersion(name, key, versionId)
+    const record = bucket.records.get(key)
+    // Gone while this looked (a delete in between): as if it had not been there.
+    if (record === undefined || !record.versions.includes(version)) throw noSuchKey(key)
     version.tags = tags
-    await this.save(bucket, bucket.records.get(key)!, [])
+    await this.save(bucket, record, [])
     return version.versionId
   }
 
@@ -321,25 +306,8 @@ export class ObjectStore {
       )
     const dir = this.uploadDir(name, uploadId)
     const temporary = join(dir, `part-${partNumber}.${randomId()}.tmp`)
-    const hash = createHash('md5')
-    let size = 0
-    try {
-      await pipeline(
-        body,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk)
-            size += chunk.length
-            yield chunk
-          }
-        },
-        createWriteStream(temporary)
-      )
-    } catch (err) {
-      await unlink(temporary).catch(() => undefined)
-      throw err
-    }
-    const etag = hash.digest('hex')
+    const { digest, size } = await writeHashed(body, temporary)
+    const etag = digest.toString('hex')
     await rename(temporary, join(dir, `part-${partNumber}`))
     await writeAtomically(join(dir, `part-${partNumber}.json`), JSON.stringify({ etag, size }))
     return etag
@@ -540,6 +508,29 @@ const randomId = (): string => randomBytes(16).toString('hex')
 
 const ignoreMissing = (err: NodeJS.ErrnoException): void => {
   if (err.code !== 'ENOENT') throw err
+}
+
+/** Writes `body` to a new file at `path`: its MD5 and length; nothing is left there when the body fails. */
+async function writeHashed(body: AsyncIterable<Buffer>, path: string): Promise<{ digest: Buffer; size: number }> {
+  const hash = createHash('md5')
+  let size = 0
+  try {
+    await pipeline(
+      body,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk)
+          size += chunk.length
+          yield chunk
+        }
+      },
+      createWriteStream(path)
+    )
+  } catch (err) {
+    await unlink(path).catch(() => undefined)
+    throw err
+  }
+  return { digest: hash.digest(), size }
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {
