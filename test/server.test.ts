@@ -89,15 +89,6 @@ t.test('npm run dev against an emulator creates the tables and buckets it lacks'
   t.same(await existing(names), everything)
 })
 
-t.test('npm run dev against DynamoDB Local alone (no S3 endpoint) creates the tables, and no bucket', async t => {
-  const { names } = await startServer(t, { NODE_ENV: 'development', AWS_ENDPOINT_URL_S3: '' })
-  t.same(
-    await existing(names),
-    everything.filter(name => name.startsWith('table ')),
-    "S3 is AWS's own: left alone"
-  )
-})
-
 t.test('in production the server creates nothing', async t => {
   const { status, names } = await startServer(t, { NODE_ENV: 'production' })
   t.equal(status, 503, 'the tables are missing, and the deep health check says so')
