@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -16,8 +17,8 @@ import { EMULATOR_CREDENTIALS } from '../../src/aws-clients.ts'
 import { S3_DIRECTORY, startEmbeddedStack } from '../../src/local/embedded-stack.ts'
 
 // The embedded S3 itself: what it keeps on disk and across restarts, and the edges of S3's keys.
-const client = (endpoint: string) =>
-  new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: EMULATOR_CREDENTIALS })
+const client = (endpoint: string, options: { requestChecksumCalculation?: 'WHEN_SUPPORTED' } = {}) =>
+  new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: EMULATOR_CREDENTIALS, ...options })
 
 async function dataDir(t: { teardown: (fn: () => unknown) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'atlas-embedded-s3-'))
@@ -95,3 +96,28 @@ t.test('objects, versions, tags and the versioning setting outlive a restart', a
   const third = await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'three' }))
   t.ok(third.VersionId && third.VersionId !== 'null', 'the bucket is still versioned')
 })
+
+t.test(
+  'a streamed body the SDK sends aws-chunked, with a trailing checksum, is stored as the bytes inside',
+  async t => {
+    const stack = await startEmbeddedStack()
+    t.teardown(() => stack.close())
+    // The SDK's default: a checksum on every upload, which for a stream goes in aws-chunked framing.
+    const s3 = client(stack.s3Endpoint, { requestChecksumCalculation: 'WHEN_SUPPORTED' })
+    t.teardown(() => s3.destroy())
+    const Bucket = 'chunked'
+    await s3.send(new CreateBucketCommand({ Bucket }))
+    const bytes = Buffer.alloc(200_000, 'x')
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket,
+        Key: 'streamed',
+        Body: Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]),
+        ContentLength: bytes.length
+      })
+    )
+    t.ok(put.ETag)
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'streamed' }))
+    t.same(Buffer.from(await got.Body!.transformToByteArray()), bytes)
+  }
+)
