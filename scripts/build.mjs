@@ -105,8 +105,8 @@ async function buildLambda(version) {
 }
 
 async function buildServer() {
-  // Code splitting keeps `await import('./local/storage.ts')` lazy: dynalite and s3rver (devDependencies)
-  // are imported only by that chunk, so a production install without them can still start the server.
+  // Code splitting keeps `await import('./local/storage.ts')` lazy: dynalite (a devDependency) and the embedded
+  // S3 are imported only by that chunk, so a production install without them can still start the server.
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: ['src/server.ts'],
@@ -125,7 +125,11 @@ async function buildServer() {
   })
   const out = join(dist, 'server.js')
   const entry = result.metafile.outputs[relative(root, out)]
-  if (entry?.imports.some(i => !i.kind.includes('dynamic') && /^(dynalite|s3rver)$/.test(i.path))) {
+  const eager = entry?.imports.filter(i => !i.kind.includes('dynamic')).map(i => i.path) ?? []
+  const eagerInputs = [entry, ...eager.map(path => result.metafile.outputs[path])].flatMap(out =>
+    Object.keys(out?.inputs ?? {})
+  )
+  if (eager.includes('dynalite') || eagerInputs.some(input => input.startsWith('src/local/'))) {
     throw new Error('dist/server.js imports the embedded stack eagerly')
   }
   console.log(`${relative(root, out)}  ${kib((await stat(out)).size)}  (packages external)`)

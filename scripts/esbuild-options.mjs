@@ -169,7 +169,9 @@ export const MAIN_THREAD_SHIM = './scripts/lib/main-thread-only.cjs'
 export const MAIN_THREAD_SHIM_USERS = ['node_modules/pino/lib/tools.js', 'node_modules/thread-stream/index.js']
 
 /** Packages that must never reach a Lambda bundle; the build fails when the metafile shows one. */
-export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite', 's3rver']
+export const LAMBDA_FORBIDDEN_PACKAGES = ['dynalite']
+/** Our own code that must never reach a Lambda bundle: the embedded stack, its S3 included. */
+export const LAMBDA_FORBIDDEN_SOURCES = ['src/local/']
 
 /**
  * Self-contained ES modules for nodejs24.x: everything bundled, the AWS SDK
@@ -215,14 +217,16 @@ export const PRECOMPILED_SCHEMAS_ALIAS = {
 
 /**
  * The metafile inputs that come from a forbidden package, as
- * `node_modules/<name>/...` paths (also nested node_modules).
+ * `node_modules/<name>/...` paths (also nested node_modules), or from forbidden sources.
  *
  * @param {import('esbuild').Metafile} metafile
  * @returns {string[]}
  */
 export function forbiddenInputs(metafile) {
-  return Object.keys(metafile.inputs).filter(input =>
-    LAMBDA_FORBIDDEN_PACKAGES.some(name => input.includes(`node_modules/${name}/`))
+  return Object.keys(metafile.inputs).filter(
+    input =>
+      LAMBDA_FORBIDDEN_PACKAGES.some(name => input.includes(`node_modules/${name}/`)) ||
+      LAMBDA_FORBIDDEN_SOURCES.some(dir => input.startsWith(dir))
   )
 }
 

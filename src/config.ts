@@ -22,8 +22,9 @@ export interface Config {
   /** True when no AWS endpoint is configured outside production: the HTTP server then starts the embedded stack. */
   embeddedStack: boolean
   /**
-   * The HTTP server outside production pointed at emulators (both endpoints set): it creates the tables and buckets
-   * of src/tables.ts that are missing, as the embedded stack does. Never in production, never on Lambda.
+   * The HTTP server outside production pointed at emulators: it creates the tables of src/tables.ts that are missing
+   * when a DynamoDB endpoint is set, the buckets when an S3 endpoint is, as the embedded stack does. Never in
+   * production, never on Lambda.
    */
   createMissingStorage: boolean
   /** Endpoints are set and no AWS credentials are: talk to an emulator with fixed dummy credentials. */
@@ -292,7 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, runtime: Runtim
     embeddedStack:
       runtime === 'server' && !production && endpoints.dynamodb === undefined && endpoints.s3 === undefined,
     createMissingStorage:
-      runtime === 'server' && !production && endpoints.dynamodb !== undefined && endpoints.s3 !== undefined,
+      runtime === 'server' && !production && (endpoints.dynamodb !== undefined || endpoints.s3 !== undefined),
     useEmulatorCredentials:
       Object.values(endpoints).some(url => url !== undefined) &&
       env.AWS_ACCESS_KEY_ID === undefined &&

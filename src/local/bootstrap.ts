@@ -11,24 +11,36 @@ import { createAwsClients, destroyAwsClients, type AwsClients } from '../aws-cli
 import type { Config } from '../config.ts'
 import { buckets, tables, type BucketNames, type TableDefinition, type TableNames } from '../tables.ts'
 
-/** Creates every table and bucket of src/tables.ts that does not exist yet. Safe to run on every start. */
+/**
+ * Creates every table and bucket of src/tables.ts that does not exist yet (only the tables, or only the buckets,
+ * when told). Safe to run on every start.
+ */
 export async function bootstrapStorage(
   clients: AwsClients,
-  names: { tables: TableNames; buckets: BucketNames }
+  names: { tables: TableNames; buckets: BucketNames },
+  only: { tables: boolean; buckets: boolean } = { tables: true, buckets: true }
 ): Promise<void> {
   await Promise.all([
-    ...Object.entries(tables).map(([key, def]) =>
-      ensureTable(clients.dynamodb, def, names.tables[key as keyof TableNames])
-    ),
-    ...Object.keys(buckets).map(key => ensureBucket(clients.s3, names.buckets[key as keyof BucketNames]))
+    ...Object.entries(tables)
+      .filter(() => only.tables)
+      .map(([key, def]) => ensureTable(clients.dynamodb, def, names.tables[key as keyof TableNames])),
+    ...Object.keys(buckets)
+      .filter(() => only.buckets)
+      .map(key => ensureBucket(clients.s3, names.buckets[key as keyof BucketNames]))
   ])
 }
 
-/** Creates what src/tables.ts defines and the configured engines lack (emulators started by hand). */
+/**
+ * Creates what src/tables.ts defines and the configured emulators lack (started by hand): the tables when a
+ * DynamoDB endpoint is set, the buckets when an S3 endpoint is. The other service is AWS's own, never touched.
+ */
 export async function createMissingStorage(config: Config): Promise<void> {
   const clients = createAwsClients(config)
   try {
-    await bootstrapStorage(clients, config)
+    await bootstrapStorage(clients, config, {
+      tables: config.endpoints.dynamodb !== undefined,
+      buckets: config.endpoints.s3 !== undefined
+    })
   } finally {
     destroyAwsClients(clients)
   }

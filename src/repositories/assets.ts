@@ -270,28 +270,38 @@ export class AssetsRepository {
     return toAsset(await this.check(item), this.bucket)
   }
 
-  async delete(assetId: string): Promise<void> {
+  /**
+   * Deletes the asset's bytes (or its unfinished multipart upload), then its record. An S3 error on the bytes
+   * never keeps the record: the object is left to the bucket's lifecycle rule (it expires `assets/` after 30 days)
+   * and the error is returned for the log. Otherwise one key S3 (or an emulator) cannot handle would make an
+   * asset undeletable.
+   */
+  async delete(assetId: string): Promise<{ objectError?: unknown }> {
     const item = await this.item(assetId)
     if (item === undefined) throw assetNotFound(assetId)
+    let objectError: unknown
     if (item.uploadId !== undefined && item.status === 'pending') {
       try {
         await this.s3.send(
           new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId })
         )
       } catch (err) {
-        // Already gone; or the embedded S3, which cannot abort (the bucket's lifecycle rule would, deployed).
-        if (!['NoSuchUpload', 'NotImplemented', 'MethodNotAllowed'].includes((err as { name?: string }).name ?? ''))
-          throw err
+        // Already gone is done; anything else leaves the parts to the lifecycle rule's abort after a day.
+        if ((err as { name?: string }).name !== 'NoSuchUpload') objectError = err
       }
     }
-    await this.deleteObject(item.s3Key)
-    // The metadata goes last: a DELETE that fails halfway can be retried.
+    try {
+      await this.deleteObject(item.s3Key)
+    } catch (err) {
+      objectError ??= err
+    }
     const deleted = await conditionHolds(
       this.db.send(
         new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' })
       )
     )
     if (!deleted) throw assetNotFound(assetId)
+    return objectError === undefined ? {} : { objectError }
   }
 
   /** Live assets with one status, newest first, through the status index. */

@@ -115,7 +115,12 @@ const assetsRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async (request, reply) => {
-      await repo.delete(request.params.assetId)
+      const { objectError } = await repo.delete(request.params.assetId)
+      if (objectError !== undefined)
+        request.log.warn(
+          { err: objectError, assetId: request.params.assetId },
+          'asset deleted; its object is left to expire'
+        )
       return await reply.code(204).send()
     }
   )

@@ -14,7 +14,7 @@ t.test(
   async t => {
     const server = createServer((req, res) => {
       if (req.url === '/stream') {
-        // What s3rver does with a part file that is not there: an unhandled 'error' on a stream.
+        // An emulator streaming a file that is not there: an unhandled 'error' on a stream.
         createReadStream('/nonexistent/part/1').pipe(res)
       } else if (req.url === '/timer') {
         setTimeout(() => {

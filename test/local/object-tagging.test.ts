@@ -10,8 +10,8 @@ import t from 'tap'
 import { createAwsClients } from '../../src/aws-clients.ts'
 import { testConfig } from '../helper.ts'
 
-// What /data's expiry of uncommitted payloads relies on, as S3 does it; the embedded S3 adds what s3rver lacks
-// (src/local/emulator-guard.ts), and the emulator pass shows moto agrees.
+// What /data's expiry of uncommitted payloads relies on, as S3 does it: the embedded S3 (src/local/s3) does it, and
+// the emulator pass shows moto agrees.
 t.test('object tags: given with PutObject, counted by GetObject, cleared, and gone with the object', async t => {
   const config = await testConfig()
   const { s3 } = createAwsClients(config)
