@@ -2,10 +2,11 @@
  * The projection in the background of a long-running process (`npm run dev`,
  * `npm start`): after an append answers, one run per project at a time, and
  * one more when batches landed while it ran. Lambda freezes a process between
- * invocations, so there the table's stream drives the projection instead.
+ * invocations, so there the table's stream drives the projection instead
+ * (its batching window gathers batches the same way).
  */
 import { AsyncResource } from 'node:async_hooks'
-import { setImmediate as afterIo } from 'node:timers/promises'
+import { setImmediate as afterIo, setTimeout as sleep } from 'node:timers/promises'
 
 export class BackgroundRuns {
   private readonly running = new Map<string, Promise<void>>()
@@ -15,7 +16,9 @@ export class BackgroundRuns {
 
   constructor(
     private readonly run: (projectId: string) => Promise<unknown>,
-    private readonly onError: (err: unknown, what: string) => void
+    private readonly onError: (err: unknown, what: string) => void,
+    /** How long a run that follows another waits for more batches. */
+    private readonly gatherMs: number
   ) {}
 
   schedule(projectId: string): void {
@@ -36,11 +39,14 @@ export class BackgroundRuns {
 
   private async runUntilQuiet(projectId: string): Promise<void> {
     try {
-      do {
+      for (let runs = 0; runs === 0 || this.again.has(projectId); runs++) {
         this.again.delete(projectId)
-        await afterIo()
+        // The first run starts at once. When appends landed while it ran they keep coming: the next run waits a
+        // moment to take more of them at once, since what a run costs beyond its writes (the lease, the head,
+        // the page's Query and META) is the same for one batch or a hundred.
+        await (runs === 0 ? afterIo() : sleep(this.gatherMs))
         await this.run(projectId)
-      } while (this.again.has(projectId))
+      }
     } catch (err) {
       this.onError(err, `projecting ${projectId} in the background`)
     } finally {

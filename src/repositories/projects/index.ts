@@ -58,13 +58,15 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { documentClient } from '../dynamo.ts'
 import { Appender, type AppendedChange } from './append.ts'
 import { BackgroundRuns } from './background.ts'
+import type { MetricsSink } from '../../emf.ts'
 import { Batches, type SinceHint } from './batches.ts'
 import { BATCH_PREFIX, firstOf, projectIdOf, type Change, type ChangeInput } from './items.ts'
+import { ProjectsMetrics } from './metrics.ts'
 import { Projector } from './projection.ts'
-import { Reader, type ChangePage, type ProjectStats, type ReadOptions } from './read.ts'
+import { Reader, type ChangePage, type EntityRead, type ProjectStats, type ReadOptions } from './read.ts'
 import { Registry, type ProjectSummary } from './registry.ts'
 
-export type { AppendedChange, Change, ChangeInput, ChangePage, ProjectStats, ProjectSummary, ReadOptions }
+export type { AppendedChange, Change, ChangeInput, ChangePage, EntityRead, ProjectStats, ProjectSummary, ReadOptions }
 export type { Operation } from './items.ts'
 
 /** A batch up to this size is one item; larger batches stage their changes (DynamoDB items hold 400 KB). */
@@ -74,6 +76,8 @@ const LEASE_MS = 10_000
 const CATCH_UP_MS = 2_000
 /** A background run keeps on until the projection has caught up, a dead projector's lease lapsing included. */
 const BACKGROUND_MS = 60_000
+/** How long a background run that follows another waits for more batches to project at once. */
+const GATHER_MS = 50
 
 export interface ProjectsRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -84,8 +88,10 @@ export interface ProjectsRepositoryOptions {
   leaseMs?: number
   /** Project after each append in this process's background (a long-running server; not on Lambda). */
   projectInBackground?: boolean
-  /** Told of failures no caller sees: background runs, receipts after a landed batch. */
+  /** Told of failures no caller sees: background runs, receipts after a landed batch, metrics. */
   onError?: (err: unknown, what: string) => void
+  /** Where the metrics (./metrics.ts) go, as embedded-metric-format lines; none by default. */
+  metricsSink?: MetricsSink
 }
 
 export class ProjectsRepository {
@@ -100,10 +106,11 @@ export class ProjectsRepository {
     const { table } = options
     const onError = options.onError ?? (() => {})
     const batches = new Batches(db, table)
+    const metrics = new ProjectsMetrics(options.metricsSink, onError)
     this.registry = new Registry(db, table)
-    this.projector = new Projector(db, table, batches, options.leaseMs ?? LEASE_MS)
+    this.projector = new Projector(db, table, batches, options.leaseMs ?? LEASE_MS, metrics)
     this.reader = new Reader(db, table, batches, this.projector, CATCH_UP_MS)
-    this.background = new BackgroundRuns(projectId => this.project(projectId, BACKGROUND_MS), onError)
+    this.background = new BackgroundRuns(projectId => this.project(projectId, BACKGROUND_MS), onError, GATHER_MS)
     this.appender = new Appender({
       db,
       table,
@@ -111,6 +118,7 @@ export class ProjectsRepository {
       registry: this.registry,
       inlineBatchBytes: options.inlineBatchBytes ?? INLINE_BATCH_BYTES,
       onAppended: options.projectInBackground === true ? projectId => this.background.schedule(projectId) : () => {},
+      metrics,
       onError
     })
   }
@@ -133,11 +141,8 @@ export class ProjectsRepository {
     return this.reader.change(projectId, seq)
   }
 
-  entity(
-    projectId: string,
-    entityType: string,
-    entityId: string
-  ): Promise<(Change & { deleted: boolean }) | undefined> {
+  /** The entity's latest change, and how far the projection had got when it was read. */
+  entity(projectId: string, entityType: string, entityId: string): Promise<EntityRead> {
     return this.reader.entity(projectId, entityType, entityId)
   }
 
