@@ -77,7 +77,7 @@ const CATCH_UP_MS = 2_000
 /** A background run keeps on until the projection has caught up, a dead projector's lease lapsing included. */
 const BACKGROUND_MS = 60_000
 /** How long a background run that follows another waits for more batches to project at once. */
-const GATHER_MS = 50
+const GATHER_MS = 100
 
 export interface ProjectsRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -110,7 +110,12 @@ export class ProjectsRepository {
     this.registry = new Registry(db, table)
     this.projector = new Projector(db, table, batches, options.leaseMs ?? LEASE_MS, metrics)
     this.reader = new Reader(db, table, batches, this.projector, CATCH_UP_MS)
-    this.background = new BackgroundRuns(projectId => this.project(projectId, BACKGROUND_MS), onError, GATHER_MS)
+    // Scheduled by an append that landed: the projection is behind, no need to read the head to know it.
+    this.background = new BackgroundRuns(
+      projectId => this.projector.catchUp(projectId, BACKGROUND_MS, 'behind'),
+      onError,
+      GATHER_MS
+    )
     this.appender = new Appender({
       db,
       table,

@@ -34,75 +34,101 @@ export class Projector {
    * Brings the projection up to the feed's end as this call first or later
    * finds it, for up to `budgetMs`: applies the batches itself when it gets the
    * lease, waits for the holder when not. Writes nothing when it is caught up.
-   * Returns the head it saw last, META as it left it (behind only when the
-   * budget ran out).
+   * `seen` is the head as the caller read it, or `behind` when the caller knows
+   * a batch landed after the projection (an append it just made): then the
+   * lease is taken without reading the head first, and the projection is
+   * done when a page reaches the feed's end. Returns the head it saw last,
+   * META as it left it (behind only when the budget ran out).
    */
-  async catchUp(projectId: string, budgetMs: number, seen?: Head): Promise<Head> {
+  async catchUp(projectId: string, budgetMs: number, seen?: Head | 'behind'): Promise<Head> {
     const pk = projectKey(projectId)
     const deadline = Date.now() + budgetMs
-    let head = seen ?? (await this.batches.head(pk))
-    for (let waited = 0; !caughtUp(head) && Date.now() < deadline;) {
+    let head = seen === 'behind' ? undefined : (seen ?? (await this.batches.head(pk)))
+    for (let waited = 0; (head === undefined || !caughtUp(head)) && Date.now() < deadline;) {
       const owner = randomUUID()
       const meta = await this.takeLease(pk, owner)
       if (meta === undefined) {
         await backoff(++waited, 100)
       } else {
-        let reached: MetaItem
-        try {
-          // Well inside the lease, so two projectors rarely overlap (it would be safe if they did).
-          reached = await this.apply(projectId, meta, Math.min(deadline, Date.now() + this.leaseMs / 2))
-        } finally {
-          await this.releaseLease(pk, owner)
-        }
-        // Every batch the head showed is applied: no need to read it again.
-        if (reached.projectedSeq >= latestSeqOf(head)) return { ...head, meta: reached }
+        // Well inside the lease, so two projectors rarely overlap (it would be safe if they did).
+        const run = await this.apply(projectId, meta, owner, Math.min(deadline, Date.now() + this.leaseMs / 2))
+        // At the feed's end, or past every batch the head showed: no need to read it again.
+        if (run.atEnd || (head !== undefined && run.meta.projectedSeq >= latestSeqOf(head)))
+          return { tail: head?.tail, meta: run.meta }
       }
       head = await this.batches.head(pk)
     }
-    return head
+    return head ?? (await this.batches.head(pk))
   }
 
   /**
    * Applies the batches after `projectedSeq` a page at a time until a page
    * reaches the feed's end, each page advancing META with one conditional
-   * update. Returns META as it left it.
+   * update, the last one giving the lease back too. Returns META as it left
+   * it, and whether a page found the feed's end.
    */
-  private async apply(projectId: string, meta: MetaItem, deadline: number): Promise<MetaItem> {
+  private async apply(
+    projectId: string,
+    meta: MetaItem,
+    owner: string,
+    deadline: number
+  ): Promise<{ meta: MetaItem; atEnd: boolean }> {
     const pk = projectKey(projectId)
-    while (Date.now() < deadline) {
-      const page = await this.batches.page(pk, meta.projectedSeq, PAGE)
-      // Nothing after it, or another projector moved on: the caller looks again.
-      if (page.batches.length === 0 || page.batches[0]!.first !== meta.projectedSeq + 1) return meta
-      const { changes, newEntities } = await this.pages.apply(projectId, page.batches, batch =>
-        this.batches.changesOf(projectId, batch)
-      )
-      const next = withPage(meta, changes, newEntities, lastSeqOf(page.batches.at(-1)!))
-      const advanced = await conditionHolds(
+    let released = false
+    try {
+      while (Date.now() < deadline) {
+        const page = await this.batches.page(pk, meta.projectedSeq, PAGE)
+        if (page.batches.length === 0) return { meta, atEnd: page.last }
+        // Another projector moved on: the caller looks again.
+        if (page.batches[0]!.first !== meta.projectedSeq + 1) return { meta, atEnd: false }
+        const { changes, newEntities } = await this.pages.apply(projectId, page.batches, batch =>
+          this.batches.changesOf(projectId, batch)
+        )
+        const next = withPage(meta, changes, newEntities, lastSeqOf(page.batches.at(-1)!))
+        const advanced = await this.advance(pk, meta, next, page.last ? owner : undefined)
+        if (advanced === false) return { meta, atEnd: false }
+        released = advanced === 'released'
+        meta = next
+        await this.metrics.projected(page.batches)
+        if (page.last) return { meta, atEnd: true }
+      }
+      return { meta, atEnd: false }
+    } finally {
+      if (!released) await this.releaseLease(pk, owner)
+    }
+  }
+
+  /**
+   * Moves META from `from` to `next` with one update on condition that
+   * projectedSeq is still `from`'s, so stats count each change once. Given
+   * the lease's `owner`, gives the lease back in the same write while it is
+   * still that owner's. False when META had moved on.
+   */
+  private async advance(pk: string, from: MetaItem, next: MetaItem, owner?: string): Promise<boolean | 'released'> {
+    const update = (release: boolean) =>
+      conditionHolds(
         this.db.send(
           new UpdateCommand({
             TableName: this.table,
             Key: { pk, sk: META },
-            UpdateExpression:
-              'SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now',
-            ConditionExpression: 'projectedSeq = :from',
+            UpdateExpression: `SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now${release ? ', leaseUntil = :zero' : ''}`,
+            ConditionExpression: `projectedSeq = :from${release ? ' AND leaseOwner = :owner' : ''}`,
             ExpressionAttributeValues: {
-              ':from': meta.projectedSeq,
+              ':from': from.projectedSeq,
               ':to': next.projectedSeq,
               ':total': next.totalChanges,
               ':entities': next.entityCount,
               ':types': next.byEntityType,
               ':ops': next.byOperation,
-              ':now': next.updatedAt
+              ':now': next.updatedAt,
+              ...(release ? { ':zero': 0, ':owner': owner } : {})
             }
           })
         )
       )
-      if (!advanced) return meta
-      meta = next
-      await this.metrics.projected(page.batches)
-      if (page.last) return meta
-    }
-    return meta
+    if (owner !== undefined && (await update(true))) return 'released'
+    // The lease lapsed and another projector holds it now (or META moved on): leave its lease alone.
+    return await update(false)
   }
 
   /** META as it is once the lease is ours, or undefined when another holds it. */
