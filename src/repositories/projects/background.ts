@@ -6,26 +6,37 @@
  * (its batching window gathers batches the same way).
  */
 import { AsyncResource } from 'node:async_hooks'
-import { setImmediate as afterIo, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as afterIo } from 'node:timers/promises'
+
+/** When a run that follows another starts: once `batches` have landed since the last began, or after `ms`. */
+export interface Gathering {
+  batches: number
+  ms: number
+}
 
 export class BackgroundRuns {
   private readonly running = new Map<string, Promise<void>>()
-  private readonly again = new Set<string>()
+  /** Per project with a run under way, the batches that landed since it began. */
+  private readonly landed = new Map<string, number>()
+  /** Per project whose next run is gathering batches, what starts it early. */
+  private readonly wake = new Map<string, () => void>()
   /** Runs start in the context this was made in, not in the request that asked for them. */
   private readonly scope = new AsyncResource('projects-background')
 
   constructor(
     private readonly run: (projectId: string) => Promise<unknown>,
     private readonly onError: (err: unknown, what: string) => void,
-    /** How long a run that follows another waits for more batches. */
-    private readonly gatherMs: number
+    private readonly gathering: Gathering
   ) {}
 
   schedule(projectId: string): void {
     if (this.running.has(projectId)) {
-      this.again.add(projectId)
+      const landed = (this.landed.get(projectId) ?? 0) + 1
+      this.landed.set(projectId, landed)
+      if (landed >= this.gathering.batches) this.wake.get(projectId)?.()
       return
     }
+    this.landed.set(projectId, 0)
     this.running.set(
       projectId,
       this.scope.runInAsyncScope(() => this.runUntilQuiet(projectId))
@@ -39,18 +50,31 @@ export class BackgroundRuns {
 
   private async runUntilQuiet(projectId: string): Promise<void> {
     try {
-      for (let runs = 0; runs === 0 || this.again.has(projectId); runs++) {
-        this.again.delete(projectId)
-        // The first run starts at once. When appends landed while it ran they keep coming: the next run waits a
-        // moment to take more of them at once, since what a run costs beyond its writes (the lease, the head,
-        // the page's Query and META) is the same for one batch or a hundred.
-        await (runs === 0 ? afterIo() : sleep(this.gatherMs))
+      for (let runs = 0; runs === 0 || this.landed.get(projectId)! > 0; runs++) {
+        // The first run starts at once. When batches landed while it ran, they keep coming: the next run
+        // gathers some before it starts, since what a run costs beyond its writes (the lease, the page's
+        // Query and BatchGetItem, META) is the same for one batch or a hundred.
+        if (runs === 0) await afterIo()
+        else if (this.landed.get(projectId)! < this.gathering.batches) await this.gather(projectId)
+        this.landed.set(projectId, 0)
         await this.run(projectId)
       }
     } catch (err) {
       this.onError(err, `projecting ${projectId} in the background`)
     } finally {
       this.running.delete(projectId)
+      this.landed.delete(projectId)
     }
+  }
+
+  private async gather(projectId: string): Promise<void> {
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, this.gathering.ms)
+      this.wake.set(projectId, () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    this.wake.delete(projectId)
   }
 }
