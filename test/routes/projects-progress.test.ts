@@ -8,18 +8,11 @@ import t from 'tap'
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb'
 import { parse } from 'yaml'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
+import { change } from '../fixtures/project-changes.ts'
 import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
 
 const writer = generateApiKey('projects-all', ['projects:*:*'])
 const env = { API_KEYS: JSON.stringify([writer.entry]), RATE_LIMIT_MAX: '1000000' }
-
-const change = (entityId: string, operation = 'create', extra: Record<string, unknown> = {}) => ({
-  entityType: 'document',
-  entityId,
-  operation,
-  ...(operation === 'delete' ? {} : { data: { title: `title of ${entityId}` } }),
-  ...extra
-})
 
 async function append(app: TestApp['app'], projectId: string, body: unknown): Promise<void> {
   const res = await injectAs(app, writer.key).post(`/projects/${projectId}/changes`, body)

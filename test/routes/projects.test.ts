@@ -2,6 +2,7 @@ import t from 'tap'
 import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
+import { change } from '../fixtures/project-changes.ts'
 import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
 
 const writer = generateApiKey('projects-all', ['projects:*:*'])
@@ -28,14 +29,6 @@ interface Page {
   lastSeq: number
   hasMore: boolean
 }
-
-const change = (entityId: string, operation = 'create', extra: Record<string, unknown> = {}) => ({
-  entityType: 'document',
-  entityId,
-  operation,
-  ...(operation === 'delete' ? {} : { data: { title: `title of ${entityId}` } }),
-  ...extra
-})
 
 async function append(app: App, projectId: string, body: unknown): Promise<Change[]> {
   const res = await injectAs(app, writer.key).post(`/projects/${projectId}/changes`, body)
