@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --seconds 5] [-- --json]`: /projects throughput on the
+ * `npm run bench [-- --seconds 5] [-- --json] [-- --latency 5] [-- --burst 10]`: /projects throughput on the
  * embedded stack (dynalite in memory), through the whole app (routing,
  * validation, auth, serialization) with in-process requests, so the figures
  * are the app's and the engine's, not a network's. A benchmark, not a test:
@@ -12,18 +12,30 @@
  * fresh project: appends per second (one change per request) for --seconds;
  * then as many concurrent readers paging through that project's feed
  * (limit=100) for --seconds: read requests and changes per second.
+ * Last the projection against the appends with --latency ms added to every
+ * DynamoDB call (bench/projection.ts): a backlog's projection rate, then 32
+ * writers appending batches of 10 for --burst seconds and how long the
+ * projection takes to catch up after it.
  */
 import { arch, cpus, platform } from 'node:os'
 import { parseArgs } from 'node:util'
 import { buildApp } from '../src/app.ts'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { countCalls, describeCalls, totalOf, type Calls } from '../test/fixtures/counting-dynamodb.ts'
+import { addLatency } from './latency.ts'
+import { measureProjection } from './projection.ts'
 import { benchStack } from './stack.ts'
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } }
+  options: {
+    seconds: { type: 'string', default: '5' },
+    json: { type: 'boolean', default: false },
+    latency: { type: 'string', default: '5' },
+    burst: { type: 'string', default: '10' }
+  }
 })
 const seconds = Number(values.seconds)
+const latencyMs = Number(values.latency)
 
 const key = generateApiKey('bench', ['projects:*:*'])
 const stack = await benchStack({ API_KEYS: JSON.stringify([key.entry]) })
@@ -32,6 +44,7 @@ const app = await buildApp(config)
 await app.ready()
 const headers = { 'content-type': 'application/json', 'x-api-key': key.key }
 const counter = countCalls(app.aws.dynamodb)
+const latency = addLatency(app.aws.dynamodb, latencyMs)
 
 let changeIds = 0
 const doc = (entityId: string, withId: boolean) => ({
@@ -62,6 +75,8 @@ interface CountRow {
   requestPath: string
   requestPathTotal: number
   backgroundPerChange?: number
+  /** Request path and background together, per change appended: what the bill counts. */
+  totalPerChange?: number
 }
 
 /** Runs `request` `runs` times in steady state (after `warmUp`), one at a time, and averages the calls. */
@@ -86,7 +101,12 @@ async function count(
     request: name,
     requestPath: describeCalls(calls, runs),
     requestPathTotal: Math.round((totalOf(calls) / runs) * 10) / 10,
-    ...(changesPerRun > 0 ? { backgroundPerChange: Math.round((background / (runs * changesPerRun)) * 10) / 10 } : {})
+    ...(changesPerRun > 0
+      ? {
+          backgroundPerChange: Math.round((background / (runs * changesPerRun)) * 10) / 10,
+          totalPerChange: Math.round(((totalOf(calls) + background) / (runs * changesPerRun)) * 100) / 100
+        }
+      : {})
   }
 }
 
@@ -203,22 +223,53 @@ for (const workers of [1, 4, 16]) {
   })
 }
 
+await settled()
+const projection = await measureProjection({
+  app,
+  table: config.tables.projects,
+  headers,
+  latency,
+  latencyMs,
+  writers: 32,
+  batchSize: 10,
+  burstSeconds: Number(values.burst),
+  backlogChanges: 3000,
+  capSeconds: 30
+})
+
 await app.close()
 await stack.close()
 
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${platform()} ${arch()}, Node ${process.versions.node}`
 if (values.json) {
-  console.log(JSON.stringify({ machine, seconds, counts, rows }, null, 2))
+  console.log(JSON.stringify({ machine, seconds, counts, rows, projection }, null, 2))
 } else {
   console.log(`/projects on the embedded stack, ${seconds} s per figure; ${machine}\n`)
   console.log(
-    '| request (one at a time, steady state) | DynamoDB calls on the request path | in the background, per change |'
+    '| request (one at a time, steady state) | DynamoDB calls on the request path | in the background, per change | per change, both |'
   )
-  console.log('|---|---:|---:|')
-  for (const c of counts) console.log(`| ${c.request} | ${c.requestPath} | ${c.backgroundPerChange ?? ''} |`)
+  console.log('|---|---:|---:|---:|')
+  for (const c of counts)
+    console.log(`| ${c.request} | ${c.requestPath} | ${c.backgroundPerChange ?? ''} | ${c.totalPerChange ?? ''} |`)
   console.log()
   console.log('| concurrent writers (and readers) | appends/s | reads/s (limit=100) | changes read/s |')
   console.log('|---:|---:|---:|---:|')
   for (const r of rows)
     console.log(`| ${r.workers} | ${r.appendsPerSecond} | ${r.readsPerSecond} | ${r.changesReadPerSecond} |`)
+  const p = projection
+  console.log()
+  console.log(
+    `With ${p.latencyMs} ms added to every DynamoDB call, ${p.writers} writers appending batches of ${p.batchSize} to one project:`
+  )
+  console.log(
+    '| appended changes/s | projected changes/s (a backlog) | projected / appended | caught up after the burst |'
+  )
+  console.log('|---:|---:|---:|---:|')
+  const caughtUp =
+    p.catchUpSeconds === undefined
+      ? `not within ${p.capSeconds} s (${p.projectedAtEnd} of ${p.appended} at the burst's end)`
+      : `${p.catchUpSeconds} s (${p.projectedAtEnd} of ${p.appended} at the burst's end)`
+  console.log(
+    `| ${p.appendRate} | ${p.projectionRate} | ${Math.round((p.projectionRate / p.appendRate) * 100) / 100} | ${caughtUp} |`
+  )
 }

@@ -101,16 +101,31 @@ export async function batchWriteAll(db: DynamoDBDocumentClient, table: string, a
   }
 }
 
-/** Every item of these keys that exists (consistent reads), 100 to a BatchGetItem, retrying what is left unprocessed. */
-export async function batchGetAll<T>(db: DynamoDBDocumentClient, table: string, keys: Item[]): Promise<T[]> {
+/**
+ * Every item of these keys that exists (consistent reads), 100 to a BatchGetItem, retrying what is left
+ * unprocessed; only the `attributes` named, when given. Keys must be distinct (DynamoDB refuses a repeated key).
+ */
+export async function batchGetAll<T>(
+  db: DynamoDBDocumentClient,
+  table: string,
+  keys: Item[],
+  attributes?: string[]
+): Promise<T[]> {
   const items: T[] = []
+  const projection =
+    attributes === undefined
+      ? {}
+      : {
+          ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name]))
+        }
   for (let i = 0; i < keys.length; i += BATCH_GET) {
     let pending = keys.slice(i, i + BATCH_GET)
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === MAX_ATTEMPTS) throw new Error(`${pending.length} reads from ${table} stayed unprocessed`)
       await backoff(attempt, 1000)
       const got = await db.send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } })
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ...projection } } })
       )
       items.push(...((got.Responses?.[table] ?? []) as T[]))
       pending = (got.UnprocessedKeys?.[table]?.Keys ?? []) as Item[]

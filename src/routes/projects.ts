@@ -18,6 +18,7 @@ import {
   ProjectList,
   ProjectParams,
   ProjectStats,
+  ProjectionHeaders,
   Change
 } from '../schemas/projects.ts'
 
@@ -104,13 +105,17 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async app => {
       schema: {
         tags: ['projects'],
         summary: "An entity's current state: its latest change",
+        description:
+          'The projection is caught up first when it is behind, for up to 2 s. X-Projected-Seq below X-Latest-Seq (on a 404 ENTITY_NOT_FOUND too) says the state may be stale: changes after X-Projected-Seq are not in it yet.',
         params: EntityParams,
-        response: { 200: Entity, ...errorResponses(400, 404) }
+        response: { 200: { ...Entity, headers: ProjectionHeaders }, ...errorResponses(400, 404) }
       }
     },
-    async request => {
+    async (request, reply) => {
       const { projectId, entityType, entityId } = request.params
-      const entity = await repo.entity(projectId, entityType, entityId)
+      const { entity, projectedSeq, latestSeq } = await repo.entity(projectId, entityType, entityId)
+      // On the 404 too: an entity not projected yet is told apart from one that never was.
+      reply.header('x-projected-seq', projectedSeq).header('x-latest-seq', latestSeq)
       if (entity === undefined)
         throw new NotFoundError('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
       return entity

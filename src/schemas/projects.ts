@@ -141,8 +141,13 @@ const Counts = Type.Record(Type.String(), Type.Integer({ minimum: 0 }))
 export const ProjectStats = Type.Object(
   {
     projectId: ProjectId,
-    totalChanges: Type.Integer({ minimum: 0 }),
-    latestSeq: Type.Integer({ minimum: 0 }),
+    totalChanges: Type.Integer({ minimum: 0, description: 'Changes counted: those up to projectedSeq' }),
+    latestSeq: Type.Integer({ minimum: 0, description: "The feed's last seq" }),
+    projectedSeq: Type.Integer({
+      minimum: 0,
+      description:
+        'The last seq the stats (and entity states, outdatedBy) include; below latestSeq when the projection is behind'
+    }),
     byEntityType: Counts,
     byOperation: Counts,
     outdatedChanges: Type.Integer({ minimum: 0 }),
@@ -151,6 +156,15 @@ export const ProjectStats = Type.Object(
   },
   { additionalProperties: false }
 )
+
+/** On entity reads: how far the state read is behind the feed. */
+export const ProjectionHeaders = {
+  'X-Projected-Seq': {
+    type: 'integer',
+    description: 'The last seq entity states include; below X-Latest-Seq when the projection is behind'
+  },
+  'X-Latest-Seq': { type: 'integer', description: "The feed's last seq, as the read found it" }
+} as const
 
 export const ListQuery = Type.Object(
   {

@@ -1,16 +1,14 @@
 /**
- * Sync metrics in CloudWatch's embedded metric format: one JSON line per
- * vault and per run, which CloudWatch Logs turns into metrics with no API
- * call. Powertools builds the lines; where they go is the caller's (stdout on
- * Lambda, the debug log elsewhere, a list in tests). Powertools is imported
- * with the first line, not at start-up: only sync runs emit metrics.
+ * Sync metrics in CloudWatch's embedded metric format (../emf.ts): one JSON
+ * line per vault and per run.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics'
+import { emitMetrics, type MetricsSink } from '../emf.ts'
 import type { RunTrigger } from '../repositories/sync-runs.ts'
 
 export const SYNC_METRICS_NAMESPACE = 'Atlas/Sync'
 
-export type MetricsSink = (emf: Record<string, unknown>) => void
+export type { MetricsSink }
 
 export interface VaultMetrics {
   vaultId: string
@@ -43,9 +41,6 @@ export class SyncMetrics {
   }
 
   private async emit(fill: (metrics: Metrics) => void): Promise<void> {
-    const { Metrics } = await import('@aws-lambda-powertools/metrics')
-    const metrics = new Metrics({ namespace: SYNC_METRICS_NAMESPACE, serviceName: 'atlas-api' })
-    fill(metrics)
-    this.sink(metrics.serializeMetrics() as unknown as Record<string, unknown>)
+    await emitMetrics(this.sink, SYNC_METRICS_NAMESPACE, fill)
   }
 }

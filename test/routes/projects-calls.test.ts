@@ -57,3 +57,31 @@ t.test('DynamoDB calls on the request path', async t => {
     )
   t.ok(totalOf(counter.background) > 0, 'the projection ran, in the background')
 })
+
+t.test('the projection of one batch of 100 changes to 100 entities: about one write per entity', async t => {
+  const { app } = await buildTestApp(t, { env })
+  const counter = countCalls(app.aws.dynamodb)
+  const as = injectAs(app, writer.key)
+  const batch = (v: number) => ({
+    changes: Array.from({ length: 100 }, (_, i) => ({
+      entityType: 'document',
+      entityId: `e${i}`,
+      operation: 'update',
+      data: { v }
+    }))
+  })
+  // Steady state: the project and its 100 entities exist, so every change also outdates one.
+  await as.post('/projects/wide/changes', batch(0))
+  await app.projectsRepository.idle()
+  const before = totalOf(counter.background)
+  const { result, calls } = await counter.during(() => as.post('/projects/wide/changes', batch(1)))
+  t.equal(result.statusCode, 201)
+  await app.projectsRepository.idle()
+  const background = totalOf(counter.background) - before
+  const perChange = (totalOf(calls) + background) / 100
+  t.ok(
+    perChange <= 1.3,
+    `${totalOf(calls)} calls on the request path, ${background} in the background: ${perChange} a change`
+  )
+  t.match((await as.get('/projects/wide/stats')).json(), { totalChanges: 200, projectedSeq: 200, outdatedChanges: 100 })
+})

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.ts'
+import { defaultMetricsSink } from '../../emf.ts'
 import { AssetsRepository } from '../../repositories/assets.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
 import { HealthRepository } from '../../repositories/health.ts'
@@ -25,7 +26,7 @@ declare module 'fastify' {
 /** Settings tests change to reach code paths with small inputs; each repository's own option names. */
 export interface RepositoryOverrides {
   data?: Pick<DataRepositoryOptions, 'inlinePayloadBytes'>
-  projects?: Pick<ProjectsRepositoryOptions, 'inlineBatchBytes' | 'leaseMs'>
+  projects?: Pick<ProjectsRepositoryOptions, 'inlineBatchBytes' | 'leaseMs' | 'metricsSink'>
 }
 
 export interface RepositoriesOptions {
@@ -64,6 +65,7 @@ export default fp<RepositoriesOptions>(
         // Lambda freezes the process after each response; there the table's stream drives the projection.
         projectInBackground: config.runtime === 'server',
         onError: projectsFailure,
+        metricsSink: defaultMetricsSink(config.runtime, app.log, 'projects metrics'),
         ...overrides.projects
       })
     )

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
+import { defaultMetricsSink } from '../../emf.ts'
 import { AccountSettings } from '../../sync/account.ts'
 import { SyncEngine } from '../../sync/engine.ts'
 import { inProcessLauncher, lambdaLauncher, type SyncLauncher } from '../../sync/launcher.ts'
@@ -26,11 +27,7 @@ export default fp<SyncPluginOptions>(
   async (app, { config, launcher, metricsSink }) => {
     const log = app.log.child({ component: 'sync' }) as unknown as Logger
     const credentials = config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
-    const sink: MetricsSink =
-      metricsSink ??
-      (config.runtime === 'lambda'
-        ? emf => process.stdout.write(`${JSON.stringify(emf)}\n`)
-        : emf => log.debug({ emf }, 'sync metrics'))
+    const sink: MetricsSink = metricsSink ?? defaultMetricsSink(config.runtime, log, 'sync metrics')
     const engine = new SyncEngine({
       runs: app.syncRunsRepository,
       vaults: app.syncVaultsRepository,

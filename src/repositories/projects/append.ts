@@ -20,6 +20,7 @@ import {
   type ReceiptItem,
   type StoredChange
 } from './items.ts'
+import type { ProjectsMetrics } from './metrics.ts'
 import type { Registry } from './registry.ts'
 
 /** A change as an append answers it: `duplicate` when its changeId had landed before and nothing was written. */
@@ -35,6 +36,7 @@ export interface AppenderOptions {
   inlineBatchBytes: number
   /** Told of every batch that landed, once it is durable. */
   onAppended: (projectId: string) => void
+  metrics: ProjectsMetrics
   /** Told of a failure after the batch landed, which the client is not told of. */
   onError: (err: unknown, what: string) => void
 }
@@ -89,7 +91,10 @@ export class Appender {
       const landed = ids === undefined ? new Map<number, ReceiptItem>() : await this.receipts(pk, ids, hashes!)
       const fresh = changes.flatMap((_, i) => (landed.has(i) ? [] : [i]))
       const first = latestSeqOf(head) + 1
-      if (fresh.length === 0) return this.answer(projectId, changes, landed, fresh, first, createdAt)
+      if (fresh.length === 0) {
+        await this.options.metrics.appended(changes.length, 0)
+        return this.answer(projectId, changes, landed, fresh, first, createdAt)
+      }
 
       const freshChanges = fresh.map(i => changes[i]!)
       const body = JSON.stringify(freshChanges)
@@ -115,6 +120,7 @@ export class Appender {
       if (batch.changeIds !== undefined)
         await this.finalize(batch).catch(err => this.options.onError(err, 'writing receipts'))
       this.options.onAppended(projectId)
+      await this.options.metrics.appended(changes.length, fresh.length)
       return this.answer(projectId, changes, landed, fresh, first, createdAt)
     }
     throw new ContentionError(

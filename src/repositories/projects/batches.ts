@@ -130,6 +130,24 @@ export class Batches {
     } while (startKey !== undefined)
   }
 
+  /**
+   * Up to `limit` batches starting right after `since`, which must end a batch
+   * (as `projectedSeq` does), in one consistent Query; `last` when no batch
+   * after them existed as it read.
+   */
+  async page(pk: string, since: number, limit: number): Promise<{ batches: StoredBatch[]; last: boolean }> {
+    const { Items = [], LastEvaluatedKey } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': pk, ':from': batchKey(since + 1), ':to': batchKey(MAX_SEQ) },
+        ConsistentRead: true,
+        Limit: limit
+      })
+    )
+    return { batches: Items as StoredBatch[], last: LastEvaluatedKey === undefined }
+  }
+
   /** The batch's changes, each with its outdatedBy mark when it has one. */
   async changesOf(projectId: string, batch: StoredBatch): Promise<Change[]> {
     if (batch.body === undefined && batch.stagingId === undefined) {

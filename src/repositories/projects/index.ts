@@ -3,8 +3,9 @@
  * change, with exactly-once appends per changeId. This facade is what the
  * routes and the Lambda handler see; one file per job beside it:
  * append.ts (appending, idempotency), read.ts (the feed, entities, stats),
- * projection.ts and background.ts (the projection and its lease, and what
- * drives it), registry.ts (known projects), batches.ts and items.ts (shared).
+ * projection.ts, page.ts and background.ts (the projection, its lease, one
+ * page of it, and what drives it), metrics.ts (what CloudWatch is told),
+ * registry.ts (known projects), batches.ts and items.ts (shared).
  *
  * Items, all in one table, under the partition `P#<projectId>` unless noted:
  *   L#<first seq>        a batch: the new changes of one append, seqs first .. first+count-1,
@@ -46,25 +47,29 @@
  *
  * Projection (entities, outdatedBy, stats) trails the feed, off the append's
  * path: whoever gets the META lease applies the batches after `projectedSeq`
- * in order, each step idempotent (E# only moves forward, the mark is written
- * before E# moves), and advances META with one conditional update on
- * `projectedSeq`, so stats count each change exactly once. It is driven by
+ * in order, a page of them at a time (page.ts): the page's changes collapsed
+ * per entity, every mark written before any pointer moves past its change,
+ * E# only moving forward from the seq it was read at; each step idempotent,
+ * and META advanced with one conditional update on `projectedSeq` per page,
+ * so stats count each change exactly once. It is driven by
  * the table's stream (deployed), by a background run after each append in a
  * long-running process, and by the reads that need it (stats, entities,
  * includeOutdated=false) when they find it behind, so it never depends on
  * the trigger. A dead projector's lease expires and the next one takes over.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { MetricsSink } from '../../emf.ts'
 import { documentClient } from '../dynamo.ts'
 import { Appender, type AppendedChange } from './append.ts'
 import { BackgroundRuns } from './background.ts'
 import { Batches, type SinceHint } from './batches.ts'
 import { BATCH_PREFIX, firstOf, projectIdOf, type Change, type ChangeInput } from './items.ts'
+import { ProjectsMetrics } from './metrics.ts'
 import { Projector } from './projection.ts'
-import { Reader, type ChangePage, type ProjectStats, type ReadOptions } from './read.ts'
+import { Reader, type ChangePage, type EntityRead, type ProjectStats, type ReadOptions } from './read.ts'
 import { Registry, type ProjectSummary } from './registry.ts'
 
-export type { AppendedChange, Change, ChangeInput, ChangePage, ProjectStats, ProjectSummary, ReadOptions }
+export type { AppendedChange, Change, ChangeInput, ChangePage, EntityRead, ProjectStats, ProjectSummary, ReadOptions }
 export type { Operation } from './items.ts'
 
 /** A batch up to this size is one item; larger batches stage their changes (DynamoDB items hold 400 KB). */
@@ -74,6 +79,8 @@ const LEASE_MS = 10_000
 const CATCH_UP_MS = 2_000
 /** A background run keeps on until the projection has caught up, a dead projector's lease lapsing included. */
 const BACKGROUND_MS = 60_000
+/** A background run that follows another waits for this many batches, or this long, to project them at once. */
+const GATHERING = { batches: 8, ms: 500 }
 
 export interface ProjectsRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -84,8 +91,10 @@ export interface ProjectsRepositoryOptions {
   leaseMs?: number
   /** Project after each append in this process's background (a long-running server; not on Lambda). */
   projectInBackground?: boolean
-  /** Told of failures no caller sees: background runs, receipts after a landed batch. */
+  /** Told of failures no caller sees: background runs, receipts after a landed batch, metrics. */
   onError?: (err: unknown, what: string) => void
+  /** Where the metrics (./metrics.ts) go, as embedded-metric-format lines; none by default. */
+  metricsSink?: MetricsSink
 }
 
 export class ProjectsRepository {
@@ -100,10 +109,16 @@ export class ProjectsRepository {
     const { table } = options
     const onError = options.onError ?? (() => {})
     const batches = new Batches(db, table)
+    const metrics = new ProjectsMetrics(options.metricsSink, onError)
     this.registry = new Registry(db, table)
-    this.projector = new Projector(db, table, batches, options.leaseMs ?? LEASE_MS)
+    this.projector = new Projector(db, table, batches, options.leaseMs ?? LEASE_MS, metrics)
     this.reader = new Reader(db, table, batches, this.projector, CATCH_UP_MS)
-    this.background = new BackgroundRuns(projectId => this.project(projectId, BACKGROUND_MS), onError)
+    // Scheduled by an append that landed: the projection is behind, no need to read the head to know it.
+    this.background = new BackgroundRuns(
+      projectId => this.projector.catchUp(projectId, BACKGROUND_MS, 'behind'),
+      onError,
+      GATHERING
+    )
     this.appender = new Appender({
       db,
       table,
@@ -111,6 +126,7 @@ export class ProjectsRepository {
       registry: this.registry,
       inlineBatchBytes: options.inlineBatchBytes ?? INLINE_BATCH_BYTES,
       onAppended: options.projectInBackground === true ? projectId => this.background.schedule(projectId) : () => {},
+      metrics,
       onError
     })
   }
@@ -133,11 +149,8 @@ export class ProjectsRepository {
     return this.reader.change(projectId, seq)
   }
 
-  entity(
-    projectId: string,
-    entityType: string,
-    entityId: string
-  ): Promise<(Change & { deleted: boolean }) | undefined> {
+  /** The entity's latest change, and how far the projection had got when it was read. */
+  entity(projectId: string, entityType: string, entityId: string): Promise<EntityRead> {
     return this.reader.entity(projectId, entityType, entityId)
   }
 

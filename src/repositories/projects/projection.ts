@@ -4,156 +4,131 @@
  * The protocol is described in ./index.ts.
  */
 import { randomUUID } from 'node:crypto'
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { backoff, conditional, conditionHolds } from '../dynamo.ts'
 import { latestSeqOf, type Batches, type Head } from './batches.ts'
-import {
-  batchKey,
-  entityKey,
-  lastSeqOf,
-  markAttribute,
-  META,
-  projectKey,
-  type Change,
-  type EntityItem,
-  type MetaItem,
-  type StoredBatch
-} from './items.ts'
+import { lastSeqOf, META, projectKey, type Change, type MetaItem } from './items.ts'
+import type { ProjectsMetrics } from './metrics.ts'
+import { PageProjector } from './page.ts'
 
 /** True when META has applied every batch the head shows. */
 export const caughtUp = (head: Head): boolean => head.meta === undefined || head.meta.projectedSeq >= latestSeqOf(head)
 
-/** Batches applied per Query page. */
-const PAGE = 10
+/** Batches per page: one Query, one BatchGetItem per 100 entities touched, one META update. */
+const PAGE = 100
 
 export class Projector {
+  private readonly pages: PageProjector
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly batches: Batches,
-    private readonly leaseMs: number
-  ) {}
+    private readonly leaseMs: number,
+    private readonly metrics: ProjectsMetrics
+  ) {
+    this.pages = new PageProjector(db, table)
+  }
 
   /**
    * Brings the projection up to the feed's end as this call first or later
    * finds it, for up to `budgetMs`: applies the batches itself when it gets the
    * lease, waits for the holder when not. Writes nothing when it is caught up.
-   * Returns the head it saw last (behind only when the budget ran out).
+   * `seen` is the head as the caller read it, or `behind` when the caller knows
+   * a batch landed after the projection (an append it just made): then the
+   * lease is taken without reading the head first, and the projection is
+   * done when a page reaches the feed's end. Returns the head it saw last,
+   * META as it left it (behind only when the budget ran out).
    */
-  async catchUp(projectId: string, budgetMs: number, seen?: Head): Promise<Head> {
+  async catchUp(projectId: string, budgetMs: number, seen?: Head | 'behind'): Promise<Head> {
     const pk = projectKey(projectId)
     const deadline = Date.now() + budgetMs
-    let head = seen ?? (await this.batches.head(pk))
-    for (let waited = 0; !caughtUp(head) && Date.now() < deadline;) {
+    let head = seen === 'behind' ? undefined : (seen ?? (await this.batches.head(pk)))
+    for (let waited = 0; (head === undefined || !caughtUp(head)) && Date.now() < deadline;) {
       const owner = randomUUID()
       const meta = await this.takeLease(pk, owner)
       if (meta === undefined) {
         await backoff(++waited, 100)
       } else {
-        try {
-          // Well inside the lease, so two projectors rarely overlap (it would be safe if they did).
-          await this.apply(projectId, meta, Math.min(deadline, Date.now() + this.leaseMs / 2))
-        } finally {
-          await this.releaseLease(pk, owner)
-        }
+        // Well inside the lease, so two projectors rarely overlap (it would be safe if they did).
+        const run = await this.apply(projectId, meta, owner, Math.min(deadline, Date.now() + this.leaseMs / 2))
+        // At the feed's end, or past every batch the head showed: no need to read it again.
+        if (run.atEnd || (head !== undefined && run.meta.projectedSeq >= latestSeqOf(head)))
+          return { tail: head?.tail, meta: run.meta }
       }
       head = await this.batches.head(pk)
     }
-    return head
+    return head ?? (await this.batches.head(pk))
   }
 
-  /** Applies batches after `projectedSeq` in order, each advancing META with one conditional update. */
-  private async apply(projectId: string, meta: MetaItem, deadline: number): Promise<void> {
+  /**
+   * Applies the batches after `projectedSeq` a page at a time until a page
+   * reaches the feed's end, each page advancing META with one conditional
+   * update, the last one giving the lease back too. Returns META as it left
+   * it, and whether a page found the feed's end.
+   */
+  private async apply(
+    projectId: string,
+    meta: MetaItem,
+    owner: string,
+    deadline: number
+  ): Promise<{ meta: MetaItem; atEnd: boolean }> {
     const pk = projectKey(projectId)
-    for await (const batch of this.batches.after(pk, meta.projectedSeq, PAGE)) {
-      // Another projector moved on: the caller looks again.
-      if (Date.now() >= deadline || batch.first !== meta.projectedSeq + 1) return
-      const next = await this.applyBatch(projectId, batch, meta)
-      const advanced = await conditionHolds(
+    let released = false
+    try {
+      while (Date.now() < deadline) {
+        const page = await this.batches.page(pk, meta.projectedSeq, PAGE)
+        if (page.batches.length === 0) return { meta, atEnd: page.last }
+        // Another projector moved on: the caller looks again.
+        if (page.batches[0]!.first !== meta.projectedSeq + 1) return { meta, atEnd: false }
+        const { changes, newEntities } = await this.pages.apply(projectId, page.batches, batch =>
+          this.batches.changesOf(projectId, batch)
+        )
+        const next = withPage(meta, changes, newEntities, lastSeqOf(page.batches.at(-1)!))
+        const advanced = await this.advance(pk, meta, next, page.last ? owner : undefined)
+        if (advanced === false) return { meta, atEnd: false }
+        released = advanced === 'released'
+        meta = next
+        await this.metrics.projected(page.batches)
+        if (page.last) return { meta, atEnd: true }
+      }
+      return { meta, atEnd: false }
+    } finally {
+      if (!released) await this.releaseLease(pk, owner)
+    }
+  }
+
+  /**
+   * Moves META from `from` to `next` with one update on condition that
+   * projectedSeq is still `from`'s, so stats count each change once. Given
+   * the lease's `owner`, gives the lease back in the same write while it is
+   * still that owner's. False when META had moved on.
+   */
+  private async advance(pk: string, from: MetaItem, next: MetaItem, owner?: string): Promise<boolean | 'released'> {
+    const update = (release: boolean) =>
+      conditionHolds(
         this.db.send(
           new UpdateCommand({
             TableName: this.table,
             Key: { pk, sk: META },
-            UpdateExpression:
-              'SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now',
-            ConditionExpression: 'projectedSeq = :from',
+            UpdateExpression: `SET projectedSeq = :to, totalChanges = :total, entityCount = :entities, byEntityType = :types, byOperation = :ops, updatedAt = :now${release ? ', leaseUntil = :zero' : ''}`,
+            ConditionExpression: `projectedSeq = :from${release ? ' AND leaseOwner = :owner' : ''}`,
             ExpressionAttributeValues: {
-              ':from': meta.projectedSeq,
+              ':from': from.projectedSeq,
               ':to': next.projectedSeq,
               ':total': next.totalChanges,
               ':entities': next.entityCount,
               ':types': next.byEntityType,
               ':ops': next.byOperation,
-              ':now': next.updatedAt
+              ':now': next.updatedAt,
+              ...(release ? { ':zero': 0, ':owner': owner } : {})
             }
           })
         )
       )
-      if (!advanced) return
-      meta = next
-    }
-  }
-
-  /** Entity pointers and outdatedBy marks for one batch, and the stats that include it. */
-  private async applyBatch(projectId: string, batch: StoredBatch, meta: MetaItem): Promise<MetaItem> {
-    const byEntityType = { ...meta.byEntityType }
-    const byOperation = { ...meta.byOperation }
-    let entityCount = meta.entityCount
-    for (const change of await this.batches.changesOf(projectId, batch)) {
-      byEntityType[change.entityType] = (byEntityType[change.entityType] ?? 0) + 1
-      byOperation[change.operation] = (byOperation[change.operation] ?? 0) + 1
-      const entity = await this.moveEntity(batch.pk, change, batch.first)
-      if (entity.firstSeq === change.seq) entityCount++
-    }
-    return {
-      ...meta,
-      projectedSeq: lastSeqOf(batch),
-      totalChanges: meta.totalChanges + batch.count,
-      entityCount,
-      byEntityType,
-      byOperation,
-      updatedAt: new Date().toISOString()
-    }
-  }
-
-  /** Points the entity at `change` unless it already points at it or later; returns the pointer as it ends. */
-  private async moveEntity(pk: string, change: Change, batchFirst: number): Promise<EntityItem> {
-    const key = { pk, sk: entityKey(change.entityType, change.entityId) }
-    while (true) {
-      const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))
-      const current = Item as EntityItem | undefined
-      if (current !== undefined && current.seq >= change.seq) return current
-      if (current !== undefined) {
-        // Before the pointer moves: once it has, nobody reprocessing this change would write the mark.
-        await this.db.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk, sk: batchKey(current.batchFirst) },
-            UpdateExpression: 'SET #mark = :by',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#mark': markAttribute(current.seq) },
-            ExpressionAttributeValues: { ':by': change.seq }
-          })
-        )
-      }
-      const next: EntityItem = {
-        seq: change.seq,
-        batchFirst,
-        firstSeq: current?.firstSeq ?? change.seq,
-        change: JSON.stringify({ ...change, deleted: change.operation === 'delete' })
-      }
-      const moved = await conditionHolds(
-        this.db.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: { ...key, ...next },
-            ConditionExpression: current === undefined ? 'attribute_not_exists(pk)' : 'seq = :seen',
-            ExpressionAttributeValues: current === undefined ? undefined : { ':seen': current.seq }
-          })
-        )
-      )
-      if (moved) return next
-    }
+    if (owner !== undefined && (await update(true))) return 'released'
+    // The lease lapsed and another projector holds it now (or META moved on): leave its lease alone.
+    return await update(false)
   }
 
   /** META as it is once the lease is ours, or undefined when another holds it. */
@@ -187,5 +162,24 @@ export class Projector {
         })
       )
     )
+  }
+}
+
+/** The stats with a page's changes counted. */
+function withPage(meta: MetaItem, changes: Change[], newEntities: number, projectedSeq: number): MetaItem {
+  const byEntityType = { ...meta.byEntityType }
+  const byOperation = { ...meta.byOperation }
+  for (const change of changes) {
+    byEntityType[change.entityType] = (byEntityType[change.entityType] ?? 0) + 1
+    byOperation[change.operation] = (byOperation[change.operation] ?? 0) + 1
+  }
+  return {
+    ...meta,
+    projectedSeq,
+    totalChanges: meta.totalChanges + changes.length,
+    entityCount: meta.entityCount + newEntities,
+    byEntityType,
+    byOperation,
+    updatedAt: new Date().toISOString()
   }
 }

@@ -1,7 +1,7 @@
 /** Reading the feed, one change, an entity's state and the stats. */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Batches, SinceHint } from './batches.ts'
+import { latestSeqOf, type Batches, type Head, type SinceHint } from './batches.ts'
 import { entityKey, lastSeqOf, projectKey, type Change, type EntityItem } from './items.ts'
 import { caughtUp, type Projector } from './projection.ts'
 
@@ -22,11 +22,29 @@ export interface ProjectStats {
   projectId: string
   totalChanges: number
   latestSeq: number
+  projectedSeq: number
   byEntityType: Record<string, number>
   byOperation: Record<string, number>
   outdatedChanges: number
   createdAt: string
   updatedAt: string
+}
+
+/** How far the projection is behind the feed, as a read found them. */
+export interface Progress {
+  projectedSeq: number
+  latestSeq: number
+}
+
+/** An entity's latest change (undefined when none is projected), and how far behind that state may be. */
+export interface EntityRead extends Progress {
+  entity?: Change & { deleted: boolean }
+}
+
+const progressOf = (head: Head): Progress => {
+  const projectedSeq = head.meta?.projectedSeq ?? 0
+  // A projector may have gone past the batch the head showed last.
+  return { projectedSeq, latestSeq: Math.max(latestSeqOf(head), projectedSeq) }
 }
 
 /** Bounds the work of one read when filters skip most changes. */
@@ -88,11 +106,7 @@ export class Reader {
   }
 
   /** The entity's latest change, the projection caught up first when it is behind. */
-  async entity(
-    projectId: string,
-    entityType: string,
-    entityId: string
-  ): Promise<(Change & { deleted: boolean }) | undefined> {
+  async entity(projectId: string, entityType: string, entityId: string): Promise<EntityRead> {
     const pk = projectKey(projectId)
     const get = async () =>
       (
@@ -104,23 +118,26 @@ export class Reader {
           })
         )
       ).Item as EntityItem | undefined
-    const [head, seen] = await Promise.all([this.batches.head(pk), get()])
-    let item = seen
+    let [head, item] = await Promise.all([this.batches.head(pk), get()])
     if (!caughtUp(head)) {
-      await this.projector.catchUp(projectId, this.catchUpMs, head)
+      head = await this.projector.catchUp(projectId, this.catchUpMs, head)
       item = await get()
     }
-    return item === undefined ? undefined : (JSON.parse(item.change) as Change & { deleted: boolean })
+    return {
+      ...progressOf(head),
+      ...(item === undefined ? {} : { entity: JSON.parse(item.change) as Change & { deleted: boolean } })
+    }
   }
 
   /** Stats from META alone, the projection caught up first when it is behind; undefined for an unknown project. */
   async stats(projectId: string): Promise<ProjectStats | undefined> {
-    const { meta } = await this.projector.catchUp(projectId, this.catchUpMs)
+    const head = await this.projector.catchUp(projectId, this.catchUpMs)
+    const { meta } = head
     if (meta === undefined) return undefined
     return {
       projectId,
       totalChanges: meta.totalChanges,
-      latestSeq: meta.projectedSeq,
+      ...progressOf(head),
       byEntityType: meta.byEntityType,
       byOperation: meta.byOperation,
       outdatedChanges: meta.totalChanges - meta.entityCount,
