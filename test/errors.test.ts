@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
@@ -74,4 +76,36 @@ t.test('AWS throttling and server errors map to 503; client errors do not', asyn
     "a request our code built wrong is our bug, not the client's"
   )
   t.equal(toErrorResponse(validation).body.message, 'Internal Server Error')
+})
+
+/** The codes the README's Errors section lists: the only ones a client may see. */
+function documentedCodes(): Set<string> {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('\n## ', readme.indexOf('### Errors')))
+  return new Set([...section.matchAll(/`([A-Z][A-Z_]+)`/g)].map(match => match[1]!))
+}
+
+t.test("every error Fastify raises reaches clients with a documented code, never Fastify's own", async t => {
+  const documented = documentedCodes()
+  t.ok(documented.has('BAD_REQUEST') && documented.has('VALIDATION_FAILED'), 'the section is found')
+  for (const [name, FastifyError] of Object.entries(errorCodes)) {
+    const err = new (FastifyError as new (...args: string[]) => Error)('a', 'b', 'c')
+    const { body } = toErrorResponse(err)
+    t.ok(documented.has(body.code), `${name} -> ${body.statusCode} ${body.code}`)
+    t.notMatch(body.code, /^FST_/)
+  }
+})
+
+t.test('a body shorter than its Content-Length is 400 BAD_REQUEST', async t => {
+  const app = await buildApp(await testConfig())
+  t.teardown(() => app.close())
+  const res = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: { ...json, 'content-length': '5000' },
+    payload: JSON.stringify(datasetBody())
+  })
+  t.equal(res.statusCode, 400)
+  t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+  t.equal(res.json().code, 'BAD_REQUEST')
 })
