@@ -14,11 +14,19 @@ const key = generateApiKey('everything', ['*'])
 const env = { API_KEYS: JSON.stringify([key.entry]), RATE_LIMIT_MAX: '100000' }
 const MIB = 1024 * 1024
 
-async function listening(t: TestTap, requestTimeoutMs?: number): Promise<{ port: number; url: string }> {
-  const { app } = await buildTestApp(t, { env, requestTimeoutMs })
+async function listening(
+  t: TestTap,
+  requestTimeoutMs?: number
+): Promise<{ port: number; url: string; logs: Array<{ level: number; msg: string }> }> {
+  const logs: Array<{ level: number; msg: string }> = []
+  const { app } = await buildTestApp(t, {
+    env: { ...env, LOG_LEVEL: 'info' },
+    requestTimeoutMs,
+    logStream: { write: line => void logs.push(JSON.parse(line)) }
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
-  return { port, url: `http://127.0.0.1:${port}` }
+  return { port, url: `http://127.0.0.1:${port}`, logs }
 }
 
 interface RawAnswer {
@@ -57,7 +65,7 @@ function inErrorShape(t: Test, answer: RawAnswer, status: number, code: string):
 }
 
 t.test('a request whose body never finishes arriving is answered 408', async t => {
-  const { port } = await listening(t, 300)
+  const { port, logs } = await listening(t, 300)
   const slowBody = await raw(
     port,
     `POST /data HTTP/1.1\r\nhost: x\r\nx-api-key: ${key.key}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"keyId":`
@@ -66,6 +74,12 @@ t.test('a request whose body never finishes arriving is answered 408', async t =
   t.ok(slowBody.ms < 5_000, `answered after ${slowBody.ms} ms`)
   const slowHeaders = await raw(port, `GET /health HTTP/1.1\r\nhost: x\r\nx-waiting: `)
   inErrorShape(t, slowHeaders, 408, 'REQUEST_TIMEOUT')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.same(
+    logs.filter(line => line.level >= 50).map(line => line.msg),
+    [],
+    'a slow client is no failure of ours: nothing logged as an error'
+  )
 })
 
 t.test('by default a slow request has its 408 within 30 s of its start', async t => {

@@ -152,10 +152,15 @@ export function clientErrorHandler(headers: Record<string, string>) {
 export default fp(
   async app => {
     app.setErrorHandler(async (err, request, reply) => {
-      const { body, headers } = toErrorResponse(err)
-      if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
-      else request.log.info({ code: body.code, message: body.message }, 'request rejected')
-      return await reply.code(body.statusCode).headers(headers).send(body)
+      // The request's own stream ended early: the client left, or its 408 was sent on the socket. Nothing failed here.
+      if (request.raw.destroyed && (err as { code?: string }).code === 'ECONNRESET') {
+        request.log.info({ code: 'REQUEST_ABANDONED' }, 'the connection closed before the request arrived')
+        return await reply.code(400).send(body(400, 'BAD_REQUEST', 'The request did not arrive'))
+      }
+      const { body: answer, headers } = toErrorResponse(err)
+      if (answer.statusCode >= 500) request.log.error({ err }, 'request failed')
+      else request.log.info({ code: answer.code, message: answer.message }, 'request rejected')
+      return await reply.code(answer.statusCode).headers(headers).send(answer)
     })
 
     app.setNotFoundHandler(async (request, reply) => {
