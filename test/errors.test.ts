@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
-import { datasetBody, testConfig } from './helper.ts'
+import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
 const json = { 'content-type': 'application/json' }
 
@@ -78,15 +77,8 @@ t.test('AWS throttling and server errors map to 503; client errors do not', asyn
   t.equal(toErrorResponse(validation).body.message, 'Internal Server Error')
 })
 
-/** The codes the README's Errors section lists: the only ones a client may see. */
-function documentedCodes(): Set<string> {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('\n## ', readme.indexOf('### Errors')))
-  return new Set([...section.matchAll(/`([A-Z][A-Z_]+)`/g)].map(match => match[1]!))
-}
-
 t.test("every error Fastify raises reaches clients with a documented code, never Fastify's own", async t => {
-  const documented = documentedCodes()
+  const documented = documentedErrorCodes()
   t.ok(documented.has('BAD_REQUEST') && documented.has('VALIDATION_FAILED'), 'the section is found')
   for (const [name, FastifyError] of Object.entries(errorCodes)) {
     const err = new (FastifyError as new (...args: string[]) => Error)('a', 'b', 'c')
