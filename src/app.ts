@@ -7,6 +7,7 @@ import authPlugin from './plugins/app/auth.ts'
 import awsPlugin from './plugins/app/aws.ts'
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/app/errors.ts'
 import repositoriesPlugin, { type RepositoryOverrides } from './plugins/app/repositories.ts'
+import requestFramingPlugin from './plugins/app/request-framing.ts'
 import requestTextPlugin from './plugins/app/request-text.ts'
 import corsPlugin from './plugins/external/cors.ts'
 import openapiPlugin, { DOCS_PREFIX } from './plugins/external/openapi.ts'
@@ -28,6 +29,25 @@ import { schemaController, type SchemaCompilers } from './schema-compilers.ts'
  */
 export const MAX_PARAM_LENGTH = 256
 
+/**
+ * A request's headers and body must have arrived this long after it started,
+ * or it is answered 408. Node checks every REQUEST_CHECK_MS, so a client
+ * trickling its body (or nothing after its headers) has its answer within
+ * 30 s; Fastify's default of 0 left such a request unanswered for ever. Once
+ * the request has arrived it no longer counts: a long poll's wait is not in it.
+ */
+export const REQUEST_TIMEOUT_MS = 25_000
+const REQUEST_CHECK_MS = 2_500
+
+/** Node's server settings for one request timeout: headers within it too, checked a tenth as often. */
+function requestTimeouts(timeoutMs: number) {
+  return {
+    requestTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    connectionsCheckingInterval: Math.min(REQUEST_CHECK_MS, Math.max(10, Math.floor(timeoutMs / 10)))
+  }
+}
+
 export interface BuildOptions {
   /** Clients to use instead of building them from config; the caller closes them. */
   clients?: AwsClients
@@ -44,6 +64,8 @@ export interface BuildOptions {
   sync?: Pick<SyncPluginOptions, 'launcher' | 'metricsSink'>
   /** How route schemas become validators and serializers; by default they are compiled at start-up (src/validation.ts). */
   schemaCompilers?: SchemaCompilers
+  /** How long a request may take to arrive (REQUEST_TIMEOUT_MS); tests shorten it. */
+  requestTimeoutMs?: number
 }
 
 /**
@@ -53,6 +75,7 @@ export interface BuildOptions {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Imported only when needed, so the Lambda bundle, which brings its own, never loads ajv.
   const compilers = options.schemaCompilers ?? (await import('./validation.ts')).runtimeCompilers
+  const timeouts = requestTimeouts(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     // On Lambda, lambda.ts puts API Gateway's request id in this header; elsewhere clients cannot choose ours.
@@ -60,6 +83,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     genReqId: () => randomUUID(),
     trustProxy: config.runtime === 'lambda',
     bodyLimit: 1024 * 1024,
+    requestTimeout: timeouts.requestTimeout,
+    // Node's own 400 for a request without Host has no body: request-framing answers it in the documented shape.
+    http: { ...timeouts, requireHostHeader: false },
     // HEAD only where a GET route asks for it (`exposeHeadRoute`: is it up, which version is current), not as a
     // second route for every GET, each one more for a cold start to register.
     exposeHeadRoutes: false,
@@ -77,6 +103,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorsPlugin)
   await app.register(requestTextPlugin)
   await app.register(securityHeadersPlugin)
+  // After the security headers, so its refusals carry them; before CORS, auth and limits, which need a Host.
+  await app.register(requestFramingPlugin)
   await app.register(corsPlugin, { config })
   // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
   // plugin declares it a dependency, so registering them the other way round fails at boot).

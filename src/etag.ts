@@ -4,13 +4,15 @@ export const etagOf = (version: number): string => `"${version}"`
 /**
  * Parses If-Match / If-None-Match: `*`, or a comma-separated list of ETags.
  * RFC 9110 compares If-Match strongly, so there a weak tag (`W/"3"`) names no
- * version; If-None-Match compares weakly, so there it names version 3. An
- * entry that names no version matches nothing.
+ * version; If-None-Match compares weakly, so there it names version 3. Either
+ * way the opaque tags compare byte for byte: only the exact text etagOf gives
+ * (`"3"`) names version 3, never `"03"` or `"3.0"`. An entry that names no
+ * version matches nothing.
  */
 export function parseVersionList(header: string, comparison: 'strong' | 'weak'): '*' | number[] {
   if (header.trim() === '*') return '*'
   return header.split(',').flatMap(part => {
-    const match = /^\s*(W\/)?"(\d{1,15})"\s*$/.exec(part)
+    const match = /^\s*(W\/)?"(0|[1-9]\d{0,14})"\s*$/.exec(part)
     if (match === null || (match[1] !== undefined && comparison === 'strong')) return []
     return [Number(match[2])]
   })

@@ -8,6 +8,7 @@
  */
 import { hash } from 'node:crypto'
 import type { FastifySchemaCompiler, FastifySerializerCompiler, FastifyServerOptions } from 'fastify'
+import { inputRule, type InputError } from './input-rules.ts'
 
 /** Which ajv a request part is validated with (src/validation.ts): bodies as sent, everything else coerced from text. */
 export type ValidatorKind = 'body' | 'text'
@@ -81,6 +82,28 @@ function lazyValidator(make: () => Validate): Validate {
   return lazy as unknown as Validate
 }
 
+/**
+ * `validate`, preceded by the rules no schema can say (src/input-rules.ts:
+ * UUIDs lower-cased, numbers in text decimal). Both compilers wrap theirs,
+ * so the app and the Lambda bundle judge input the same.
+ */
+export function withInputRules(schema: unknown, httpPart: string | undefined, validate: Validate): Validate {
+  const rule = inputRule(schema, validatorKind(httpPart))
+  if (rule === undefined) return validate
+  const inner = validate as unknown as ((data: unknown, context?: ValidateContext) => boolean) & { errors?: unknown }
+  let refused: InputError[] | undefined
+  const checked = (data: unknown, context?: ValidateContext) => {
+    const problem = rule(data)
+    refused = problem === undefined ? undefined : [problem]
+    return problem === undefined && inner(data, context)
+  }
+  Object.defineProperties(checked, {
+    schemaEnv: { value: (validate as { schemaEnv?: unknown }).schemaEnv },
+    errors: { get: () => refused ?? inner.errors }
+  })
+  return checked as unknown as Validate
+}
+
 function lazySerializer(make: () => Serialize): Serialize {
   let serialize: Serialize | undefined
   return data => (serialize ??= make())(data)
@@ -91,7 +114,7 @@ export function precompiledCompilers(precompiled: PrecompiledSchemas): SchemaCom
   const validator: FastifySchemaCompiler<unknown> = ({ schema, method, url, httpPart }) => {
     const make = precompiled.validators[validatorKind(httpPart)][schemaKey(schema)]
     if (make === undefined) throw new StaleSchemasError(`The ${httpPart} validator of ${method} ${url}`)
-    return lazyValidator(make)
+    return withInputRules(schema, httpPart, lazyValidator(make))
   }
   const serializer: FastifySerializerCompiler<unknown> = ({ schema, method, url, httpStatus }) => {
     const make = precompiled.serializers[schemaKey(schema)]

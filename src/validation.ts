@@ -1,7 +1,7 @@
 import { Ajv, type Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
-import { validatorKind, type SchemaCompilers, type ValidatorKind } from './schema-compilers.ts'
+import { validatorKind, withInputRules, type SchemaCompilers, type ValidatorKind } from './schema-compilers.ts'
 
 // ajv-formats is CommonJS; its typings place the plugin on `default`, which it also sets at run time.
 const addFormats = addFormatsModule.default
@@ -22,7 +22,7 @@ export function createAjv(kind: ValidatorKind, extra: Options = {}): Ajv {
 const ajvs = { body: createAjv('body'), text: createAjv('text') }
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  ajvs[validatorKind(httpPart)].compile(schema as object)
+  withInputRules(schema, httpPart, ajvs[validatorKind(httpPart)].compile(schema as object))
 
 /** Schemas compiled when the app starts: these validators, and Fastify's own fast-json-stringify serializers. */
 export const runtimeCompilers: SchemaCompilers = { buildValidator: () => validatorCompiler }

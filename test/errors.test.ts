@@ -1,7 +1,8 @@
+import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
-import { datasetBody, testConfig } from './helper.ts'
+import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
 const json = { 'content-type': 'application/json' }
 
@@ -74,4 +75,29 @@ t.test('AWS throttling and server errors map to 503; client errors do not', asyn
     "a request our code built wrong is our bug, not the client's"
   )
   t.equal(toErrorResponse(validation).body.message, 'Internal Server Error')
+})
+
+t.test("every error Fastify raises reaches clients with a documented code, never Fastify's own", async t => {
+  const documented = documentedErrorCodes()
+  t.ok(documented.has('BAD_REQUEST') && documented.has('VALIDATION_FAILED'), 'the section is found')
+  for (const [name, FastifyError] of Object.entries(errorCodes)) {
+    const err = new (FastifyError as new (...args: string[]) => Error)('a', 'b', 'c')
+    const { body } = toErrorResponse(err)
+    t.ok(documented.has(body.code), `${name} -> ${body.statusCode} ${body.code}`)
+    t.notMatch(body.code, /^FST_/)
+  }
+})
+
+t.test('a body shorter than its Content-Length is 400 BAD_REQUEST', async t => {
+  const app = await buildApp(await testConfig())
+  t.teardown(() => app.close())
+  const res = await app.inject({
+    method: 'POST',
+    url: '/data',
+    headers: { ...json, 'content-length': '5000' },
+    payload: JSON.stringify(datasetBody())
+  })
+  t.equal(res.statusCode, 400)
+  t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+  t.equal(res.json().code, 'BAD_REQUEST')
 })

@@ -10,6 +10,12 @@
  * with every hostile value of its type, then random requests spoiling up to
  * three places. Deterministic: FUZZ_SEED picks the run and is printed with
  * every failure.
+ *
+ * Besides, per operation, what the schemas promise beyond their types: every
+ * UUID place sent in upper case answers as the lower-case id does; a number
+ * JSON cannot carry exactly (written as raw JSON) is 400 INVALID_NUMBER; a
+ * number sent as text in anything but decimal digits is 400; a body with a
+ * Content-Encoding is 415; and every 4xx code is one the README lists.
  */
 import { createHash } from 'node:crypto'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
@@ -17,7 +23,14 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buckets, tables } from '../src/tables.ts'
-import { buildTestApp, datasetBody, precompiledSchemaCompilers, prng, type TestApp } from './helper.ts'
+import {
+  buildTestApp,
+  datasetBody,
+  documentedErrorCodes,
+  precompiledSchemaCompilers,
+  prng,
+  type TestApp
+} from './helper.ts'
 
 type Schema = Record<string, unknown> & {
   type?: string
@@ -75,6 +88,19 @@ const HOSTILE: Record<'string' | 'number' | 'other', readonly unknown[]> = {
     JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40))
   ]
 }
+
+/**
+ * A number written into the body's JSON text as is (JSON.stringify cannot write
+ * 1e309), or into a path or query string as this text.
+ */
+const RAW = '__raw_json__'
+const raw = (text: string): string => `${RAW}${text}`
+const rawText = (value: string): string => (value.startsWith(RAW) ? value.slice(RAW.length) : value)
+/** Numbers no body may carry (the only raw ones sent): not finite, or an integer a double does not hold exactly. */
+const UNCARRIABLE = [raw('1e309'), raw('-1e400'), raw('12345678901234567890123'), raw('9007199254740993')]
+/** Numbers sent as text that are no decimal digits (ajv's coercion would read most of them). */
+const NOT_DECIMAL = ['0x10', '0X1', '0b1', '0o7', '1e1', '+1', ' 1', '1 ', '1.0', '1_0', 'Infinity', '1e309']
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 type Path = Array<string | number>
 /** A place of a request that a case may spoil: `['params', name]` or `['body', ...keys]`. */
@@ -186,7 +212,11 @@ class Generator {
     const others = (['string', 'number', 'other'] as const).filter(k => k !== type).map(k => this.pick(HOSTILE[k]))
     const forged =
       place.name === 'cursor' ? (this.cursors.get(route) ?? []).flatMap(cursor => this.forgeries(cursor)) : []
-    return [...HOSTILE[type], ...others, ...forged]
+    const inText = place.path[0] === 'params'
+    const numbers = type === 'number' ? (inText ? NOT_DECIMAL : UNCARRIABLE) : []
+    // Free-form places (data, an unexpected field) get the numbers no body may carry too, alone and nested.
+    const freeForm = type === 'other' && !inText ? [raw('1e309'), { nested: [raw('12345678901234567890123')] }] : []
+    return [...HOSTILE[type], ...others, ...forged, ...numbers, ...freeForm]
   }
 
   /** A real cursor with one attribute given another type, an empty, hostile or foreign value, or a second attribute. */
@@ -271,13 +301,21 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
     sync: { launcher: () => ({ launch: async () => {}, close: async () => {} }) }
   })
   const { app } = test
+  /** JSON text of a body, with every raw number written as its text. */
+  const jsonOf = (payload: unknown): string =>
+    (JSON.stringify(payload) ?? '').replace(new RegExp(`"${RAW}([^"]*)"`, 'g'), (_, text: string) => text)
   const send = (method: string, url: string, payload?: unknown, extra: Record<string, string> = {}) =>
     app.inject({
       method: method as 'GET',
       url,
-      headers: { 'x-api-key': everything.key, ...extra },
-      ...(payload === undefined ? {} : { payload: payload as object })
+      headers: {
+        'x-api-key': everything.key,
+        ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        ...extra
+      },
+      ...(payload === undefined ? {} : { payload: jsonOf(payload) })
     })
+  const documented = documentedErrorCodes()
 
   // Three of each listed thing, so pages of one hand out cursors to forge.
   const dataset = (await send('POST', '/data', datasetBody())).json()
@@ -337,24 +375,42 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
         return { request: { params, body }, places }
       }
 
-      const run = async (request: Request, note: string): Promise<number> => {
+      /** `strict`: one place spoiled, the rest the baseline's, so what that place must get is known. */
+      const run = async (
+        request: Request,
+        note: string,
+        { strict = false, extra = {} }: { strict?: boolean; extra?: Record<string, string> } = {}
+      ): Promise<number> => {
         let url = route
         const query = new URLSearchParams()
-        const headers: Record<string, string> = {}
+        const headers: Record<string, string> = { ...extra }
+        /** What this request must be answered, whatever else is wrong with it, if anything. */
+        let expected: { status: number; code?: string } | undefined
+        if (strict && JSON.stringify(request.body)?.includes(`"${RAW}`))
+          expected = { status: 400, code: 'INVALID_NUMBER' }
         for (const parameter of parameters) {
           let value = request.params[parameter.name]
           if (value === undefined) continue
           // A valid long poll would only wait; its bad values are still sent.
           if (parameter.name === 'wait' && typeof value === 'number' && value > 0 && value <= 20) value = 0
-          const text = (typeof value === 'string' ? value : (JSON.stringify(value) ?? '')).toWellFormed()
+          const numeric = parameter.schema.type === 'integer' || parameter.schema.type === 'number'
+          if (strict && numeric && typeof value === 'string' && NOT_DECIMAL.includes(value))
+            expected ??= { status: 400, code: 'VALIDATION_FAILED' }
+          const text = rawText(typeof value === 'string' ? value : (JSON.stringify(value) ?? '')).toWellFormed()
           if (parameter.in === 'path') url = url.replace(`{${parameter.name}}`, encodeURIComponent(text))
           else if (parameter.in === 'query') query.set(parameter.name, text)
           else if (/^[\t\x20-\x7e]*$/.test(text)) headers[parameter.name] = text
         }
         if (query.size > 0) url += `?${query}`
         const label = `FUZZ_SEED=${SEED} ${note}: ${method} ${url.slice(0, 200)} ${JSON.stringify(request.body)?.slice(0, 200) ?? ''}`
+        if (strict && headers['content-encoding'] !== undefined)
+          expected ??= { status: 415, code: 'UNSUPPORTED_CONTENT_ENCODING' }
         const res = await send(method, url, request.body, headers)
         sent++
+        if (expected !== undefined && (res.statusCode !== expected.status || res.json().code !== expected.code))
+          t.fail(`${label} -> ${res.statusCode} ${res.body.slice(0, 200)}, not ${expected.status} ${expected.code}`)
+        if (res.statusCode >= 400 && res.statusCode < 500 && !documented.has(res.json().code))
+          t.fail(`${label} -> ${res.statusCode} with the code ${res.json().code}, which the README does not list`)
         // What an accepted append sets off after its answer (the projection) is that request's, not the next one's.
         await test.app.projectsRepository.idle()
         const now = await storageFingerprint(test)
@@ -385,8 +441,31 @@ t.test(`fuzzing every documented route (FUZZ_SEED=${SEED})`, async t => {
 
       for (const place of baseline.places) {
         for (const value of gen.hostileFor(place, route)) {
-          await run(setAt(baseline.request, place.path, value), `${place.path.join('.')} spoiled`)
+          await run(setAt(baseline.request, place.path, value), `${place.path.join('.')} spoiled`, { strict: true })
         }
+      }
+
+      // A UUID in upper case is the same id: answered as the lower-case one is, when sent again right after it.
+      for (const place of baseline.places.filter(p => p.schema.format === 'uuid')) {
+        const value = place.path.reduce<unknown>(
+          (node, key) => (node as Record<string | number, unknown> | undefined)?.[key],
+          baseline.request
+        )
+        if (typeof value !== 'string' || !UUID.test(value)) continue
+        const where = place.path.join('.')
+        await run(baseline.request, `${where} in lower case`)
+        const upper = await run(setAt(baseline.request, place.path, value.toUpperCase()), `${where} in upper case`)
+        const lower = await run(baseline.request, `${where} in lower case again`)
+        if (upper !== lower)
+          t.fail(`FUZZ_SEED=${SEED} ${method} ${route}: ${where} in upper case -> ${upper}, lower -> ${lower}`)
+      }
+
+      if (bodySchema !== undefined) {
+        for (const encoding of ['gzip', 'br', 'x-unknown'])
+          await run(baseline.request, `content-encoding ${encoding}`, {
+            strict: true,
+            extra: { 'content-encoding': encoding }
+          })
       }
 
       // A route that takes no input has nothing to spoil.

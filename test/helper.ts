@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import tap from 'tap'
 import { buildApp, type BuildOptions } from '../src/app.ts'
@@ -146,4 +147,12 @@ export function injectAs(app: FastifyInstance, key?: string) {
     patch: (url: string, payload?: unknown, headers?: Headers) => send('PATCH', url, payload, headers),
     delete: (url: string, headers?: Headers) => send('DELETE', url, undefined, headers)
   }
+}
+
+/** The error codes the README's Errors section lists: the only ones a client may see. */
+export function documentedErrorCodes(): Set<string> {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const start = readme.indexOf('### Errors')
+  const section = readme.slice(start, readme.indexOf('\n## ', start))
+  return new Set([...section.matchAll(/`([A-Z][A-Z_]+)`/g)].map(match => match[1]!))
 }

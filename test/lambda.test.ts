@@ -124,6 +124,50 @@ for (const [format, makeEvent] of [
     )
   })
 
+  t.test(`${format}: the HTTP edges answer as over a socket`, async t => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      invoke(makeEvent({ method: 'POST', path: '/data', headers: { ...json, ...headers }, body }))
+    const { keyId } = JSON.parse((await post(JSON.stringify(datasetBody()))).body)
+    const answers: Array<[string, LambdaResult, number, string]> = [
+      [
+        'over the body limit',
+        await post(JSON.stringify(datasetBody({ payload: 'x'.repeat(6.5 * 1024 * 1024) }))),
+        413,
+        'BODY_TOO_LARGE'
+      ],
+      [
+        'a Content-Encoding',
+        await post(JSON.stringify(datasetBody()), { 'content-encoding': 'gzip' }),
+        415,
+        'UNSUPPORTED_CONTENT_ENCODING'
+      ],
+      [
+        'a non-finite number',
+        await post(JSON.stringify(datasetBody()).replace(/"iterations":\d+/, '"iterations":1e309')),
+        400,
+        'INVALID_NUMBER'
+      ],
+      [
+        'an upper-case UUID of an existing dataset',
+        await post(JSON.stringify({ ...datasetBody(), keyId: keyId.toUpperCase() })),
+        409,
+        'DATASET_EXISTS'
+      ],
+      [
+        'a version in hexadecimal',
+        await invoke(makeEvent({ method: 'GET', path: `/data/${keyId}/versions/0x1` })),
+        400,
+        'VALIDATION_FAILED'
+      ]
+    ]
+    for (const [name, res, status, code] of answers) {
+      t.equal(res.statusCode, status, name)
+      t.equal(JSON.parse(res.body).code, code, name)
+    }
+    const upper = await invoke(makeEvent({ method: 'GET', path: `/data/${keyId.toUpperCase()}` }))
+    t.equal(JSON.parse(upper.body).keyId, keyId, 'the upper-case id reads the dataset')
+  })
+
   t.test(`${format}: the request id is API Gateway's, not the client's`, async t => {
     const event = makeEvent({ method: 'GET', path: '/health', headers: { 'X-Request-Id': 'chosen-by-client' } })
     const res = await invoke(event)

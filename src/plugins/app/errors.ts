@@ -61,6 +61,8 @@ export function toErrorResponse(err: unknown): { body: ErrorBody; headers: Recor
       return { body: body(413, 'BODY_TOO_LARGE', 'Request body is larger than this route accepts'), headers: {} }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { body: body(415, 'UNSUPPORTED_MEDIA_TYPE', e.message ?? 'Unsupported Content-Type'), headers: {} }
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { body: body(400, 'BAD_REQUEST', 'The body is not as long as its Content-Length says'), headers: {} }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { body: body(400, 'INVALID_JSON', 'Request body is not valid JSON'), headers: {} }
@@ -76,9 +78,22 @@ export function toErrorResponse(err: unknown): { body: ErrorBody; headers: Recor
   }
   const status = e.statusCode
   if (status !== undefined && status >= 400 && status < 500) {
-    return { body: body(status, e.code ?? `HTTP_${status}`, e.message ?? STATUS_CODES[status] ?? 'Error'), headers: {} }
+    // Another library's code (Fastify's FST_ERR_*) is no promise of ours: clients get the documented one of its status.
+    const [code, generic] = STATUS_CODE_OF[status] ?? ['BAD_REQUEST', 400]
+    return { body: body(generic, code, STATUS_CODES[generic]!), headers: {} }
   }
   return { body: body(500, 'INTERNAL_ERROR', 'Internal Server Error'), headers: {} }
+}
+
+/** The documented code of each status a framework error may carry; any other 4xx is answered 400 BAD_REQUEST. */
+const STATUS_CODE_OF: Record<number, [string, number]> = {
+  400: ['BAD_REQUEST', 400],
+  404: ['ROUTE_NOT_FOUND', 404],
+  408: ['REQUEST_TIMEOUT', 408],
+  413: ['BODY_TOO_LARGE', 413],
+  414: ['URI_TOO_LONG', 414],
+  415: ['UNSUPPORTED_MEDIA_TYPE', 415],
+  431: ['HEADERS_TOO_LARGE', 431]
 }
 
 /** Routing failures Fastify answers before any hook runs; never echoes the URL. */
@@ -137,10 +152,15 @@ export function clientErrorHandler(headers: Record<string, string>) {
 export default fp(
   async app => {
     app.setErrorHandler(async (err, request, reply) => {
-      const { body, headers } = toErrorResponse(err)
-      if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
-      else request.log.info({ code: body.code, message: body.message }, 'request rejected')
-      return await reply.code(body.statusCode).headers(headers).send(body)
+      // The request's own stream ended early: the client left, or its 408 was sent on the socket. Nothing failed here.
+      if (request.raw.destroyed && (err as { code?: string }).code === 'ECONNRESET') {
+        request.log.info({ code: 'REQUEST_ABANDONED' }, 'the connection closed before the request arrived')
+        return await reply.code(400).send(body(400, 'BAD_REQUEST', 'The request did not arrive'))
+      }
+      const { body: answer, headers } = toErrorResponse(err)
+      if (answer.statusCode >= 500) request.log.error({ err }, 'request failed')
+      else request.log.info({ code: answer.code, message: answer.message }, 'request rejected')
+      return await reply.code(answer.statusCode).headers(headers).send(answer)
     })
 
     app.setNotFoundHandler(async (request, reply) => {

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { InvalidInputError } from '../../errors.ts'
 import { HttpError } from '../../http-error.ts'
+import { numberProblem } from '../../json-numbers.ts'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 
@@ -54,7 +55,11 @@ export default fp(
         done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8'), undefined)
         return
       }
-      parseJson(request, body as string, done)
+      parseJson(request, body as string, (err, value) => {
+        const problem = err === null ? numberProblem(value, body as string) : undefined
+        if (problem !== undefined) done(new InvalidInputError('INVALID_NUMBER', problem), undefined)
+        else done(err, value)
+      })
     })
 
     // Every request runs it: a callback, so checking text makes no promise.
