@@ -1,6 +1,7 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
+import { emptyVault } from '../fixtures/obsidian-service.ts'
 import { syncBed, trackedLauncher, waitForRun } from '../fixtures/sync.ts'
 
 const itemsIn = async (bed: Awaited<ReturnType<typeof syncBed>>) =>
@@ -18,7 +19,7 @@ t.test('POST /sync?wait= answers the result when the run ends in time, else 202 
     files_count: 1,
     duration: /^\d+\.\d{3}s$/,
     errors: [],
-    details: { sync_type: 'complete', dest_bucket: bed.config.buckets.sync, dest_prefix: 'vaults' }
+    details: { sync_type: 'complete', dest_bucket: bed.config.buckets.sync, dest_prefix: 'vaults', lambda_memory: null }
   })
   const queued = await bed.api.post('/sync', { sync_type: 'incremental' })
   t.equal(queued.statusCode, 202)
@@ -68,15 +69,15 @@ t.test('an allowed bucket and prefix of the request are where the files go, and 
   const bed = await syncBed(t, { env: { SYNC_ALLOWED_BUCKETS: other } })
   await bed.clients.s3.send(new CreateBucketCommand({ Bucket: other }))
   bed.vault.put('notes/a.md', 'in the other bucket')
-  const run = await bed.sync({ sync_type: 'complete', dest_bucket: other, dest_prefix: 'backups/obsidian' })
+  const run = await bed.sync({ sync_type: 'complete', dest_bucket: other, dest_prefix: 'backups-obsidian' })
   t.equal(run.status, 'succeeded')
   const object = await bed.clients.s3.send(
-    new GetObjectCommand({ Bucket: other, Key: 'backups/obsidian/vault-1/notes/a.md' })
+    new GetObjectCommand({ Bucket: other, Key: 'backups-obsidian/vault-1/notes/a.md' })
   )
   t.equal(await object.Body!.transformToString(), 'in the other bucket')
-  const query = `dest_bucket=${other}&dest_prefix=backups/obsidian`
+  const query = `dest_bucket=${other}&dest_prefix=backups-obsidian`
   const files = (await bed.api.get(`/sync/vaults/vault-1/files?${query}`)).json().files
-  t.match(files, [{ path: 'notes/a.md', s3_key: 'backups/obsidian/vault-1/notes/a.md' }])
+  t.match(files, [{ path: 'notes/a.md', s3_key: 'backups-obsidian/vault-1/notes/a.md' }])
   t.same((await bed.api.get('/sync/vaults/vault-1/files')).json().files, [], 'the default destination has nothing')
   const download = await bed.api.get(`/sync/vaults/vault-1/files/download?path=notes/a.md&${query}`)
   t.equal(download.statusCode, 200)
@@ -91,6 +92,8 @@ t.test('bad input is 400 with nothing stored', async t => {
     [{ sync_type: 'complete', dest_prefix: '../up' }, 'VALIDATION_FAILED'],
     [{ sync_type: 'complete', dest_prefix: '/abs' }, 'VALIDATION_FAILED'],
     [{ sync_type: 'complete', vault_id: 'a/b' }, 'VALIDATION_FAILED'],
+    [{ sync_type: 'complete', vault_id: '..' }, 'VALIDATION_FAILED'],
+    [{ sync_type: 'complete', dest_prefix: 'backups/obsidian' }, 'VALIDATION_FAILED'],
     [{ sync_type: 'complete', email: 'ada@example.com' }, 'SYNC_CREDENTIALS_INCOMPLETE'],
     [{ sync_type: 'complete', totp_secret: 'JBSWY3DPEHPK3PXP' }, 'SYNC_CREDENTIALS_INCOMPLETE'],
     [{ sync_type: 'complete' }, 'SYNC_ACCOUNT_MISSING'],
@@ -158,7 +161,10 @@ t.test('files: by path, with a prefix, paginated; a presigned download of the ba
   t.equal(elsewhere.statusCode, 400, "a cursor from another prefix's list")
   const download = (await bed.api.get('/sync/vaults/vault-1/files/download?path=notes/c.md')).json()
   t.match(download, { url: String, expiresAt: Number })
-  t.equal(await (await fetch(download.url)).text(), 'content of notes/c.md')
+  const served = await fetch(download.url)
+  t.equal(await served.text(), 'content of notes/c.md')
+  // As /assets: a vault's SVG or HTML is a download, never a page on the bucket's origin.
+  t.equal(served.headers.get('content-disposition'), "attachment; filename*=UTF-8''c.md")
   const missing = await bed.api.get('/sync/vaults/vault-1/files/download?path=nope.md')
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'SYNC_FILE_NOT_FOUND')
@@ -182,4 +188,40 @@ t.test('GET /sync/vaults answers with what is recorded when the account cannot s
   const res = await bed.api.get('/sync/vaults')
   t.equal(res.statusCode, 200)
   t.match(res.json().vaults, [{ vault_id: 'vault-1', name: 'Notes', shared: null, file_count: 1 }])
+})
+
+t.test("a destination prefix that would reach into another vault's files is 400, and nothing is written", async t => {
+  const bed = await syncBed(t)
+  bed.vault.put('notes/x.md', "vault-1's own note")
+  t.equal((await bed.sync({ sync_type: 'complete' })).status, 'succeeded')
+  const other = await emptyVault('notes', 'other password')
+  other.put('x.md', 'written over vault-1')
+  bed.service.vaults.set(other.id, other)
+  // vaults/vault-1 + vault notes + x.md would be vault-1's notes/x.md.
+  const res = await bed.api.post('/sync', {
+    sync_type: 'complete',
+    vault_id: 'notes',
+    dest_prefix: 'vaults/vault-1',
+    vault_password: 'other password'
+  })
+  t.equal(res.statusCode, 400)
+  t.equal(res.json().code, 'VALIDATION_FAILED')
+  const objects = await bed.objects('')
+  t.same([...objects.keys()], ['vaults/vault-1/notes/x.md'])
+  t.equal(objects.get('vaults/vault-1/notes/x.md')!.body.toString(), "vault-1's own note")
+  t.equal((await bed.api.get('/sync/vaults/notes/files?dest_prefix=vaults/vault-1')).statusCode, 400)
+  // The engine holds to the rule for runs that do not come through the route (the command line, the schedule).
+  t.equal(bed.app.syncEngine.target(undefined, 'one-segment').prefix, 'one-segment')
+  t.throws(() => bed.app.syncEngine.target(undefined, 'vaults/vault-1'), { code: 'SYNC_DEST_PREFIX_INVALID' })
+})
+
+t.test('a run for a vault the account does not have leaves no row in GET /sync/vaults', async t => {
+  const bed = await syncBed(t)
+  const before = (await bed.api.get('/sync/vaults')).json().vaults
+  for (const id of ['made-up-1', 'made-up-2']) {
+    const run = await bed.sync({ sync_type: 'incremental', vault_id: id })
+    t.equal(run.status, 'failed')
+    t.match(run.result.errors[0], /does not exist or this account cannot reach it/)
+  }
+  t.same((await bed.api.get('/sync/vaults')).json().vaults, before)
 })

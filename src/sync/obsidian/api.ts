@@ -194,6 +194,11 @@ export class ObsidianApi {
     }
     return body as Record<string, unknown>
   }
+
+  /** Ends the session `token` stands for (`POST /user/signout` on the sign-in host), as the official client does. */
+  async signOut(token: string): Promise<void> {
+    await this.post('/user/signout', { token })
+  }
 }
 
 async function readLimited(res: Response, limit: number, path: string): Promise<string> {
