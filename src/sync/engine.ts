@@ -266,6 +266,10 @@ export class SyncEngine {
     if (run === undefined || FINAL_STATUSES.includes(run.status)) return
     if (next.hop > config.maxHops) {
       await this.end(run, [`The run stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`])
+      if (next.token !== undefined) {
+        const { ObsidianClient } = await import('./obsidian/client.ts')
+        await this.signIns.signOut(new ObsidianClient({ apiUrl: this.options.apiUrl, log }), next.token, log)
+      }
       return
     }
     if (!(await runs.markRunning(run.runId, next.hop))) return

@@ -6,25 +6,10 @@
 import { createHash } from 'node:crypto'
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { emptyVault, type FakeVault } from '../fixtures/obsidian-service.ts'
-import { backedUp, syncBed, VAULT_PASSWORD, type Expected } from '../fixtures/sync.ts'
+import { emptyVault } from '../fixtures/obsidian-service.ts'
+import { backedUp, sampleVault, syncBed, VAULT_PASSWORD, type Expected } from '../fixtures/sync.ts'
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
-
-/** A vault of `n` small notes, one 5 MiB attachment and a folder; what it should back up as. */
-async function sampleVault(bed: { vault: FakeVault }, n = 8): Promise<Expected> {
-  const expected: Expected = new Map()
-  bed.vault.folder('notes')
-  for (let i = 0; i < n; i++) {
-    const content = Buffer.from(`note ${i} ${'x'.repeat(i * 100)}`)
-    bed.vault.put(`notes/${i}.md`, content)
-    expected.set(`notes/${i}.md`, content)
-  }
-  const big = Buffer.alloc(5 * 1024 * 1024 + 5, 3)
-  bed.vault.put('attachments/big.bin', big)
-  expected.set('attachments/big.bin', big)
-  return expected
-}
 
 t.test(
   'one connection (one init) per vault per run, several vaults at once, SYNC_VAULT_CONCURRENCY at most',
