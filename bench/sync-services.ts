@@ -6,8 +6,8 @@
  *
  *   → { op: 'change', count }   new versions of `count` small files, spread over the vault
  *   ← { op: 'changed', uids }
- *   → { op: 'pulls' }           every pull served so far, by uid
- *   ← { op: 'pulls', uids }
+ *   → { op: 'pulls' }           every pull served so far, by uid, and the connections (inits) so far
+ *   ← { op: 'pulls', uids, inits }
  *
  * File contents are made on demand (an AES-CTR keystream keyed by path and
  * edit), so the 200 MiB vault never sits in memory; only the hashes do.
@@ -34,7 +34,7 @@ export interface ServicesReady {
 }
 
 export type ServicesRequest = { op: 'change'; count: number } | { op: 'pulls' }
-export type ServicesReply = { op: 'changed'; uids: number[] } | { op: 'pulls'; uids: number[] }
+export type ServicesReply = { op: 'changed'; uids: number[] } | { op: 'pulls'; uids: number[]; inits: number }
 
 const { values } = parseArgs({
   options: { files: { type: 'string' }, 'big-mib': { type: 'string' } }
@@ -77,7 +77,8 @@ const service = await startFakeObsidian({ accounts: [ACCOUNT], vaults: [vault] }
 
 let edit = 0
 process.on('message', (message: ServicesRequest) => {
-  if (message.op === 'pulls') return send({ op: 'pulls', uids: service.pulls.get(vault.id) ?? [] })
+  if (message.op === 'pulls')
+    return send({ op: 'pulls', uids: service.pulls.get(vault.id) ?? [], inits: service.inits.get(vault.id) ?? 0 })
   edit++
   const uids: number[] = []
   const step = files / message.count

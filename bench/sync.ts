@@ -164,8 +164,9 @@ async function fail(): Promise<never> {
   process.exit(1)
 }
 
-const pulls = async (): Promise<number[]> =>
-  (await ask<ServicesReply & { op: 'pulls' }>(services, { op: 'pulls' } satisfies ServicesRequest, 'pulls')).uids
+const served = async (): Promise<{ uids: number[]; inits: number }> =>
+  await ask<ServicesReply & { op: 'pulls' }>(services, { op: 'pulls' } satisfies ServicesRequest, 'pulls')
+const pulls = async (): Promise<number[]> => (await served()).uids
 
 const mib = (bytes: number): string => (bytes / MIB).toFixed(1)
 
@@ -176,6 +177,7 @@ if (complete.vault.pulled !== files) {
   await fail()
 }
 
+const completeInits = (await served()).inits
 const changes = Math.max(1, Math.round(files / 100))
 const before = (await pulls()).length
 const { uids: changed } = await ask<ServicesReply & { op: 'changed' }>(
@@ -184,7 +186,9 @@ const { uids: changed } = await ask<ServicesReply & { op: 'changed' }>(
   'changed'
 )
 const incremental = await syncRun('incremental')
-const pulled = (await pulls()).slice(before)
+const after = await served()
+const pulled = after.uids.slice(before)
+const incrementalInits = after.inits - completeInits
 const exactly = pulled.length === changed.length && [...pulled].sort().join() === [...changed].sort().join() // every uid once
 const maxRss = await close()
 
@@ -213,4 +217,7 @@ console.log(
 console.log(
   `incremental: ${changed.length} files changed, ${pulled.length} pulled${exactly ? ', exactly those' : `, NOT exactly those (changed ${changed.join(',')}; pulled ${pulled.join(',')})`}; ${incremental.vault.skipped} skipped`
 )
+// One connection per vault per slice, as the official client keeps (each run here is one slice; a connection
+// that broke would add one).
+console.log(`connections (inits): ${completeInits} for the complete run, ${incrementalInits} for the incremental`)
 process.exit(exactly && incremental.vault.pulled === changed.length ? 0 : 1)

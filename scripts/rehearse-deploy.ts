@@ -315,7 +315,8 @@ async function rehearseSchedule(
   const rule = deployed.template.Resources[ruleId]!
   const input = JSON.parse(rule.Properties!.Targets[0].Input)
   const result = await invoke(input)
-  const runId = result?.sync_run
+  // A run that ends within the invocation answers with its SyncResponse, else with its id.
+  const runId = result?.run_id ?? result?.sync_run
   if (
     !check(
       typeof runId === 'string',

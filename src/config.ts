@@ -55,8 +55,12 @@ export interface SyncConfig {
   timeBudgetMs: number
   /** SYNC_MAX_HOPS: slices in one run's chain, at most. */
   maxHops: number
-  /** SYNC_PULL_CONCURRENCY: files pulled at once per vault. */
+  /** SYNC_PULL_CONCURRENCY: files in flight at once per vault (pulled one at a time on its one connection, uploaded meanwhile). */
   pullConcurrency: number
+  /** SYNC_VAULT_CONCURRENCY: vaults a slice syncs at once, each on its own connection. */
+  vaultConcurrency: number
+  /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE, which Lambda sets: reported in a run's details as `lambda_memory`. */
+  lambdaMemory?: string
   /** SYNC_LEASE_MS: how long a vault stays claimed by a run that stopped renewing its lease. */
   leaseMs: number
   account: SyncAccountConfig
@@ -163,6 +167,8 @@ function sync(env: NodeJS.ProcessEnv, ownBucket: string): SyncConfig {
     timeBudgetMs: positiveInteger(env, 'SYNC_TIME_BUDGET_MS', 600_000),
     maxHops: positiveInteger(env, 'SYNC_MAX_HOPS', 20),
     pullConcurrency: Math.min(positiveInteger(env, 'SYNC_PULL_CONCURRENCY', 3), 16),
+    vaultConcurrency: Math.min(positiveInteger(env, 'SYNC_VAULT_CONCURRENCY', 2), 8),
+    lambdaMemory: optional('AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
     leaseMs: positiveInteger(env, 'SYNC_LEASE_MS', 10 * 60_000),
     account: {
       email: optional('OBSIDIAN_EMAIL'),

@@ -123,6 +123,8 @@ export interface SyncContinuationEvent {
   sync_run: string
   hop?: number
   credentials?: { email?: string; password?: string; totpSecret?: string; vaultPassword?: string }
+  /** The run's Obsidian session token, signed in to by its first slice. */
+  token?: string
 }
 
 export function isSyncContinuation(event: unknown): event is SyncContinuationEvent {

@@ -90,7 +90,7 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
     if (isS3Event(event)) return await assetsUploaded(event)
     if (isSyncContinuation(event)) {
       // Never logged whole: the event may carry the request's credentials.
-      const next = { runId: event.sync_run, hop: event.hop ?? 1, credentials: event.credentials }
+      const next = { runId: event.sync_run, hop: event.hop ?? 1, credentials: event.credentials, token: event.token }
       await app.syncEngine.runSlice(next, sliceDeadline(context))
       return { sync_run: next.runId, hop: next.hop }
     }
@@ -101,7 +101,10 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
       }
       const run = await app.syncEngine.start({ syncType: event.sync_type, trigger: 'schedule' }, { launch: false })
       await app.syncEngine.runSlice({ runId: run.runId, hop: 1 }, sliceDeadline(context))
-      return { sync_run: run.runId }
+      // `aws lambda invoke --payload '{"sync_type": …}'` answers with the run's SyncResponse when it ended in
+      // this invocation; a run that goes on in further slices answers with its id.
+      const ended = await app.syncEngine.get(run.runId)
+      return ended?.run.result ?? { sync_run: run.runId }
     }
     if (isDynamoDBStreamEvent(event)) return await projectsWritten(event, context)
     app.log.error({ event: Object.keys(event as object) }, 'unsupported event')

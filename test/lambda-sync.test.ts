@@ -31,6 +31,7 @@ const env: NodeJS.ProcessEnv = {
   AWS_ENDPOINT_URL_DYNAMODB: base.endpoints.dynamodb,
   AWS_ENDPOINT_URL_S3: base.endpoints.s3,
   AWS_LAMBDA_FUNCTION_NAME: 'atlas-api',
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
   SYNC_TABLE: base.tables.sync,
   SYNC_BUCKET: base.buckets.sync,
   API_KEYS: JSON.stringify([syncKey.entry]),
@@ -62,11 +63,15 @@ t.teardown(() => app.close())
 const invoke = async (event: unknown, timeoutMs = 30_000) =>
   (await handler(event, lambdaContext({ timeoutMs }))) as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Every continuation delivered, as it was sent. */
+const deliveredEvents: Array<Record<string, unknown>> = []
+
 /** Delivers every continuation the function sent itself, each with a short invocation, until none is left. */
 async function drain(timeoutMs: number): Promise<number> {
   let delivered = 0
   for (let event = sent.shift(); event !== undefined; event = sent.shift()) {
     t.match(event, { sync_run: String, hop: Number }, 'a continuation event')
+    deliveredEvents.push(event as Record<string, unknown>)
     await invoke(event, timeoutMs)
     delivered++
     if (delivered > 200) throw new Error('the run never ended')
@@ -110,27 +115,45 @@ t.test('POST /sync through API Gateway: the run continues in invocations of its 
 
   const clients = createAwsClients(config)
   t.teardown(() => destroyAwsClients(clients))
+  // The first slice signed in; the others got its token in their events, as the credentials travel.
+  t.equal(service.calls.get('/user/signin'), 1, 'one sign-in for the whole run')
+  t.equal(service.calls.get('/user/signout'), 1, 'one sign-out, at its end')
+  const token = deliveredEvents[1]?.token
+  t.type(token, 'string', 'the token travels in the continuation events')
+  t.ok(
+    deliveredEvents.slice(1).every(event => event.token === token),
+    'every slice after the first has it'
+  )
   const stored = JSON.stringify(await clients.dynamodb.send(new ScanCommand({ TableName: config.tables.sync })))
-  for (const secret of [account.password, VAULT_PASSWORD])
-    t.notOk(stored.includes(secret), 'the request credentials are nowhere in the sync table')
+  for (const secret of [account.password, VAULT_PASSWORD, token as string])
+    t.notOk(stored.includes(secret), 'the request credentials and the token are nowhere in the sync table')
   t.notOk(
-    logs.some(line => line.includes(account.password) || line.includes(VAULT_PASSWORD)),
+    logs.some(
+      line => line.includes(account.password) || line.includes(VAULT_PASSWORD) || line.includes(token as string)
+    ),
     'nor in any log line'
   )
   t.ok(
     metrics.some(
-      m => JSON.stringify(m).includes('"FilesProcessed"') && (m as { VaultId?: string }).VaultId === vault.id
+      m =>
+        JSON.stringify(m).includes('"FilesProcessed"') &&
+        (m as { VaultId?: string }).VaultId === vault.id &&
+        (m as { FunctionName?: string }).FunctionName === 'atlas-api' &&
+        /"Dimensions":\[\["service","VaultId","FunctionName"\]\]/.test(JSON.stringify(m))
     ),
-    'per-vault metrics in embedded metric format'
+    'per-vault metrics in embedded metric format, by vault and function'
   )
+  t.equal(run.result.details.lambda_memory, '1024', "the function's memory in the SyncResponse")
 })
 
 t.test('the scheduled event syncs every vault of the configured account, incrementally', async t => {
   vault.put('notes/00.md', 'note 0, edited')
+  // As `aws lambda invoke --payload '{"sync_type":"incremental"}'` does: a run that ends in the invocation
+  // answers with its SyncResponse.
   const result = await invoke({ sync_type: 'incremental' }, 30_000)
-  t.match(result, { sync_run: String })
-  await drain(30_000)
-  const run = JSON.parse((await api('GET', `/sync/runs/${result.sync_run}`)).body)
+  t.match(result, { run_id: String, success: true, vaults_synced: Array, details: { lambda_memory: '1024' } })
+  t.equal(await drain(30_000), 0, 'it ended in that one invocation')
+  const run = JSON.parse((await api('GET', `/sync/runs/${result.run_id}`)).body)
   t.equal(run.trigger, 'schedule')
   t.equal(run.status, 'succeeded', JSON.stringify(run.result?.errors))
   t.same(run.result.vaults_synced.sort(), ['lambda-vault', 'second-vault'])
@@ -149,4 +172,15 @@ t.test('a continuation for a run that has ended does nothing', async t => {
   const after = JSON.parse((await api('GET', `/sync/runs/${runs[0].run_id}`)).body)
   t.same(after, before)
   t.equal(sent.length, 0)
+})
+
+t.test('a direct invocation whose run goes on past it answers with the run id', async t => {
+  // More than a 150 ms slice can do.
+  for (let i = 0; i < 40; i++) vault.put(`more/${i}.md`, `more ${i}`)
+  const result = await invoke({ sync_type: 'complete' }, 300)
+  t.match(result, { sync_run: String })
+  t.notOk('success' in result, 'no result yet')
+  await drain(30_000)
+  const run = JSON.parse((await api('GET', `/sync/runs/${result.sync_run}`)).body)
+  t.equal(run.status, 'succeeded', JSON.stringify(run.result?.errors))
 })

@@ -230,6 +230,14 @@ t.test('DocsAccess reaches the function as DOCS_ACCESS, public unless set', asyn
   t.notMatch('', pattern)
 })
 
+t.test("the Obsidian account's parameters are the ones seed 002's deploy command sets", async t => {
+  const vars = fn.Properties.Environment.Variables
+  t.same(vars.OBSIDIAN_EMAIL, { Ref: 'ObsidianEmail' })
+  t.same(vars.OBSIDIAN_PASSWORD, { Ref: 'ObsidianPassword' })
+  t.same(vars.OBSIDIAN_TOTP_SECRET, { Ref: 'ObsidianTOTPSecret' })
+  t.equal(template.Parameters.ObsidianTOTPSecret?.NoEcho, true)
+})
+
 // What starts the function's node: the exec wrapper, which test/node-flags.test.ts checks.
 t.test('the function starts through the exec wrapper the build ships beside the bundle', async t => {
   const variables = fn.Properties.Environment.Variables

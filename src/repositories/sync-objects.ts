@@ -7,7 +7,13 @@
  * is aborted, and the bucket's lifecycle rule collects what an engine keeps).
  */
 import { Readable } from 'node:stream'
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client
+} from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 
 /**
@@ -23,6 +29,8 @@ export interface FileMetadata {
   sha256: string
   /** The file's modification time, epoch ms. */
   mtime: number
+  /** When this sync wrote it, epoch ms: the object's `sync-time` (ISO-8601). */
+  syncedAt: number
   contentType: string
 }
 
@@ -60,7 +68,7 @@ export class SyncObjectsRepository {
       Bucket: bucket,
       Key: key,
       ContentType: meta.contentType,
-      Metadata: { sha256: meta.sha256, mtime: String(meta.mtime) }
+      Metadata: { sha256: meta.sha256, mtime: String(meta.mtime), 'sync-time': new Date(meta.syncedAt).toISOString() }
     }
     if (expectedBytes <= PART_BYTES) {
       const chunks: Buffer[] = []
@@ -112,10 +120,36 @@ export class SyncObjectsRepository {
     await this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
   }
 
+  /**
+   * True when the object is there with this plaintext hash and size, by its metadata (a HEAD: no bytes move).
+   * False when it is missing, or was overwritten by anything but a sync of the same content. An object written
+   * for a file the service announced without a hash carries an empty `sha256` (it is known only once the bytes
+   * have gone by): there only the size can be checked.
+   */
+  async holds(bucket: string, key: string, sha256: string, size: number): Promise<boolean> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+      const stored = head.Metadata?.sha256
+      return (stored === sha256 || stored === '') && head.ContentLength === size
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
+      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false
+      throw err
+    }
+  }
+
+  /**
+   * A presigned GET that serves the file as a download (`Content-Disposition: attachment`), as /assets does: a
+   * vault's SVG or HTML never runs inline on the bucket's origin.
+   */
   async downloadUrl(bucket: string, key: string): Promise<{ url: string; expiresAt: number }> {
-    const url = await getSignedUrl(this.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
-      expiresIn: this.presignTtlSeconds
+    const name = key.slice(key.lastIndexOf('/') + 1)
+    const command = new GetObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(name)}`
     })
+    const url = await getSignedUrl(this.s3, command, { expiresIn: this.presignTtlSeconds })
     return { url, expiresAt: Date.now() + this.presignTtlSeconds * 1000 }
   }
 }

@@ -7,7 +7,7 @@ export const MAX_SYNC_WAIT_SECONDS = 25
 const VaultId = Type.String({
   minLength: 1,
   maxLength: 128,
-  pattern: '^[A-Za-z0-9_.-]+$',
+  pattern: '^(?!\\.{1,2}$)[A-Za-z0-9_.-]+$',
   description: "An Obsidian Sync vault's id"
 })
 const RunId = Type.String({ format: 'uuid', description: 'A sync run id (a UUIDv7: newer runs sort later)' })
@@ -19,10 +19,10 @@ const BucketName = Type.String({
 })
 const DestPrefix = Type.String({
   minLength: 1,
-  maxLength: 256,
-  pattern: '^(?!.*(^|/)\\.{1,2}(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$',
+  maxLength: 128,
+  pattern: '^(?!\\.{1,2}$)[A-Za-z0-9_.-]+$',
   description:
-    'Key prefix files go under: `<prefix>/<vault_id>/<path>`. Segments of letters, digits, _ . -; default vaults'
+    "Key prefix files go under: `<prefix>/<vault_id>/<path>`. One segment (no /) of letters, digits, _ . -, so no destination reaches into another vault's; default vaults"
 })
 const Secret = (description: string) => Type.String({ minLength: 1, maxLength: 1024, description })
 const IsoTime = Type.String({ format: 'date-time', description: 'ISO-8601' })
@@ -76,7 +76,10 @@ export const SyncResponse = Type.Object(
     files_count: Type.Integer({ description: 'Files seen: pulled, unchanged, deleted or refused' }),
     duration: Type.String({ description: 'From the request to the end, e.g. 12.345s' }),
     errors: Type.Array(Type.String()),
-    details: Type.Record(Type.String(), Type.Unknown())
+    details: Type.Record(Type.String(), Type.Unknown(), {
+      description:
+        "sync_type, trigger, dest_bucket, dest_prefix, hops (the run's slices), lambda_memory (the function's memory in MB as Lambda gives it; null elsewhere)"
+    })
   },
   { additionalProperties: false }
 )

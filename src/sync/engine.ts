@@ -5,16 +5,19 @@
  *
  *   start     checks the destination and the account, takes the vault's lease
  *             (one run per vault), records the run and launches its first slice.
- *   runSlice  signs in, fixes the run's vaults once, and syncs them one after
- *             another until its deadline; then saves and launches the next slice,
- *             at most SYNC_MAX_HOPS in a chain. The last slice ends the run.
+ *   runSlice  signs in (the first slice; later ones get its token), fixes the
+ *             run's vaults once, and syncs them, SYNC_VAULT_CONCURRENCY at once,
+ *             until its deadline; then saves and launches the next slice, at
+ *             most SYNC_MAX_HOPS in a chain. The last slice ends the run and
+ *             signs out.
  *
  * A slice holds nothing a restart needs: a continuation delivered twice, or a
  * slice killed and started again, picks up from what is saved.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts'
 import {
   FINAL_STATUSES,
   type Run,
@@ -29,15 +32,21 @@ import {
 import type { SyncObjectsRepository } from '../repositories/sync-objects.ts'
 import type { SyncVaultsRepository, Target, VaultState } from '../repositories/sync-vaults.ts'
 import { vaultPasswordFor, type Account, type AccountSettings, type RunCredentials } from './account.ts'
+import { SignIns } from './account-session.ts'
 import { CipherCache } from './cipher-cache.ts'
 import type { Continuation, SyncLauncher } from './launcher.ts'
 import type { SyncMetrics } from './metrics.ts'
 import { ObsidianError } from './obsidian/errors.ts'
-import type { VaultInfo } from './obsidian/index.ts'
+import type { ObsidianClient, VaultInfo } from './obsidian/index.ts'
+import { isKeySegment } from './paths.ts'
 import { withRetries } from './retry.ts'
 import { runId as newRunId } from './run-id.ts'
 
 export const DEFAULT_DEST_PREFIX = 'vaults'
+/** GET /sync/vaults waits this long for the account's vault list (API Gateway gives a request 30 s)… */
+const VAULT_LIST_WAIT_MS = 3000
+/** …and when the service is slower, answers with the list it last got, if it is this recent. */
+const VAULT_LIST_CACHE_MS = 15 * 60_000
 
 export interface StartRequest {
   vaultId?: string
@@ -76,6 +85,10 @@ export class SyncEngine {
   launcher: SyncLauncher | undefined
   private stopping = false
   private readonly ciphers = new CipherCache()
+  private readonly signIns = new SignIns()
+  /** The configured account's vaults as last listed, and a listing under way. */
+  private vaultList: { at: number; vaults: VaultInfo[] } | undefined
+  private listing: Promise<VaultInfo[]> | undefined
 
   constructor(private readonly options: SyncEngineOptions) {}
 
@@ -97,7 +110,14 @@ export class SyncEngine {
         `dest_bucket ${JSON.stringify(bucket)} is not one of SYNC_ALLOWED_BUCKETS`
       )
     }
-    return { bucket, prefix: destPrefix ?? DEFAULT_DEST_PREFIX }
+    const prefix = destPrefix ?? DEFAULT_DEST_PREFIX
+    // Keys are <prefix>/<vault id>/<path>: a prefix of more than one segment could reach into another vault's.
+    if (!isKeySegment(prefix))
+      throw new InvalidInputError(
+        'SYNC_DEST_PREFIX_INVALID',
+        'dest_prefix must be one segment (no /) of letters, digits, _ . - and not . or ..'
+      )
+    return { bucket, prefix }
   }
 
   /** Records a run and launches its first slice (or leaves that to the caller, with `launch: false`). */
@@ -180,21 +200,7 @@ export class SyncEngine {
    * recorded, at each destination a vault was synced to.
    */
   async vaults(): Promise<Array<{ vault?: VaultInfo; state?: VaultState }>> {
-    const states = await this.options.vaults.states()
-    let account: VaultInfo[] = []
-    if (this.options.account.configured) {
-      const { ObsidianClient } = await import('./obsidian/client.ts')
-      const client = new ObsidianClient({ apiUrl: this.options.apiUrl, log: this.options.log })
-      try {
-        const { credentials } = await this.options.account.resolve()
-        const { token } = await withRetries(() => client.signIn(credentials))
-        account = await withRetries(() => client.vaults(token))
-      } catch (err) {
-        // What is recorded still answers; the runs say why the account cannot be reached.
-        if (!(err instanceof ObsidianError)) throw err
-        this.options.log.warn({ code: err.code }, 'sync: the Obsidian account could not list its vaults')
-      }
-    }
+    const [states, account] = await Promise.all([this.options.vaults.states(), this.accountVaults()])
     const rows: Array<{ vault?: VaultInfo; state?: VaultState }> = []
     for (const vault of account) {
       const own = states.filter(s => s.vaultId === vault.id)
@@ -203,6 +209,48 @@ export class SyncEngine {
     }
     for (const state of states) if (!account.some(v => v.id === state.vaultId)) rows.push({ state })
     return rows
+  }
+
+  /**
+   * The configured account's vaults, within VAULT_LIST_WAIT_MS: from the service when it answers in time, else
+   * the list it last gave (up to VAULT_LIST_CACHE_MS old), else none; what is recorded answers either way. A
+   * listing that outlasts the wait goes on in the background and refreshes the list for the next request.
+   */
+  private async accountVaults(): Promise<VaultInfo[]> {
+    if (!this.options.account.configured) return []
+    this.listing ??= this.listVaults().finally(() => {
+      this.listing = undefined
+    })
+    const outcome = await Promise.race([
+      this.listing.then(
+        vaults => ({ vaults }),
+        (err: unknown) => ({ err })
+      ),
+      sleep(VAULT_LIST_WAIT_MS, undefined, { ref: false }).then(() => ({ slow: true }))
+    ])
+    if ('vaults' in outcome) return outcome.vaults
+    if ('err' in outcome && !(outcome.err instanceof ObsidianError)) throw outcome.err
+    const cached = this.vaultList !== undefined && Date.now() - this.vaultList.at < VAULT_LIST_CACHE_MS
+    this.options.log.warn(
+      { code: 'err' in outcome ? (outcome.err as ObsidianError).code : 'SLOW', cached },
+      'sync: the Obsidian account did not list its vaults in time'
+    )
+    return cached ? this.vaultList!.vaults : []
+  }
+
+  /** Signs in, lists the account's vaults, signs out. */
+  private async listVaults(): Promise<VaultInfo[]> {
+    const { ObsidianClient } = await import('./obsidian/client.ts')
+    const client = new ObsidianClient({ apiUrl: this.options.apiUrl, log: this.options.log })
+    const { credentials } = await this.options.account.resolve()
+    const token = await this.signIns.signIn(client, credentials)
+    try {
+      const vaults = await withRetries(() => client.vaults(token))
+      this.vaultList = { at: Date.now(), vaults }
+      return vaults
+    } finally {
+      await this.signIns.signOut(client, token, this.options.log)
+    }
   }
 
   /** Stops every slice of this process at its next change, and waits for them. */
@@ -218,6 +266,10 @@ export class SyncEngine {
     if (run === undefined || FINAL_STATUSES.includes(run.status)) return
     if (next.hop > config.maxHops) {
       await this.end(run, [`The run stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`])
+      if (next.token !== undefined) {
+        const { ObsidianClient } = await import('./obsidian/client.ts')
+        await this.signIns.signOut(new ObsidianClient({ apiUrl: this.options.apiUrl, log }), next.token, log)
+      }
       return
     }
     if (!(await runs.markRunning(run.runId, next.hop))) return
@@ -225,107 +277,153 @@ export class SyncEngine {
     const shouldPause = (): boolean => this.stopping || Date.now() >= deadline
     const target: Target = { bucket: run.destBucket, prefix: run.destPrefix }
 
-    let account: Account
-    let token: string
-    let vaultList: VaultInfo[]
     // The Obsidian client (WebSocket, TOTP, ciphers) and the slice code load with the first run: a cold start
     // that serves no sync never parses them.
-    const [{ ObsidianClient }, { LeaseLostError, syncVaultSlice }] = await Promise.all([
+    const [{ ObsidianClient }, vaultSync] = await Promise.all([
       import('./obsidian/client.ts'),
       import('./vault-sync.ts')
     ])
     const client = new ObsidianClient({ apiUrl: this.options.apiUrl, log })
+    let account: Account
+    let session: { token: string; vaults: VaultInfo[] }
     try {
       account = await this.options.account.resolve(next.credentials)
-      token = (await withRetries(() => client.signIn(account.credentials))).token
-      vaultList = await withRetries(() => client.vaults(token))
+      session = await this.signedIn(client, account, next.token)
     } catch (err) {
       await this.end(run, [`Sign-in failed: ${(err as Error).message}`])
       return
     }
+    const { token, vaults: vaultList } = session
     const plan = run.plan ?? (await runs.fixPlan(run.runId, run.vaultId ? [run.vaultId] : vaultList.map(v => v.id)))
     const progress = new Map((await runs.progress(run.runId)).map(p => [p.vaultId, p]))
-    let worked = false
+    const pending = plan.filter(vaultId => progress.get(vaultId)?.outcome === undefined)
 
-    for (const vaultId of plan) {
-      if (progress.get(vaultId)?.outcome !== undefined) continue
-      if (worked && shouldPause()) return await this.launch({ ...next, hop: next.hop + 1 })
-      const vault = vaultList.find(v => v.id === vaultId)
-      if (vault === undefined) {
-        await this.finishVault(
-          run,
-          target,
-          vaultId,
-          undefined,
-          'failed',
-          'The vault does not exist or this account cannot reach it'
-        )
-        continue
+    // Vaults a few at once, each on its own connection. A slice takes no new vault once its time is up, but only
+    // after it has worked on one, so every slice moves the run forward.
+    let worked = false
+    let paused = false
+    let taken = 0
+    const sync: VaultRun = { run, target, account, token, vaultList, progress, client, shouldPause, vaultSync }
+    const worker = async (): Promise<void> => {
+      while (!paused) {
+        if (worked && shouldPause()) {
+          paused = true
+          return
+        }
+        const vaultId = pending[taken++]
+        if (vaultId === undefined) return
+        const outcome = await this.syncVault(sync, vaultId, () => {
+          worked = true
+        })
+        if (outcome === 'paused') paused = true
       }
-      const lease = await this.options.vaults.acquireLease(vaultId, run.runId, config.leaseMs)
-      if (!lease.acquired) {
-        // One vault asked for: the run was meant to hold it. All vaults: it is another run's turn.
-        if (run.vaultId !== undefined)
-          await this.finishVault(
-            run,
-            target,
-            vaultId,
-            vault.name,
-            'failed',
-            `Another run (${lease.holder}) took over the vault`
-          )
-        else
-          await this.finishVault(run, target, vaultId, vault.name, 'busy', `Skipped: run ${lease.holder} is syncing it`)
-        continue
+    }
+    const workers = Math.max(1, Math.min(config.vaultConcurrency, pending.length))
+    const settled = await Promise.allSettled(Array.from({ length: workers }, worker))
+    const failure = settled.find(r => r.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
+    if (paused) return await this.launch({ ...next, hop: next.hop + 1, token })
+    await this.end(run, [])
+    await this.signIns.signOut(client, token, log)
+  }
+
+  /**
+   * The run's Obsidian session and the account's vaults: with the token an earlier slice signed in to, or, the
+   * first time (or once that token is no longer valid), after signing in.
+   */
+  private async signedIn(
+    client: ObsidianClient,
+    account: Account,
+    carried: string | undefined
+  ): Promise<{ token: string; vaults: VaultInfo[] }> {
+    if (carried !== undefined) {
+      try {
+        return { token: carried, vaults: await withRetries(() => client.vaults(carried)) }
+      } catch (err) {
+        if (!(err instanceof ObsidianError) || err.code !== 'NOT_LOGGED_IN') throw err
       }
-      if (lease.tookOverFrom !== undefined) await this.interrupted(lease.tookOverFrom, vaultId, run.runId)
-      const password = vaultPasswordFor(account, vault)
-      if (password === undefined) {
+    }
+    const token = await this.signIns.signIn(client, account.credentials)
+    return { token, vaults: await withRetries(() => client.vaults(token)) }
+  }
+
+  /** One vault's part of a slice: 'paused' when its time ran out before the vault was done. */
+  private async syncVault(sync: VaultRun, vaultId: string, working: () => void): Promise<'done' | 'paused'> {
+    const { runs, config, log } = this.options
+    const { run, target, account, token, vaultList, progress, client, shouldPause } = sync
+    const { LeaseLostError, syncVaultSlice } = sync.vaultSync
+    const vault = vaultList.find(v => v.id === vaultId)
+    if (vault === undefined) {
+      // Not the account's: the run says so, and nothing is recorded for a vault id anyone may make up.
+      const message = 'The vault does not exist or this account cannot reach it'
+      await runs.addProgress(run.runId, vaultId, zero, [message], undefined, 0)
+      await runs.finishVault(run.runId, vaultId, 'failed')
+      await this.options.vaults.releaseLease(vaultId, run.runId)
+      return 'done'
+    }
+    const lease = await this.options.vaults.acquireLease(vaultId, run.runId, config.leaseMs)
+    if (!lease.acquired) {
+      // One vault asked for: the run was meant to hold it. All vaults: it is another run's turn.
+      if (run.vaultId !== undefined)
         await this.finishVault(
           run,
           target,
           vaultId,
           vault.name,
           'failed',
-          `No encryption password for vault ${vault.id}: send vault_password or set it in OBSIDIAN_VAULT_PASSWORDS`
+          `Another run (${lease.holder}) took over the vault`
         )
-        continue
-      }
-      worked = true
-      let result
-      try {
-        const cipher = await this.ciphers.get(vault, password, () => client.cipherFor(vault, password))
-        result = await syncVaultSlice(
-          { runs, vaults: this.options.vaults, objects: this.options.objects, log },
-          {
-            runId: run.runId,
-            syncType: run.syncType,
-            vault,
-            token,
-            cipher,
-            target,
-            client,
-            shouldPause,
-            concurrency: config.pullConcurrency,
-            leaseMs: config.leaseMs,
-            keptMessages: progress.get(vaultId)?.messages.length ?? 0
-          }
-        )
-      } catch (err) {
-        if (!(err instanceof ObsidianError)) throw err
-        result = { finished: true, error: err, fileErrors: 0 }
-      }
-      if (!result.finished) return await this.launch({ ...next, hop: next.hop + 1 })
-      if (result.error instanceof LeaseLostError) {
-        // The vault is another run's now: its state is that run's to record.
-        await runs.addProgress(run.runId, vaultId, zero, [result.error.message], vault.name, 0)
-        await runs.finishVault(run.runId, vaultId, 'failed', vault.name)
-        continue
-      }
-      const outcome: VaultOutcome = result.error ? 'failed' : result.fileErrors > 0 ? 'errors' : 'ok'
-      await this.finishVault(run, target, vaultId, vault.name, outcome, result.error?.message, result.fileCount)
+      else
+        await this.finishVault(run, target, vaultId, vault.name, 'busy', `Skipped: run ${lease.holder} is syncing it`)
+      return 'done'
     }
-    await this.end(run, [])
+    if (lease.tookOverFrom !== undefined) await this.interrupted(lease.tookOverFrom, vaultId, run.runId)
+    const password = vaultPasswordFor(account, vault)
+    if (password === undefined) {
+      await this.finishVault(
+        run,
+        target,
+        vaultId,
+        vault.name,
+        'failed',
+        `No encryption password for vault ${vault.id}: send vault_password or set it in OBSIDIAN_VAULT_PASSWORDS`
+      )
+      return 'done'
+    }
+    working()
+    let result
+    try {
+      const cipher = await this.ciphers.get(vault, password, () => client.cipherFor(vault, password))
+      result = await syncVaultSlice(
+        { runs, vaults: this.options.vaults, objects: this.options.objects, log },
+        {
+          runId: run.runId,
+          syncType: run.syncType,
+          vault,
+          token,
+          cipher,
+          target,
+          client,
+          shouldPause,
+          concurrency: config.pullConcurrency,
+          leaseMs: config.leaseMs,
+          keptMessages: progress.get(vaultId)?.messages.length ?? 0
+        }
+      )
+    } catch (err) {
+      if (!(err instanceof ObsidianError)) throw err
+      result = { finished: true, error: err, fileErrors: 0 }
+    }
+    if (!result.finished) return 'paused'
+    if (result.error instanceof LeaseLostError) {
+      // The vault is another run's now: its state is that run's to record.
+      await runs.addProgress(run.runId, vaultId, zero, [result.error.message], vault.name, 0)
+      await runs.finishVault(run.runId, vaultId, 'failed', vault.name)
+      return 'done'
+    }
+    const outcome: VaultOutcome = result.error ? 'failed' : result.fileErrors > 0 ? 'errors' : 'ok'
+    await this.finishVault(run, target, vaultId, vault.name, outcome, result.error?.message, result.fileCount)
+    return 'done'
   }
 
   private async launch(next: Continuation): Promise<void> {
@@ -387,7 +485,7 @@ export class SyncEngine {
   /** Ends the run with a status and result made from its vaults' progress. */
   private async end(run: Run, runErrors: string[]): Promise<void> {
     const progress = await this.options.runs.progress(run.runId)
-    const { status, result } = summarize(run, progress, runErrors)
+    const { status, result } = summarize(run, progress, runErrors, this.options.config.lambdaMemory)
     if (!(await this.options.runs.finish(run.runId, status, result))) return
     // A run that never reached its vault still holds the lease start() took for it.
     if (run.vaultId !== undefined && !progress.some(p => p.vaultId === run.vaultId && p.outcome !== undefined))
@@ -399,10 +497,25 @@ export class SyncEngine {
 
 const zero = { seen: 0, pulled: 0, skipped: 0, deleted: 0, bytes: 0, errors: 0 }
 
+/** What every vault of a slice shares. */
+interface VaultRun {
+  run: Run
+  target: Target
+  account: Account
+  token: string
+  vaultList: VaultInfo[]
+  progress: Map<string, VaultProgress>
+  client: ObsidianClient
+  shouldPause: () => boolean
+  vaultSync: typeof import('./vault-sync.ts')
+}
+
 export function summarize(
   run: Run,
   progress: VaultProgress[],
-  runErrors: string[]
+  runErrors: string[],
+  /** The function's memory (MB, as Lambda gives it); null outside Lambda. */
+  lambdaMemory?: string
 ): { status: RunStatus; result: SyncResult } {
   const finished = progress.filter(p => p.outcome !== undefined)
   const synced = finished.filter(p => p.outcome === 'ok' || p.outcome === 'errors')
@@ -433,7 +546,8 @@ export function summarize(
         trigger: run.trigger,
         dest_bucket: run.destBucket,
         dest_prefix: run.destPrefix,
-        hops: run.hops
+        hops: run.hops,
+        lambda_memory: lambdaMemory ?? null
       }
     }
   }

@@ -15,6 +15,11 @@ export interface Continuation {
   hop: number
   /** Credentials the request brought, for this run only. */
   credentials?: RunCredentials
+  /**
+   * The Obsidian session the run's first slice signed in to: the run signs in once and out at its end. Carried
+   * as request credentials are, in the continuation event only.
+   */
+  token?: string
 }
 
 export interface SyncLauncher {
@@ -25,7 +30,12 @@ export interface SyncLauncher {
 
 /** The event a continuation is sent as, and what src/lambda-handler.ts reads back. */
 export function continuationEvent(next: Continuation): SyncContinuationEvent {
-  return { sync_run: next.runId, hop: next.hop, ...(next.credentials ? { credentials: next.credentials } : {}) }
+  return {
+    sync_run: next.runId,
+    hop: next.hop,
+    ...(next.credentials ? { credentials: next.credentials } : {}),
+    ...(next.token ? { token: next.token } : {})
+  }
 }
 
 export type SliceRunner = (next: Continuation, deadline: number) => Promise<void>
@@ -68,11 +78,7 @@ export function lambdaLauncher(options: LambdaLauncherOptions): SyncLauncher {
         credentials: options.credentials,
         maxAttempts: 3
       })
-      const event = {
-        sync_run: next.runId,
-        hop: next.hop,
-        ...(next.credentials ? { credentials: next.credentials } : {})
-      }
+      const event = continuationEvent(next)
       await client.send(
         new InvokeCommand({
           FunctionName: options.functionName,

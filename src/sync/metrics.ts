@@ -19,12 +19,17 @@ export interface VaultMetrics {
 }
 
 export class SyncMetrics {
-  constructor(private readonly sink: MetricsSink) {}
+  /** `functionName`: the function's name (AWS_LAMBDA_FUNCTION_NAME), a dimension of the per-vault metrics. */
+  constructor(
+    private readonly sink: MetricsSink,
+    private readonly functionName?: string
+  ) {}
 
-  /** SyncDuration, FilesProcessed, BytesSynced and SyncSuccess, by vault. */
+  /** SyncDuration, FilesProcessed, BytesSynced and SyncSuccess, by vault and function (on Lambda). */
   async vault(v: VaultMetrics): Promise<void> {
     await this.emit(metrics => {
       metrics.addDimension('VaultId', v.vaultId)
+      if (this.functionName !== undefined) metrics.addDimension('FunctionName', this.functionName)
       metrics.addMetric('SyncDuration', 'Seconds', v.durationMs / 1000)
       metrics.addMetric('FilesProcessed', 'Count', v.files)
       metrics.addMetric('BytesSynced', 'Bytes', v.bytes)
@@ -32,7 +37,10 @@ export class SyncMetrics {
     })
   }
 
-  /** SyncRunSuccess by what started the run: the template's alarm watches the schedule's. */
+  /**
+   * SyncRunSuccess by what started the run: the template's alarm watches the schedule's, by exactly these
+   * dimensions (a FunctionName here would need the alarm to name the function too).
+   */
   async run(trigger: RunTrigger, success: boolean): Promise<void> {
     await this.emit(metrics => {
       metrics.addDimension('Trigger', trigger)

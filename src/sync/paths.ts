@@ -1,7 +1,11 @@
 /**
- * Where a vault file lands in S3: `<prefix>/<vaultId>/<path>`. The paths come
- * from the service, so they are input too: one that could leave the vault's
- * prefix or confuse a tool reading the bucket is refused, never written.
+ * Where a vault file lands in S3: `<prefix>/<vaultId>/<path>`. The prefix and
+ * the vault id are one segment each (no `/`, not `.` or `..`), so a key's
+ * first two segments name its destination and vault and no two destinations
+ * or vaults can share a key: a prefix of `vaults/<another vault>` would have
+ * written into that vault's files. The paths come from the service, so they
+ * are input too: one that could leave the vault's prefix or confuse a tool
+ * reading the bucket is refused, never written.
  */
 export class UnsafePathError extends Error {
   override name = 'UnsafePathError'
@@ -24,7 +28,15 @@ export function unsafeReason(path: string): string | undefined {
   return undefined
 }
 
+/** A destination prefix or vault id: one segment of letters, digits, `_ . -`, never `.` or `..`. */
+const SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,128}$/
+
+/** True when `segment` may be a key's destination prefix or vault id. */
+export const isKeySegment = (segment: string): boolean => SEGMENT.test(segment)
+
 export function objectKey(prefix: string, vaultId: string, path: string): string {
+  if (!isKeySegment(prefix) || !isKeySegment(vaultId))
+    throw new UnsafePathError('refused: the destination prefix and the vault id must be one segment each')
   const reason = unsafeReason(path)
   if (reason !== undefined) throw new UnsafePathError(`refused: ${reason}`)
   const key = `${prefix}/${vaultId}/${path}`

@@ -5,7 +5,13 @@
  * - Incremental: every change after the saved version. Complete: the vault's
  *   current files, then every index entry (and object) the vault no longer has
  *   is removed. Either way a file whose hash the index already holds is not
- *   pulled, and a path announced twice is applied once, at its latest version.
+ *   pulled (a complete run first checks, by a HEAD, that its object is still
+ *   in the bucket with that hash and size), and a path announced twice is
+ *   applied once, at its latest version.
+ * - One connection (one `init`) per vault, as the official client keeps: pulls
+ *   take turns on it, and a few files are in flight at once, so one file's
+ *   upload to S3 overlaps the next one's pull. A connection that breaks is
+ *   replaced.
  * - The saved version only moves past a change once it and every change
  *   before it are in S3 and the index: a slice killed anywhere is redone from
  *   there, and redoes at most the changes that were in flight.
@@ -94,6 +100,9 @@ class VaultSlice {
   private applied = 0
   private checkpointing: Promise<void> = Promise.resolve()
   private lastCheckpoint = Date.now()
+  /** The vault's one connection, and its replacement being opened after it broke. */
+  private session: VaultSession | undefined
+  private opening: Promise<VaultSession> | undefined
 
   constructor(
     private readonly deps: VaultSyncDeps,
@@ -112,23 +121,20 @@ class VaultSlice {
     // A vault never synced to this destination starts with everything it has.
     this.complete = this.input.syncType === 'complete' || state?.version === undefined
     this.from = this.complete ? 0 : (state?.version ?? 0)
-    let session: VaultSession | undefined
     // A long file holds no checkpoint: the lease and the run's heartbeat are renewed on a timer meanwhile.
     const heartbeat = setInterval(() => void this.heartbeat(), Math.max(50, this.input.leaseMs / 3))
     try {
-      session = await this.collect()
+      this.session = await this.collect()
       const index = this.complete
         ? new Map((await vaults.allFiles(this.vaultId, target)).map(f => [f.path, f]))
         : undefined
-      const paused = await this.applyAll(session, index)
-      session = undefined
+      const paused = await this.applyAll(index)
       if (paused) return await this.pause()
       if (index !== undefined && (await this.sweep(index))) return await this.pause()
       await this.checkpoint(this.readyVersion)
       const fileCount = await vaults.countFiles(this.vaultId, target)
       return { finished: true, fileErrors: this.fileErrors, fileCount }
     } catch (err) {
-      session?.close()
       // Whatever landed stays landed: save the version up to it, then report why the vault stopped.
       await this.checkpoint(this.watermark()).catch(saveErr =>
         this.deps.log.warn({ err: saveErr, vaultId: this.vaultId }, 'sync checkpoint after a failure failed')
@@ -136,6 +142,8 @@ class VaultSlice {
       return { finished: true, error: err as Error, fileErrors: this.fileErrors }
     } finally {
       clearInterval(heartbeat)
+      this.session?.close()
+      this.session = undefined
     }
   }
 
@@ -187,14 +195,15 @@ class VaultSlice {
     })
   }
 
-  /** Applies the entries in order, a few at a time; true when it stopped because time was up. */
-  private async applyAll(first: VaultSession, index: Map<string, FileEntry> | undefined): Promise<boolean> {
+  /**
+   * Applies the entries in order, `concurrency` in flight: their pulls take turns on the one connection, their
+   * uploads overlap the next pulls. True when it stopped because time was up.
+   */
+  private async applyAll(index: Map<string, FileEntry> | undefined): Promise<boolean> {
     let next = 0
     let paused = false
     let fatal: unknown
-    let spare: VaultSession | undefined = first
     const worker = async (): Promise<void> => {
-      let session: VaultSession | undefined
       try {
         while (fatal === undefined) {
           if (this.leaseLost) throw new LeaseLostError(this.vaultId)
@@ -204,56 +213,56 @@ class VaultSlice {
           }
           const i = next++
           if (i >= this.entries.length) return
-          session = await this.applyWithRetries(this.entries[i]!, index, session, () => {
-            const handed = spare
-            spare = undefined
-            return handed
-          })
+          await this.applyWithRetries(this.entries[i]!, index)
           this.done[i] = true
           if (Date.now() - this.lastCheckpoint >= CHECKPOINT_MS) await this.checkpoint(this.watermark())
         }
       } catch (err) {
         fatal ??= err
-      } finally {
-        session?.close()
       }
     }
     const workers = Math.max(1, Math.min(this.input.concurrency, this.entries.length))
     await Promise.all(Array.from({ length: workers }, worker))
-    ;(spare as VaultSession | undefined)?.close()
     if (fatal !== undefined) throw fatal
     return paused
   }
 
-  /** One entry, trying again on the network's faults; returns the session it leaves open. */
-  private async applyWithRetries(
-    entry: Entry,
-    index: Map<string, FileEntry> | undefined,
-    session: VaultSession | undefined,
-    takeSpare: () => VaultSession | undefined
-  ): Promise<VaultSession | undefined> {
-    let current = session
-    const sessionFor = async (): Promise<VaultSession> => {
-      current ??=
-        takeSpare() ??
-        (await this.input.client.openVault({
-          token: this.input.token,
-          vault: this.input.vault,
-          cipher: this.input.cipher,
-          version: this.readyVersion,
-          initial: false
-        }))
-      return current
-    }
+  /** The vault's connection: the one open, or a new one in place of one that broke (shared by every file). */
+  private async connection(): Promise<VaultSession> {
+    if (this.session !== undefined) return this.session
+    this.opening ??= this.input.client
+      .openVault({
+        token: this.input.token,
+        vault: this.input.vault,
+        cipher: this.input.cipher,
+        version: this.readyVersion,
+        initial: false
+      })
+      .then(session => (this.session = session))
+      .finally(() => {
+        this.opening = undefined
+      })
+    return await this.opening
+  }
+
+  /** A connection a pull failed on may be out of step: it is closed, and the next pull opens another. */
+  private dropConnection(session: VaultSession): void {
+    if (this.session === session) this.session = undefined
+    session.close()
+  }
+
+  /** One entry, trying again on the network's faults. */
+  private async applyWithRetries(entry: Entry, index: Map<string, FileEntry> | undefined): Promise<void> {
     let integrityRetried = false
     await withRetries(
       async () => {
+        let used: VaultSession | undefined
         try {
-          await this.apply(entry, index, sessionFor)
+          await this.apply(entry, index, async () => (used = await this.connection()))
         } catch (err) {
-          // A failed pull may leave its session out of step: the next attempt gets a new one.
-          current?.close()
-          current = undefined
+          // A file that is gone or does not check out leaves the connection in step; anything else may not.
+          const inStep = err instanceof ObsidianError && (err.code === 'INTEGRITY' || err.code === 'FILE_GONE')
+          if (used !== undefined && !inStep) this.dropConnection(used)
           if (!(err instanceof ObsidianError)) throw err
           if (err.code === 'INTEGRITY' && !integrityRetried) {
             integrityRetried = true
@@ -272,7 +281,6 @@ class VaultSlice {
       },
       err => (err as { retryOnce?: boolean }).retryOnce === true || (err instanceof ObsidianError && err.retryable)
     )
-    return current
   }
 
   private async apply(
@@ -303,17 +311,24 @@ class VaultSlice {
       return
     }
     const existing = index !== undefined ? index.get(push.path) : await vaults.file(this.vaultId, target, push.path)
-    if (existing !== undefined && existing.sha256 === push.hash && existing.s3Key === key) {
+    // A version announced without a hash is the one recorded when it is the same version (its hash was recorded once
+    // pulled); otherwise the content's hash says whether the file changed.
+    const same = push.hash === '' ? existing?.uid === push.uid : existing?.sha256 === push.hash
+    if (existing !== undefined && same && existing.s3Key === key) {
       // Written by an earlier slice of this run: counted then.
-      if (!(existing.runId === runId && existing.uid === push.uid)) this.count('skipped')
-      return
+      const thisRun = existing.runId === runId && existing.uid === push.uid
+      // A complete run also repairs what was deleted or overwritten in the bucket behind the index's back.
+      if (thisRun || !this.complete || (await objects.holds(target.bucket, key, existing.sha256, existing.size))) {
+        if (!thisRun) this.count('skipped')
+        return
+      }
     }
     const session = await sessionFor()
     const size = await objects.upload(
       target.bucket,
       key,
       session.pull(push),
-      { sha256: push.hash, mtime: push.mtime, contentType: contentTypeOf(push.path) },
+      { sha256: push.hash, mtime: push.mtime, syncedAt: Date.now(), contentType: contentTypeOf(push.path) },
       push.size
     )
     const written: FileEntry = {

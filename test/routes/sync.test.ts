@@ -18,7 +18,7 @@ t.test('POST /sync?wait= answers the result when the run ends in time, else 202 
     files_count: 1,
     duration: /^\d+\.\d{3}s$/,
     errors: [],
-    details: { sync_type: 'complete', dest_bucket: bed.config.buckets.sync, dest_prefix: 'vaults' }
+    details: { sync_type: 'complete', dest_bucket: bed.config.buckets.sync, dest_prefix: 'vaults', lambda_memory: null }
   })
   const queued = await bed.api.post('/sync', { sync_type: 'incremental' })
   t.equal(queued.statusCode, 202)
@@ -68,15 +68,15 @@ t.test('an allowed bucket and prefix of the request are where the files go, and 
   const bed = await syncBed(t, { env: { SYNC_ALLOWED_BUCKETS: other } })
   await bed.clients.s3.send(new CreateBucketCommand({ Bucket: other }))
   bed.vault.put('notes/a.md', 'in the other bucket')
-  const run = await bed.sync({ sync_type: 'complete', dest_bucket: other, dest_prefix: 'backups/obsidian' })
+  const run = await bed.sync({ sync_type: 'complete', dest_bucket: other, dest_prefix: 'backups-obsidian' })
   t.equal(run.status, 'succeeded')
   const object = await bed.clients.s3.send(
-    new GetObjectCommand({ Bucket: other, Key: 'backups/obsidian/vault-1/notes/a.md' })
+    new GetObjectCommand({ Bucket: other, Key: 'backups-obsidian/vault-1/notes/a.md' })
   )
   t.equal(await object.Body!.transformToString(), 'in the other bucket')
-  const query = `dest_bucket=${other}&dest_prefix=backups/obsidian`
+  const query = `dest_bucket=${other}&dest_prefix=backups-obsidian`
   const files = (await bed.api.get(`/sync/vaults/vault-1/files?${query}`)).json().files
-  t.match(files, [{ path: 'notes/a.md', s3_key: 'backups/obsidian/vault-1/notes/a.md' }])
+  t.match(files, [{ path: 'notes/a.md', s3_key: 'backups-obsidian/vault-1/notes/a.md' }])
   t.same((await bed.api.get('/sync/vaults/vault-1/files')).json().files, [], 'the default destination has nothing')
   const download = await bed.api.get(`/sync/vaults/vault-1/files/download?path=notes/a.md&${query}`)
   t.equal(download.statusCode, 200)
@@ -91,6 +91,8 @@ t.test('bad input is 400 with nothing stored', async t => {
     [{ sync_type: 'complete', dest_prefix: '../up' }, 'VALIDATION_FAILED'],
     [{ sync_type: 'complete', dest_prefix: '/abs' }, 'VALIDATION_FAILED'],
     [{ sync_type: 'complete', vault_id: 'a/b' }, 'VALIDATION_FAILED'],
+    [{ sync_type: 'complete', vault_id: '..' }, 'VALIDATION_FAILED'],
+    [{ sync_type: 'complete', dest_prefix: 'backups/obsidian' }, 'VALIDATION_FAILED'],
     [{ sync_type: 'complete', email: 'ada@example.com' }, 'SYNC_CREDENTIALS_INCOMPLETE'],
     [{ sync_type: 'complete', totp_secret: 'JBSWY3DPEHPK3PXP' }, 'SYNC_CREDENTIALS_INCOMPLETE'],
     [{ sync_type: 'complete' }, 'SYNC_ACCOUNT_MISSING'],
@@ -158,7 +160,10 @@ t.test('files: by path, with a prefix, paginated; a presigned download of the ba
   t.equal(elsewhere.statusCode, 400, "a cursor from another prefix's list")
   const download = (await bed.api.get('/sync/vaults/vault-1/files/download?path=notes/c.md')).json()
   t.match(download, { url: String, expiresAt: Number })
-  t.equal(await (await fetch(download.url)).text(), 'content of notes/c.md')
+  const served = await fetch(download.url)
+  t.equal(await served.text(), 'content of notes/c.md')
+  // As /assets: a vault's SVG or HTML is a download, never a page on the bucket's origin.
+  t.equal(served.headers.get('content-disposition'), "attachment; filename*=UTF-8''c.md")
   const missing = await bed.api.get('/sync/vaults/vault-1/files/download?path=nope.md')
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'SYNC_FILE_NOT_FOUND')

@@ -5,14 +5,14 @@ import t from 'tap'
 import { EMULATOR_CREDENTIALS } from '../../src/aws-clients.ts'
 import { motoAvailable, startMoto } from '../fixtures/moto.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
-import { emptyVault, type FakeVault } from '../fixtures/obsidian-service.ts'
+import { emptyVault } from '../fixtures/obsidian-service.ts'
 import {
   account,
   backedUp,
+  sampleVault,
   syncBed,
   trackedLauncher,
   VAULT_PASSWORD,
-  type Expected,
   type SyncBed
 } from '../fixtures/sync.ts'
 
@@ -78,21 +78,6 @@ t.test('complete then incremental: edit, add, delete, rename, unicode, empty and
     { vault_id: vault.id, name: 'Notes', file_count: 6, last_synced_version: vault.version, last_error: null }
   ])
 })
-
-/** A vault of `n` small notes, one 5 MiB attachment and a folder; what it should back up as. */
-async function sampleVault(bed: { vault: FakeVault }, n = 8): Promise<Expected> {
-  const expected: Expected = new Map()
-  bed.vault.folder('notes')
-  for (let i = 0; i < n; i++) {
-    const content = Buffer.from(`note ${i} ${'x'.repeat(i * 100)}`)
-    bed.vault.put(`notes/${i}.md`, content)
-    expected.set(`notes/${i}.md`, content)
-  }
-  const big = Buffer.alloc(5 * 1024 * 1024 + 5, 3)
-  bed.vault.put('attachments/big.bin', big)
-  expected.set('attachments/big.bin', big)
-  return expected
-}
 
 t.test('a tiny SYNC_TIME_BUDGET_MS forces many slices and gives the same bucket and index', async t => {
   const reference = await syncBed(t)

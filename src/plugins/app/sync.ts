@@ -40,7 +40,7 @@ export default fp<SyncPluginOptions>(
       config: config.sync,
       apiUrl: config.obsidian.apiUrl,
       bucket: config.buckets.sync,
-      metrics: new SyncMetrics(sink),
+      metrics: new SyncMetrics(sink, config.functionName),
       log
     })
     engine.launcher =

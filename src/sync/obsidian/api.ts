@@ -229,6 +229,11 @@ export class ObsidianApi {
     return body as Record<string, unknown>
   }
 
+  /** Ends the session `token` stands for (`POST /user/signout` on the sign-in host), as the official client does. */
+  async signOut(token: string): Promise<void> {
+    await this.post('/user/signout', { token })
+  }
+
   private async request(path: string, init: RequestInit): Promise<Response> {
     try {
       return await fetch(`${this.apiUrl}${path}`, {
