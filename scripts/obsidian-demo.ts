@@ -8,44 +8,26 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
 import { DEV_KEY_FILE } from '../src/auth/dev-key.ts'
-import { startFakeObsidian } from '../test/fixtures/obsidian-service.ts'
-import { SAMPLE_ACCOUNT, SAMPLE_FILES, SAMPLE_VAULT_PASSWORD, sampleVault } from '../test/fixtures/sample-vault.ts'
+import { portOrExit, sh, startDemoService } from './lib/demo-service.ts'
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: process.env.OBSIDIAN_DEMO_PORT ?? '8200' } }
 })
-const port = Number(values.port)
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error(`--port (or OBSIDIAN_DEMO_PORT) must be a port number, got ${JSON.stringify(values.port)}`)
-  process.exit(2)
-}
-
-const vault = await sampleVault()
-let service
+const port = portOrExit(values.port, '--port (or OBSIDIAN_DEMO_PORT)')
+let demo
 try {
-  service = await startFakeObsidian({ accounts: [SAMPLE_ACCOUNT], vaults: [vault], port })
+  demo = await startDemoService(port)
 } catch (err) {
-  console.error(`Could not listen on port ${port}: ${(err as Error).message}; choose another with --port`)
+  console.error((err as Error).message)
   process.exit(1)
 }
-
-/** A word for a POSIX shell, single-quoted when it needs to be. */
-const sh = (value: string): string => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`)
+const { service, settings, summary, vaultId } = demo
 
 // Where `npm run dev` will listen and keep its dev key, from the same settings it reads.
 const dev = loadConfig(process.env)
 const api = `http://${dev.host.includes(':') ? `[${dev.host}]` : dev.host}:${dev.port}`
 const keyFile = join(dev.dataDir, DEV_KEY_FILE)
-const settings = {
-  OBSIDIAN_API_URL: service.url,
-  OBSIDIAN_EMAIL: SAMPLE_ACCOUNT.email,
-  OBSIDIAN_PASSWORD: SAMPLE_ACCOUNT.password,
-  OBSIDIAN_VAULT_PASSWORDS: JSON.stringify({ [vault.id]: SAMPLE_VAULT_PASSWORD })
-}
-
-console.log(
-  `Stand-in Obsidian Sync on ${service.url}: account ${SAMPLE_ACCOUNT.email}, vault ${JSON.stringify(vault.name)} (id ${vault.id}, ${Object.keys(SAMPLE_FILES).length} files)`
-)
+console.log(summary)
 console.log('')
 console.log('In another terminal, from this folder:')
 for (const [name, value] of Object.entries(settings)) console.log(`  export ${name}=${sh(value)}`)
@@ -57,7 +39,7 @@ console.log(
   `  curl -s -X POST -H "x-api-key: $KEY" -H 'content-type: application/json' -d '{"sync_type":"complete"}' '${api}/sync?wait=20'`
 )
 console.log(`  curl -s -H "x-api-key: $KEY" ${api}/sync/runs/<run_id from the answer>`)
-console.log(`  curl -s -H "x-api-key: $KEY" ${api}/sync/vaults/${vault.id}/files`)
+console.log(`  curl -s -H "x-api-key: $KEY" ${api}/sync/vaults/${vaultId}/files`)
 console.log('Or, with `npm run dev` stopped and the same settings exported: npm run sync -- --complete')
 console.log('')
 console.log('Ctrl-C stops the stand-in.')

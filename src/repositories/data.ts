@@ -158,7 +158,7 @@ export class DataRepository {
 
   /**
    * Writes a new version. Without a condition the last writer wins, as the
-   * README's /data rules say; with one, the check and the write are one conditional put.
+   * docs/data.md says; with one, the check and the write are one conditional put.
    */
   async update(keyId: string, input: DatasetInput, ifMatch?: VersionCondition): Promise<VersionStamp> {
     let stored: Pick<StoredVersion, 'payload' | 'payloadKey'> | undefined

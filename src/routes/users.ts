@@ -21,7 +21,7 @@ const write = { auth: { scopes: ['users:write'] } }
 /** The public fields only: the version travels in the ETag. */
 const publicUser = ({ version: _version, ...user }: StoredUser): UserRecord => user
 
-/** /users (README: "`/users` rules"): users:read to read, users:write to change. */
+/** /users (docs/users.md): users:read to read, users:write to change. */
 const usersRoutes: FastifyPluginAsyncTypebox = async app => {
   const repo = app.usersRepository
 

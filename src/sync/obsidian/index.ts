@@ -1,4 +1,4 @@
-/** The Obsidian Sync client: no Fastify, no AWS. See the README's "Obsidian Sync client" section. */
+/** The Obsidian Sync client: no Fastify, no AWS. See docs/obsidian-client.md. */
 export { ObsidianApi, type Account, type Credentials, type VaultInfo } from './api.ts'
 export { DEFAULT_API_URL, ObsidianClient, type ObsidianClientOptions, type OpenVaultOptions } from './client.ts'
 export { ObsidianError, type ObsidianErrorCode } from './errors.ts'
