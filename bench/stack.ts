@@ -4,7 +4,7 @@ import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 
 /**
- * The embedded stack for a benchmark (dynalite in memory, s3rver) and a quiet
+ * The embedded stack for a benchmark (dynalite in memory, the embedded S3) and a quiet
  * config on it, tables and buckets created; rate limits out of the way.
  */
 export async function benchStack(env: NodeJS.ProcessEnv = {}): Promise<{ config: Config; close: () => Promise<void> }> {

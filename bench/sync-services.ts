@@ -2,7 +2,7 @@
  * What `npm run bench:sync` syncs from and into, in a process of its own so
  * that its memory is not the syncing process's: the stand-in for Obsidian Sync
  * serving one generated vault, and the embedded stack (dynalite in memory,
- * s3rver in a temporary folder). Driven over IPC by bench/sync.ts:
+ * the embedded S3 in a temporary folder). Driven over IPC by bench/sync.ts:
  *
  *   → { op: 'change', count }   new versions of `count` small files, spread over the vault
  *   ← { op: 'changed', uids }

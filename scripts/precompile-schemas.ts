@@ -25,9 +25,9 @@ import {
   validatorKind,
   type PrecompiledModule,
   type PrecompiledSchemas,
-  type SchemaCompilers,
-  type ValidatorKind
+  type SchemaCompilers
 } from '../src/schema-compilers.ts'
+import type { ValidatorKind } from '../src/input-rules.ts'
 import { createAjv } from '../src/validation.ts'
 
 // CommonJS with `default` beside `module.exports`, as ajv-formats (src/validation.ts).

@@ -9,8 +9,9 @@ export interface AwsClients {
 
 /**
  * Fixed credentials keep the SDK from walking the default chain (and probing
- * instance metadata) on a laptop. s3rver accepts only its own pair; dynalite,
- * DynamoDB Local and moto accept any.
+ * instance metadata) on a laptop. Every engine here (dynalite, the embedded S3,
+ * DynamoDB Local, moto) accepts any pair; this one is kept for data written by
+ * earlier embedded stacks.
  */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
 

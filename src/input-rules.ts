@@ -10,7 +10,8 @@
  *   decimal digits: ajv's coercion reads `0x10` as 16, `1e1` as 10 and
  *   ` 16 ` as 16; those are refused instead.
  */
-import type { ValidatorKind } from './schema-compilers.ts'
+/** Which ajv a request part is validated with (src/validation.ts): bodies as sent, everything else coerced from text. */
+export type ValidatorKind = 'body' | 'text'
 
 type Schema = {
   type?: unknown

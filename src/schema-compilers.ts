@@ -8,10 +8,7 @@
  */
 import { hash } from 'node:crypto'
 import type { FastifySchemaCompiler, FastifySerializerCompiler, FastifyServerOptions } from 'fastify'
-import { inputRule, type InputError } from './input-rules.ts'
-
-/** Which ajv a request part is validated with (src/validation.ts): bodies as sent, everything else coerced from text. */
-export type ValidatorKind = 'body' | 'text'
+import { inputRule, type InputError, type ValidatorKind } from './input-rules.ts'
 
 export const validatorKind = (httpPart: string | undefined): ValidatorKind => (httpPart === 'body' ? 'body' : 'text')
 

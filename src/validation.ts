@@ -1,7 +1,8 @@
 import { Ajv, type Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
-import { validatorKind, withInputRules, type SchemaCompilers, type ValidatorKind } from './schema-compilers.ts'
+import type { ValidatorKind } from './input-rules.ts'
+import { validatorKind, withInputRules, type SchemaCompilers } from './schema-compilers.ts'
 
 // ajv-formats is CommonJS; its typings place the plugin on `default`, which it also sets at run time.
 const addFormats = addFormatsModule.default

@@ -107,7 +107,7 @@ export class SyncObjectsRepository {
       await upload.done()
     } catch (err) {
       // The body's own failure (a tag or hash that does not check out) is the one to report, not what aborting
-      // the multipart upload then met (an engine without AbortMultipartUpload, such as s3rver).
+      // the multipart upload then met (an engine without AbortMultipartUpload, such as an emulator that lacks it).
       throw bodyError ?? err
     } finally {
       counted.destroy()

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
-import { DOCS_PREFIX, uiOptions } from './openapi.ts'
+import { DOCS_PREFIX, uiOptions } from './docs-ui.ts'
 
 export interface DocsOnDemandOptions {
   document: () => Promise<object>

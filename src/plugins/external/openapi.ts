@@ -1,9 +1,9 @@
 import type { SwaggerOptions } from '@fastify/swagger'
-import type { FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.ts'
 import { SECURITY_SCHEMES } from '../../auth/credentials.ts'
 import docsOnDemand from './docs-on-demand.ts'
+import { uiOptions } from './docs-ui.ts'
 
 export interface OpenApiOptions {
   config: Config
@@ -16,8 +16,6 @@ export interface OpenApiOptions {
    */
   document?: () => Promise<object>
 }
-
-export const DOCS_PREFIX = '/docs'
 
 export const TAGS = [
   { name: 'data', description: 'Versioned storage of client-side-encrypted datasets' },
@@ -51,20 +49,13 @@ export const swaggerOptions = (config: Config): SwaggerOptions => ({
     info: {
       title: 'Atlas API',
       version: config.version,
-      description: 'Datasets, users, assets and project change feeds over DynamoDB and S3.'
+      description: 'Datasets, users, assets, project change feeds and Obsidian vault backups over DynamoDB and S3.'
     },
     tags: TAGS,
     components: { securitySchemes: SECURITY_SCHEMES }
   },
   transformObject: document =>
     'openapiObject' in document ? optionalDefaults(document.openapiObject) : document.swaggerObject
-})
-
-export const uiOptions = (uiStaticDir: string | undefined): FastifySwaggerUiOptions => ({
-  routePrefix: DOCS_PREFIX,
-  baseDir: uiStaticDir,
-  staticCSP: true,
-  uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
 })
 
 /**
