@@ -48,7 +48,8 @@ import { ConflictError, ContentionError, NotFoundError, PreconditionFailedError,
 import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../limits.ts'
 import type { DatasetMeta as DatasetMetaSchema, UpdateDatasetBody } from '../schemas/data.ts'
 import { buckets } from '../tables.ts'
-import { backoff, batchWriteAll, conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
+import { batchWriteAll, conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../retry.ts'
 
 export type DatasetMeta = Static<typeof DatasetMetaSchema>
 export type DatasetInput = Static<typeof UpdateDatasetBody>
@@ -198,7 +199,7 @@ export class DataRepository {
         )
         if (!landed) {
           // Another writer took this version: read again and retry; the losers spread out.
-          await backoff(attempt + 1)
+          await backoff(attempt + 1, { ...DYNAMODB_BACKOFF, capMs: 50 })
           continue
         }
         const committed = stored

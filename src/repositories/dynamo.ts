@@ -1,7 +1,7 @@
 /**
  * DynamoDB as every repository uses it: one Document client per DynamoDB
  * client, conditional writes whose failed condition is an answer rather than
- * an exception, one backoff, and the operations that take more than one
+ * an exception, and the operations that take more than one
  * request (every page of a Query, every item of a batch write or get).
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -13,14 +13,17 @@ import {
   type QueryCommandInput
 } from '@aws-sdk/lib-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { DYNAMODB_BACKOFF, withRetries } from '../retry.ts'
 
 export type Item = Record<string, unknown>
 type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
 
 const BATCH_WRITE = 25
 const BATCH_GET = 100
-const MAX_ATTEMPTS = 10
+
+/** What a batch left unprocessed after an attempt; retried with the DynamoDB backoff. */
+class Unprocessed extends Error {}
+const UNPROCESSED_RETRY = { ...DYNAMODB_BACKOFF, retryable: (err: unknown) => err instanceof Unprocessed }
 
 const documentClients = new WeakMap<DynamoDBClient, DynamoDBDocumentClient>()
 
@@ -57,15 +60,6 @@ export async function conditionHolds(write: Promise<unknown>): Promise<boolean> 
   return (await conditional(write)).held
 }
 
-/**
- * Waits before attempt `attempt` (0 waits nothing): exponential with full
- * jitter, so writers that lost a race or were throttled spread out, at most
- * `capMs`.
- */
-export async function backoff(attempt: number, capMs = 50): Promise<void> {
-  if (attempt > 0) await sleep(Math.random() * Math.min(capMs, 2 ** attempt))
-}
-
 /** A sort key that orders by creation time, then id: `<createdAt, 15 digits>#<id>`. */
 export const createdOrderKey = (createdAt: number, id: string): string => `${String(createdAt).padStart(15, '0')}#${id}`
 
@@ -92,12 +86,11 @@ export async function queryAll<T>(
 export async function batchWriteAll(db: DynamoDBDocumentClient, table: string, all: WriteRequest[]): Promise<void> {
   for (let i = 0; i < all.length; i += BATCH_WRITE) {
     let requests = all.slice(i, i + BATCH_WRITE)
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt === MAX_ATTEMPTS) throw new Error(`${requests.length} writes to ${table} stayed unprocessed`)
-      await backoff(attempt, 1000)
+    await withRetries(async () => {
       const { UnprocessedItems } = await db.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }))
       requests = (UnprocessedItems?.[table] ?? []) as WriteRequest[]
-    }
+      if (requests.length > 0) throw new Unprocessed(`${requests.length} writes to ${table} stayed unprocessed`)
+    }, UNPROCESSED_RETRY)
   }
 }
 
@@ -121,15 +114,14 @@ export async function batchGetAll<T>(
         }
   for (let i = 0; i < keys.length; i += BATCH_GET) {
     let pending = keys.slice(i, i + BATCH_GET)
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === MAX_ATTEMPTS) throw new Error(`${pending.length} reads from ${table} stayed unprocessed`)
-      await backoff(attempt, 1000)
+    await withRetries(async () => {
       const got = await db.send(
         new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ...projection } } })
       )
       items.push(...((got.Responses?.[table] ?? []) as T[]))
       pending = (got.UnprocessedKeys?.[table]?.Keys ?? []) as Item[]
-    }
+      if (pending.length > 0) throw new Unprocessed(`${pending.length} reads from ${table} stayed unprocessed`)
+    }, UNPROCESSED_RETRY)
   }
   return items
 }

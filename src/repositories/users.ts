@@ -57,7 +57,8 @@ import {
 import { LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, TTL_ATTRIBUTE, ttlFromMillis } from '../expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
 import type { CreateUserBody, UpdateUserBody } from '../schemas/users.ts'
-import { backoff, conditional, conditionHolds, createdOrderKey, documentClient } from './dynamo.ts'
+import { conditional, conditionHolds, createdOrderKey, documentClient } from './dynamo.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../retry.ts'
 
 export interface User {
   userId: string
@@ -270,7 +271,7 @@ export class UsersRepository {
       if (!landed) {
         // Another write came first: give back the claim, read again (and with If-Match, answer 412 if it no longer holds).
         if (claimedAt !== undefined) await this.releaseUnlessHeld(next.emailKey, userId, version)
-        await backoff(attempt + 1)
+        await backoff(attempt + 1, { ...DYNAMODB_BACKOFF, capMs: 50 })
         continue
       }
       if (emailChanges) await this.release(current.emailKey, userId, current.claimVersion)

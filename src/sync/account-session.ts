@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ObsidianError, type Credentials, type ObsidianClient } from './obsidian/index.ts'
-import { withRetries } from './retry.ts'
+import { OBSIDIAN_RETRY } from './obsidian/errors.ts'
+import { withRetries } from '../retry.ts'
 
 const TOTP_PERIOD_MS = 30_000
 /** Past the window's edge, for clocks a little apart. */
@@ -34,7 +35,7 @@ export class SignIns {
       if (wait > 0) await sleep(wait)
       if (credentials.totpSecret) this.lastWindow.set(keyOf(credentials), Math.floor(Date.now() / TOTP_PERIOD_MS))
       return (await client.signIn(credentials)).token
-    })
+    }, OBSIDIAN_RETRY)
   }
 
   /** Ends the session; one that fails to end only lingers on the service until it expires. */

@@ -13,6 +13,7 @@ import { buildApp } from '../app.ts'
 import { loadConfig, type Config } from '../config.ts'
 import type { EmbeddedStack } from '../local/embedded-stack.ts'
 import { FINAL_STATUSES, type Run, type VaultProgress } from '../repositories/sync-runs.ts'
+import { poll } from '../poll.ts'
 import { inProcessLauncher } from './launcher.ts'
 
 const USAGE = 'usage: npm run sync -- [--vault ID] [--complete]'
@@ -104,26 +105,31 @@ process.once('SIGINT', () => {
 
 const started = Date.now()
 const shown = new Map<string, string>()
-for (;;) {
-  const found = await engine.get(run!.runId)
-  if (found === undefined) throw new Error(`run ${run!.runId} disappeared`)
-  for (const vault of found.progress) {
-    const line = progressLine(vault)
-    if (shown.get(vault.vaultId) === line) continue
-    shown.set(vault.vaultId, line)
-    console.error(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}`)
-  }
-  if (FINAL_STATUSES.includes(found.run.status)) {
-    console.error(`run ${found.run.runId} ${found.run.status} after ${found.run.hops} slice(s)`)
-    console.log(JSON.stringify(found.run.result, null, 2))
-    await shutdown(found.run.status === 'succeeded' ? 0 : 1)
-  }
-  if (sliceFailure !== undefined) {
-    console.error(`run ${found.run.runId} stopped: ${sliceFailure.message}`)
-    await shutdown(1)
-  }
-  await new Promise(resolve => setTimeout(resolve, POLL_MS))
-}
+// The exit code once the run ended or a slice failed outright; no deadline: Ctrl-C stops the wait.
+const exitCode = await poll(
+  async () => {
+    const found = await engine.get(run!.runId)
+    if (found === undefined) throw new Error(`run ${run!.runId} disappeared`)
+    for (const vault of found.progress) {
+      const line = progressLine(vault)
+      if (shown.get(vault.vaultId) === line) continue
+      shown.set(vault.vaultId, line)
+      console.error(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}`)
+    }
+    if (FINAL_STATUSES.includes(found.run.status)) {
+      console.error(`run ${found.run.runId} ${found.run.status} after ${found.run.hops} slice(s)`)
+      console.log(JSON.stringify(found.run.result, null, 2))
+      return found.run.status === 'succeeded' ? 0 : 1
+    }
+    if (sliceFailure !== undefined) {
+      console.error(`run ${found.run.runId} stopped: ${sliceFailure.message}`)
+      return 1
+    }
+    return undefined
+  },
+  { intervalMs: POLL_MS }
+)
+await shutdown(exitCode ?? 1)
 
 function progressLine(p: VaultProgress): string {
   const name = p.name === undefined ? p.vaultId : `${p.vaultId} (${p.name})`

@@ -36,10 +36,11 @@ import { SignIns } from './account-session.ts'
 import { CipherCache } from './cipher-cache.ts'
 import type { Continuation, SyncLauncher } from './launcher.ts'
 import type { SyncMetrics } from './metrics.ts'
-import { ObsidianError } from './obsidian/errors.ts'
+import { OBSIDIAN_RETRY, ObsidianError } from './obsidian/errors.ts'
 import type { ObsidianClient, VaultInfo } from './obsidian/index.ts'
 import { isKeySegment } from './paths.ts'
-import { withRetries } from './retry.ts'
+import { poll } from '../poll.ts'
+import { withRetries } from '../retry.ts'
 import { runId as newRunId } from './run-id.ts'
 
 export const DEFAULT_DEST_PREFIX = 'vaults'
@@ -186,13 +187,16 @@ export class SyncEngine {
 
   /** The run once it has ended, or as it is after `ms`. */
   async waitFor(runId: string, ms: number): Promise<Run> {
-    const until = Date.now() + ms
-    for (;;) {
-      const run = await this.options.runs.get(runId)
-      if (run === undefined) throw new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${runId} not found`)
-      if (FINAL_STATUSES.includes(run.status) || Date.now() >= until) return run
-      await new Promise(resolve => setTimeout(resolve, Math.min(200, Math.max(0, until - Date.now()))))
-    }
+    let run: Run | undefined
+    const ended = await poll(
+      async () => {
+        run = await this.options.runs.get(runId)
+        if (run === undefined) throw new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${runId} not found`)
+        return FINAL_STATUSES.includes(run.status) ? run : undefined
+      },
+      { intervalMs: 200, timeoutMs: ms }
+    )
+    return ended ?? run!
   }
 
   /**
@@ -245,7 +249,7 @@ export class SyncEngine {
     const { credentials } = await this.options.account.resolve()
     const token = await this.signIns.signIn(client, credentials)
     try {
-      const vaults = await withRetries(() => client.vaults(token))
+      const vaults = await withRetries(() => client.vaults(token), OBSIDIAN_RETRY)
       this.vaultList = { at: Date.now(), vaults }
       return vaults
     } finally {
@@ -338,13 +342,13 @@ export class SyncEngine {
   ): Promise<{ token: string; vaults: VaultInfo[] }> {
     if (carried !== undefined) {
       try {
-        return { token: carried, vaults: await withRetries(() => client.vaults(carried)) }
+        return { token: carried, vaults: await withRetries(() => client.vaults(carried), OBSIDIAN_RETRY) }
       } catch (err) {
         if (!(err instanceof ObsidianError) || err.code !== 'NOT_LOGGED_IN') throw err
       }
     }
     const token = await this.signIns.signIn(client, account.credentials)
-    return { token, vaults: await withRetries(() => client.vaults(token)) }
+    return { token, vaults: await withRetries(() => client.vaults(token), OBSIDIAN_RETRY) }
   }
 
   /** One vault's part of a slice: 'paused' when its time ran out before the vault was done. */

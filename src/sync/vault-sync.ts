@@ -34,7 +34,8 @@ import {
 } from './obsidian/index.ts'
 import { quote } from './obsidian/api.ts'
 import { contentTypeOf, objectKey, UnsafePathError } from './paths.ts'
-import { withRetries } from './retry.ts'
+import { OBSIDIAN_RETRY } from './obsidian/errors.ts'
+import { withRetries } from '../retry.ts'
 
 export interface VaultSliceInput {
   runId: string
@@ -192,7 +193,7 @@ class VaultSlice {
         session.close()
         throw err
       }
-    })
+    }, OBSIDIAN_RETRY)
   }
 
   /**
@@ -279,7 +280,10 @@ class VaultSlice {
           throw err
         }
       },
-      err => (err as { retryOnce?: boolean }).retryOnce === true || (err instanceof ObsidianError && err.retryable)
+      {
+        ...OBSIDIAN_RETRY,
+        retryable: err => (err as { retryOnce?: boolean }).retryOnce === true || OBSIDIAN_RETRY.retryable(err)
+      }
     )
   }
 

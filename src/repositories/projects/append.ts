@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto'
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ConflictError, ContentionError, InvalidInputError } from '../../errors.ts'
-import { backoff, batchGetAll, batchWriteAll } from '../dynamo.ts'
+import { batchGetAll, batchWriteAll } from '../dynamo.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
 import { latestSeqOf, type Batches } from './batches.ts'
 import {
   batchKey,
@@ -113,7 +114,7 @@ export class Appender {
         ...(ids === undefined ? {} : { changeIds: fresh.map(i => ids[i]!), hashes: fresh.map(i => hashes![i]!) })
       }
       if (!(await batches.put(batch))) {
-        await backoff(attempt + 1, 20)
+        await backoff(attempt + 1, { ...DYNAMODB_BACKOFF, capMs: 20 })
         continue
       }
       // The batch is durable: what follows saves others work, and its failure is not the client's.

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { backoff, conditional, conditionHolds } from '../dynamo.ts'
+import { conditional, conditionHolds } from '../dynamo.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
 import { latestSeqOf, type Batches, type Head } from './batches.ts'
 import { lastSeqOf, META, projectKey, type Change, type MetaItem } from './items.ts'
 import type { ProjectsMetrics } from './metrics.ts'
@@ -48,7 +49,7 @@ export class Projector {
       const owner = randomUUID()
       const meta = await this.takeLease(pk, owner)
       if (meta === undefined) {
-        await backoff(++waited, 100)
+        await backoff(++waited, { ...DYNAMODB_BACKOFF, capMs: 100 })
       } else {
         // Well inside the lease, so two projectors rarely overlap (it would be safe if they did).
         const run = await this.apply(projectId, meta, owner, Math.min(deadline, Date.now() + this.leaseMs / 2))

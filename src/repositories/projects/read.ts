@@ -1,6 +1,6 @@
 /** Reading the feed, one change, an entity's state and the stats. */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { poll } from '../../poll.ts'
 import { latestSeqOf, type Batches, type Head, type SinceHint } from './batches.ts'
 import { entityKey, lastSeqOf, projectKey, type Change, type EntityItem } from './items.ts'
 import { caughtUp, type Projector } from './projection.ts'
@@ -87,16 +87,17 @@ export class Reader {
 
   /** Like `read`, but when nothing is there yet, waits up to `waitMs` for a change after `since`. */
   async readOrWait(projectId: string, options: ReadOptions, waitMs: number, signal?: AbortSignal): Promise<ChangePage> {
-    const deadline = Date.now() + waitMs
-    let delay = 100
     // The first poll learns whether a batch ends at since; the later ones then need one Query each.
     const hint: SinceHint = {}
-    while (true) {
-      const page = await this.read(projectId, options, hint)
-      if (page.lastSeq > options.since || Date.now() >= deadline || signal?.aborted === true) return page
-      await sleep(Math.min(delay, deadline - Date.now()))
-      delay = Math.min(1000, delay * 2)
-    }
+    let page: ChangePage | undefined
+    const found = await poll(
+      async () => {
+        page = await this.read(projectId, options, hint)
+        return page.lastSeq > options.since ? page : undefined
+      },
+      { intervalMs: 100, maxIntervalMs: 1000, timeoutMs: waitMs, signal }
+    )
+    return found ?? page!
   }
 
   async change(projectId: string, seq: number): Promise<Change | undefined> {
