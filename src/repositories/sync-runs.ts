@@ -11,8 +11,10 @@
  * Items expire 30 days after the run was created.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { Static } from '@sinclair/typebox'
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ttlFromMillis } from '../expiry.ts'
+import type { SyncResponse } from '../schemas/sync.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
 import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
 
@@ -26,16 +28,8 @@ export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'par
 /** A vault's progress keeps this many error messages; the count goes on. */
 export const MAX_ERROR_MESSAGES = 20
 
-/** The seed's SyncResponse, plus the run's id. */
-export interface SyncResult {
-  run_id: string
-  success: boolean
-  vaults_synced: string[]
-  files_count: number
-  duration: string
-  errors: string[]
-  details: Record<string, unknown>
-}
+/** A finished run's result, as POST /sync?wait= answers it and GET /sync/runs/{run_id} shows it: the schema's type, not a copy. */
+export type SyncResult = Static<typeof SyncResponse>
 
 export interface Run {
   runId: string
