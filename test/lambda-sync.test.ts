@@ -13,7 +13,7 @@ import { continuationEvent } from '../src/lambda-events.ts'
 import type { Continuation, SyncLauncher } from '../src/sync/launcher.ts'
 import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { httpApiEvent, lambdaContext } from '../scripts/lib/lambda-events.mjs'
-import { emptyVault, startFakeObsidian } from './fixtures/obsidian-service.ts'
+import { emptyVault, startFakeObsidian } from '../scripts/lib/obsidian-stand-in.ts'
 import { account, syncKey, VAULT_PASSWORD } from './fixtures/sync.ts'
 import { testConfig } from './helper.ts'
 
