@@ -62,5 +62,49 @@ export default tseslint.config(
         }
       ]
     }
+  },
+  {
+    files: ['src/sync/**/*.ts'],
+    // cli.ts builds the app to run a sync from the command line; it is the one entry point here until it moves out.
+    ignores: ['src/sync/cli.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify', '@fastify/*'],
+              message: 'The sync engine never sees Fastify: the routes and the Lambda handler call it.'
+            },
+            {
+              regex: '^(\\.\\./)+(routes|plugins)(/|$)|^(\\.\\./)+(app|server)(\\.ts)?$',
+              message: 'The sync engine never imports the HTTP layer (routes, plugins, app, server): they import it.'
+            }
+          ]
+        }
+      ]
+    }
+  },
+  {
+    // The Obsidian client stands alone: only Node, its own files and its protocol's libraries.
+    files: ['src/sync/obsidian/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify', '@fastify/*', '@aws-sdk/*'],
+              message: 'The Obsidian client never sees Fastify or AWS: the sync engine connects it to them.'
+            },
+            {
+              // package.json is allowed: the client's user agent carries the app's version, inlined when bundled.
+              regex: '^\\.\\./(?!(\\.\\./)*package\\.json$)',
+              message: 'The Obsidian client imports nothing outside src/sync/obsidian.'
+            }
+          ]
+        }
+      ]
+    }
   }
 )

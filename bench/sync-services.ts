@@ -16,7 +16,7 @@ import { createCipheriv, createHash } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
 import { startLocalStorage } from '../src/local/storage.ts'
-import { emptyVault, startFakeObsidian } from '../test/fixtures/obsidian-service.ts'
+import { emptyVault, startFakeObsidian } from '../scripts/lib/obsidian-stand-in.ts'
 
 const ACCOUNT = { email: 'bench@example.com', password: 'bench password' }
 const VAULT_PASSWORD = 'bench vault password'

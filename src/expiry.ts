@@ -5,6 +5,11 @@
  */
 export const TTL_ATTRIBUTE = 'ttl'
 
+/** /sync: a run and its per-vault progress expire this long after the run was created. */
+export const SYNC_RUN_TTL_DAYS = 30
+/** /sync: a vault's lease item expires this long after the lease ends (the lease itself is `until`, not the TTL). */
+export const SYNC_LEASE_TTL_AFTER_MS = 24 * 60 * 60 * 1000
+
 export const ttlFromMillis = (epochMs: number): number => Math.ceil(epochMs / 1000)
 
 /** True when an item with this TTL (epoch seconds) is past it at `nowMs`. */

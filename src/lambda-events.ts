@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
+import type { Continuation } from './sync/launcher.ts'
 import { buckets } from './tables.ts'
 
 /** The API Gateway event shapes the handler serves: REST API (payload 1.0) and HTTP API (payload 2.0). */
@@ -125,6 +126,16 @@ export interface SyncContinuationEvent {
   credentials?: { email?: string; password?: string; totpSecret?: string; vaultPassword?: string }
   /** The run's Obsidian session token, signed in to by its first slice. */
   token?: string
+}
+
+/** The event a continuation is sent as, written beside what src/lambda-handler.ts reads back so the two agree. */
+export function continuationEvent(next: Continuation): SyncContinuationEvent {
+  return {
+    sync_run: next.runId,
+    hop: next.hop,
+    ...(next.credentials ? { credentials: next.credentials } : {}),
+    ...(next.token ? { token: next.token } : {})
+  }
 }
 
 export function isSyncContinuation(event: unknown): event is SyncContinuationEvent {

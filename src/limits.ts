@@ -33,6 +33,13 @@ export const USERS_PAGE_MAX = 100
 /** The latest instant JSON Schema and Date both handle comfortably: 9999-12-31T23:59:59.999Z. */
 export const MAX_EPOCH_MS = 253_402_300_799_999
 
+/** /sync: the longest a POST /sync?wait= waits for its run to end. */
+export const MAX_SYNC_WAIT_SECONDS = 25
+/** /sync: a vault's progress in a run keeps this many error messages; the count goes on. */
+export const MAX_SYNC_ERROR_MESSAGES = 20
+/** /sync: vault states listed at most (an account has a handful of vaults, each at a destination or two). */
+export const MAX_SYNC_VAULT_STATES = 1000
+
 /** /assets: metadata lives this long (and the bucket expires the bytes with it). */
 export const ASSET_METADATA_TTL_DAYS = 30
 /** /assets: a file name is cut to this many characters once made safe. */

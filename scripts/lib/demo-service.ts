@@ -3,8 +3,8 @@
  * service with one account and the small sample vault, and the settings that
  * point the app (or `npm run sync`) at it.
  */
-import { startFakeObsidian, type FakeObsidian } from '../../test/fixtures/obsidian-service.ts'
-import { SAMPLE_ACCOUNT, SAMPLE_FILES, SAMPLE_VAULT_PASSWORD, sampleVault } from '../../test/fixtures/sample-vault.ts'
+import { startFakeObsidian, type FakeObsidian } from './obsidian-stand-in.ts'
+import { SAMPLE_ACCOUNT, SAMPLE_FILES, SAMPLE_VAULT_PASSWORD, sampleVault } from './sample-vault.ts'
 
 export interface DemoService {
   service: FakeObsidian

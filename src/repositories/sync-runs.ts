@@ -8,11 +8,14 @@
  *
  * Status moves queued -> running -> succeeded | failed | partial, each move one
  * conditional update on a status that is not final, so a run ends once.
- * Items expire 30 days after the run was created.
+ * Items expire 30 days (SYNC_RUN_TTL_DAYS, src/expiry.ts) after the run was created.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { Static } from '@sinclair/typebox'
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { ttlFromMillis } from '../expiry.ts'
+import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../expiry.ts'
+import { MAX_SYNC_ERROR_MESSAGES } from '../limits.ts'
+import type { SyncResponse } from '../schemas/sync.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
 import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
 
@@ -23,19 +26,9 @@ export type RunTrigger = 'api' | 'schedule' | 'cli'
 export type VaultOutcome = 'ok' | 'errors' | 'failed' | 'busy'
 
 export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'partial']
-/** A vault's progress keeps this many error messages; the count goes on. */
-export const MAX_ERROR_MESSAGES = 20
 
-/** The seed's SyncResponse, plus the run's id. */
-export interface SyncResult {
-  run_id: string
-  success: boolean
-  vaults_synced: string[]
-  files_count: number
-  duration: string
-  errors: string[]
-  details: Record<string, unknown>
-}
+/** A finished run's result, as POST /sync?wait= answers it and GET /sync/runs/{run_id} shows it: the schema's type, not a copy. */
+export type SyncResult = Static<typeof SyncResponse>
 
 export interface Run {
   runId: string
@@ -73,14 +66,13 @@ export interface VaultProgress extends Counts {
   startedAt?: number
   finishedAt?: number
   outcome?: VaultOutcome
-  /** The first MAX_ERROR_MESSAGES errors, oldest first. */
+  /** The first MAX_SYNC_ERROR_MESSAGES errors, oldest first. */
   messages: string[]
 }
 
 const RUNS = 'RUNS'
 const runPk = (runId: string): string => `RUN#${runId}`
 const DAY_MS = 24 * 60 * 60 * 1000
-const RUN_TTL_DAYS = 30
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 interface RunItem extends Run {
@@ -113,7 +105,7 @@ export class SyncRunsRepository {
       status: 'queued',
       hops: 0,
       updatedAt: run.createdAt,
-      ttl: ttlFromMillis(run.createdAt + RUN_TTL_DAYS * DAY_MS)
+      ttl: ttlFromMillis(run.createdAt + SYNC_RUN_TTL_DAYS * DAY_MS)
     }
     await this.db.send(
       new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
@@ -201,10 +193,10 @@ export class SyncRunsRepository {
     keptMessages: number
   ): Promise<void> {
     const now = Date.now()
-    const room = Math.max(0, MAX_ERROR_MESSAGES - keptMessages)
+    const room = Math.max(0, MAX_SYNC_ERROR_MESSAGES - keptMessages)
     const append = messages.slice(0, room)
     const names: Record<string, string> = { '#ttl': 'ttl' }
-    const values: Record<string, unknown> = { ':now': now, ':ttl': ttlFromMillis(now + RUN_TTL_DAYS * DAY_MS) }
+    const values: Record<string, unknown> = { ':now': now, ':ttl': ttlFromMillis(now + SYNC_RUN_TTL_DAYS * DAY_MS) }
     const adds = (Object.keys(delta) as Array<keyof Counts>).map(key => {
       names[`#${key}`] = key
       values[`:${key}`] = delta[key]
@@ -250,7 +242,7 @@ export class SyncRunsRepository {
             ':outcome': outcome,
             ':now': now,
             ':vaultId': vaultId,
-            ':ttl': ttlFromMillis(now + RUN_TTL_DAYS * DAY_MS),
+            ':ttl': ttlFromMillis(now + SYNC_RUN_TTL_DAYS * DAY_MS),
             ...(name === undefined ? {} : { ':name': name })
           }
         })

@@ -24,7 +24,8 @@ import {
   type DynamoDBDocumentClient
 } from '@aws-sdk/lib-dynamodb'
 import { InvalidInputError } from '../errors.ts'
-import { ttlFromMillis } from '../expiry.ts'
+import { SYNC_LEASE_TTL_AFTER_MS, ttlFromMillis } from '../expiry.ts'
+import { MAX_SYNC_VAULT_STATES } from '../limits.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
 import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
 
@@ -72,8 +73,6 @@ const stateKey = (vaultId: string, target: Target) => ({ pk: VAULTS, sk: `${vaul
 const filesPk = (vaultId: string, target: Target): string => `FILES#${vaultId}#${targetId(target)}`
 /** DynamoDB's longest sort key, in UTF-8 bytes: no index entry has a longer path. */
 const MAX_SORT_KEY_BYTES = 1024
-/** States listed at most: an account has a handful of vaults, each at a destination or two. */
-const MAX_STATES = 1000
 
 export interface SyncVaultsRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -95,7 +94,12 @@ export class SyncVaultsRepository {
       this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...leaseKey(vaultId), runId, until: now + leaseMs, ttl: ttlFromMillis(now + leaseMs + 86_400_000) },
+          Item: {
+            ...leaseKey(vaultId),
+            runId,
+            until: now + leaseMs,
+            ttl: ttlFromMillis(now + leaseMs + SYNC_LEASE_TTL_AFTER_MS)
+          },
           ConditionExpression: 'attribute_not_exists(pk) OR runId = :runId OR #until < :now',
           ExpressionAttributeNames: { '#until': 'until' },
           ExpressionAttributeValues: { ':runId': runId, ':now': now },
@@ -124,7 +128,11 @@ export class SyncVaultsRepository {
           UpdateExpression: 'SET #until = :until, #ttl = :ttl',
           ConditionExpression: 'runId = :runId',
           ExpressionAttributeNames: { '#until': 'until', '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':runId': runId, ':until': until, ':ttl': ttlFromMillis(until + 86_400_000) }
+          ExpressionAttributeValues: {
+            ':runId': runId,
+            ':until': until,
+            ':ttl': ttlFromMillis(until + SYNC_LEASE_TTL_AFTER_MS)
+          }
         })
       )
     )
@@ -163,9 +171,9 @@ export class SyncVaultsRepository {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': VAULTS },
-      Limit: MAX_STATES
+      Limit: MAX_SYNC_VAULT_STATES
     })
-    return items.slice(0, MAX_STATES).map(toState)
+    return items.slice(0, MAX_SYNC_VAULT_STATES).map(toState)
   }
 
   /**

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox'
+import { MAX_SYNC_ERROR_MESSAGES, MAX_SYNC_WAIT_SECONDS } from '../limits.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
 /** The longest wait POST /sync?wait= accepts: API Gateway cuts requests at 30 s. */
-export const MAX_SYNC_WAIT_SECONDS = 25
 
 const VaultId = Type.String({
   minLength: 1,
@@ -119,7 +119,7 @@ const VaultProgress = Type.Object(
     files_deleted: Type.Integer(),
     bytes: Type.Integer({ description: 'Plaintext bytes uploaded' }),
     error_count: Type.Integer(),
-    errors: Type.Array(Type.String(), { description: 'The first 20 errors' })
+    errors: Type.Array(Type.String(), { description: `The first ${MAX_SYNC_ERROR_MESSAGES} errors` })
   },
   { additionalProperties: false }
 )

@@ -5,7 +5,7 @@
  * the background of this process.
  */
 import type { Logger } from 'pino'
-import type { SyncContinuationEvent } from '../lambda-events.ts'
+import { continuationEvent } from '../lambda-events.ts'
 import type { RunCredentials } from './account.ts'
 
 /** A slice to run: the event the function sends itself, `{sync_run, hop, credentials?}`. */
@@ -26,16 +26,6 @@ export interface SyncLauncher {
   launch: (next: Continuation) => Promise<void>
   /** Stops launching; resolves once every slice this process runs has stopped. */
   close: () => Promise<void>
-}
-
-/** The event a continuation is sent as, and what src/lambda-handler.ts reads back. */
-export function continuationEvent(next: Continuation): SyncContinuationEvent {
-  return {
-    sync_run: next.runId,
-    hop: next.hop,
-    ...(next.credentials ? { credentials: next.credentials } : {}),
-    ...(next.token ? { token: next.token } : {})
-  }
 }
 
 export type SliceRunner = (next: Continuation, deadline: number) => Promise<void>

@@ -4,7 +4,7 @@
  * does not have records no vault.
  */
 import t from 'tap'
-import { emptyVault } from '../fixtures/obsidian-service.ts'
+import { emptyVault } from '../../scripts/lib/obsidian-stand-in.ts'
 import { syncBed } from '../fixtures/sync.ts'
 
 t.test("a destination prefix that would reach into another vault's files is 400, and nothing is written", async t => {

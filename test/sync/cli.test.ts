@@ -11,14 +11,14 @@ import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
 import type { Config } from '../../src/config.ts'
 import { startEmbeddedStack } from '../../src/local/embedded-stack.ts'
 import { buckets, tables } from '../../src/tables.ts'
-import { startFakeObsidian } from '../fixtures/obsidian-service.ts'
+import { startFakeObsidian } from '../../scripts/lib/obsidian-stand-in.ts'
 import {
   fillWithSample,
   SAMPLE_ACCOUNT,
   SAMPLE_FILES,
   SAMPLE_VAULT_PASSWORD,
   sampleVault
-} from '../fixtures/sample-vault.ts'
+} from '../../scripts/lib/sample-vault.ts'
 import { account, syncBed, VAULT_PASSWORD } from '../fixtures/sync.ts'
 
 const CLI = fileURLToPath(new URL('../../src/sync/cli.ts', import.meta.url))

@@ -5,7 +5,7 @@ import t from 'tap'
 import { EMULATOR_CREDENTIALS } from '../../src/aws-clients.ts'
 import { motoAvailable, startMoto } from '../fixtures/moto.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
-import { emptyVault } from '../fixtures/obsidian-service.ts'
+import { emptyVault } from '../../scripts/lib/obsidian-stand-in.ts'
 import {
   account,
   backedUp,

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { emptyVault } from '../fixtures/obsidian-service.ts'
+import { emptyVault } from '../../scripts/lib/obsidian-stand-in.ts'
 import { backedUp, sampleVault, syncBed, VAULT_PASSWORD, type Expected } from '../fixtures/sync.ts'
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')

@@ -12,7 +12,7 @@ import {
   vectors,
   vectorVault,
   type FakeObsidian
-} from '../../fixtures/obsidian-service.ts'
+} from '../../../scripts/lib/obsidian-stand-in.ts'
 
 const account = { email: 'ada@example.com', password: 'account pässword', name: 'Ada' }
 const mfaAccount = { email: 'grace@example.com', password: 'another secret', totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DP' }

@@ -4,7 +4,7 @@ import { cmac, sivDecrypt, sivEncrypt } from '../../../src/sync/obsidian/aes-siv
 import { ObsidianError } from '../../../src/sync/obsidian/errors.ts'
 import { totpCode } from '../../../src/sync/obsidian/totp.ts'
 import { vaultCipher } from '../../../src/sync/obsidian/vault-cipher.ts'
-import { bigPlaintext, sivCounterWraps, vectors } from '../../fixtures/obsidian-service.ts'
+import { bigPlaintext, sivCounterWraps, vectors } from '../../../scripts/lib/obsidian-stand-in.ts'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 

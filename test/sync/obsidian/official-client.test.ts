@@ -20,7 +20,7 @@ import {
   wrappingPath,
   type FakeObsidian,
   type FakeVault
-} from '../../fixtures/obsidian-service.ts'
+} from '../../../scripts/lib/obsidian-stand-in.ts'
 
 const account = { email: 'ada@example.com', password: 'account pässword', name: 'Ada' }
 const standard = vectors.vaults.find(v => v.standard === true)!

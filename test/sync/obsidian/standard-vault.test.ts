@@ -7,7 +7,13 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import { backedUp, syncBed, type Expected } from '../../fixtures/sync.ts'
-import { bigPlaintext, sivCounterWraps, vectors, vectorVault, wrappingPath } from '../../fixtures/obsidian-service.ts'
+import {
+  bigPlaintext,
+  sivCounterWraps,
+  vectors,
+  vectorVault,
+  wrappingPath
+} from '../../../scripts/lib/obsidian-stand-in.ts'
 
 const standard = vectors.vaults.find(v => v.standard === true)!
 
