@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ObsidianError, type Credentials, type ObsidianClient } from './obsidian/index.ts'
-import { OBSIDIAN_RETRY } from './obsidian/errors.ts'
+import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
 import { withRetries } from '../retry.ts'
 
 const TOTP_PERIOD_MS = 30_000

@@ -34,7 +34,7 @@ import {
 } from './obsidian/index.ts'
 import { quote } from './obsidian/api.ts'
 import { contentTypeOf, objectKey, UnsafePathError } from './paths.ts'
-import { OBSIDIAN_RETRY } from './obsidian/errors.ts'
+import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
 import { withRetries } from '../retry.ts'
 
 export interface VaultSliceInput {

@@ -3,7 +3,6 @@
  * happened and what to do; they never hold a password, token, TOTP secret,
  * key or a vault's content.
  */
-import { OBSIDIAN_BACKOFF, type RetryPolicy } from '../../retry.ts'
 export type ObsidianErrorCode =
   /** Sign-in refused the email or password. */
   | 'BAD_CREDENTIALS'
@@ -50,13 +49,4 @@ export class ObsidianError extends Error {
     super(message, options)
     this.retryable = RETRYABLE.has(code)
   }
-}
-
-/**
- * Calls to the service, retried while the failure is one of the network or the
- * service; settings and data errors (a wrong password, a refused code) fail at once.
- */
-export const OBSIDIAN_RETRY: RetryPolicy = {
-  ...OBSIDIAN_BACKOFF,
-  retryable: err => err instanceof ObsidianError && err.retryable
 }
