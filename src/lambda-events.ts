@@ -1,6 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
-import type { Continuation } from './sync/launcher.ts'
 import { buckets } from './tables.ts'
 
 /** The API Gateway event shapes the handler serves: REST API (payload 1.0) and HTTP API (payload 2.0). */
@@ -125,6 +124,20 @@ export interface SyncContinuationEvent {
   hop?: number
   credentials?: { email?: string; password?: string; totpSecret?: string; vaultPassword?: string }
   /** The run's Obsidian session token, signed in to by its first slice. */
+  token?: string
+}
+
+/** A sync run's next slice to run, as the engine sees it; continuationEvent is how it travels. */
+export interface Continuation {
+  runId: string
+  /** The slice's number in its run's chain: 1 for the first. */
+  hop: number
+  /** Credentials the request brought, for this run only. */
+  credentials?: SyncContinuationEvent['credentials']
+  /**
+   * The Obsidian session the run's first slice signed in to: the run signs in once and out at its end. Carried
+   * as request credentials are, in the continuation event only.
+   */
   token?: string
 }
 

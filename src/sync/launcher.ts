@@ -5,22 +5,7 @@
  * the background of this process.
  */
 import type { Logger } from 'pino'
-import { continuationEvent } from '../lambda-events.ts'
-import type { RunCredentials } from './account.ts'
-
-/** A slice to run: the event the function sends itself, `{sync_run, hop, credentials?}`. */
-export interface Continuation {
-  runId: string
-  /** The slice's number in its run's chain: 1 for the first. */
-  hop: number
-  /** Credentials the request brought, for this run only. */
-  credentials?: RunCredentials
-  /**
-   * The Obsidian session the run's first slice signed in to: the run signs in once and out at its end. Carried
-   * as request credentials are, in the continuation event only.
-   */
-  token?: string
-}
+import { continuationEvent, type Continuation } from '../lambda-events.ts'
 
 export interface SyncLauncher {
   launch: (next: Continuation) => Promise<void>

@@ -9,7 +9,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { continuationEvent, isSyncContinuation } from '../../src/lambda-events.ts'
-import { lambdaLauncher, type Continuation } from '../../src/sync/launcher.ts'
+import type { Continuation } from '../../src/lambda-events.ts'
+import { lambdaLauncher } from '../../src/sync/launcher.ts'
 
 interface Invocation {
   method: string
