@@ -75,7 +75,8 @@ for (;;) {
   await sleep(250)
 }
 
-const key = (await readFile(join(dev.dataDir, DEV_KEY_FILE), 'utf8')).trim()
+// The dev key comes with the embedded stack; against endpoints set by hand the server makes none.
+const key = dev.embeddedStack ? (await readFile(join(dev.dataDir, DEV_KEY_FILE), 'utf8')).trim() : '<a key of API_KEYS>'
 console.log(`
 ${summary}
 API ${api} with the settings above wired in; the dev key (every scope) is below.
