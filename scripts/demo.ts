@@ -61,23 +61,24 @@ server.once('exit', code => {
   void stop(code === 0 ? 0 : 1)
 })
 
-const deadline = Date.now() + START_TIMEOUT_MS
-for (;;) {
-  const up = await fetch(`${api}/health`).then(
-    res => res.ok,
-    () => false
-  )
-  if (up) break
-  if (Date.now() > deadline) {
-    console.error(`The dev server did not answer ${api}/health within ${START_TIMEOUT_MS / 1000} s`)
-    await stop(1)
+/** Waits for the API, then prints the key and the first requests; on any failure both processes stop. */
+async function announce(): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (
+    !(await fetch(`${api}/health`).then(
+      res => res.ok,
+      () => false
+    ))
+  ) {
+    if (Date.now() > deadline)
+      throw new Error(`The dev server did not answer ${api}/health within ${START_TIMEOUT_MS / 1000} s`)
+    await sleep(250)
   }
-  await sleep(250)
-}
-
-// The dev key comes with the embedded stack; against endpoints set by hand the server makes none.
-const key = dev.embeddedStack ? (await readFile(join(dev.dataDir, DEV_KEY_FILE), 'utf8')).trim() : '<a key of API_KEYS>'
-console.log(`
+  // The dev key comes with the embedded stack; against endpoints set by hand the server makes none.
+  const key = dev.embeddedStack
+    ? (await readFile(join(dev.dataDir, DEV_KEY_FILE), 'utf8')).trim()
+    : '<a key of API_KEYS>'
+  console.log(`
 ${summary}
 API ${api} with the settings above wired in; the dev key (every scope) is below.
 
@@ -86,3 +87,11 @@ API ${api} with the settings above wired in; the dev key (every scope) is below.
   curl -s -H "x-api-key: $KEY" ${api}/sync/vaults/${vaultId}/files
 
 Ctrl-C stops the API and the stand-in.`)
+}
+
+try {
+  await announce()
+} catch (err) {
+  console.error((err as Error).message)
+  await stop(1)
+}
