@@ -271,11 +271,12 @@ export class SyncEngine {
     const run = await runs.get(next.runId)
     if (run === undefined || FINAL_STATUSES.includes(run.status)) return
     if (next.hop > config.maxHops) {
-      await this.end(run, [`The run stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`])
+      // Signed out before the run ends, so whoever sees it ended sees its session closed.
       if (next.token !== undefined) {
         const { ObsidianClient } = await import('./obsidian/client.ts')
         await this.signIns.signOut(new ObsidianClient({ apiUrl: this.options.apiUrl, log }), next.token, log)
       }
+      await this.end(run, [`The run stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`])
       return
     }
     if (!(await runs.markRunning(run.runId, next.hop))) return
@@ -329,8 +330,8 @@ export class SyncEngine {
     const failure = settled.find(r => r.status === 'rejected')
     if (failure !== undefined) throw failure.reason
     if (paused) return await this.launch({ ...next, hop: next.hop + 1, token })
-    await this.end(run, [])
     await this.signIns.signOut(client, token, log)
+    await this.end(run, [])
   }
 
   /**
