@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DEV_KEY_FILE } from '../src/auth/dev-key.ts'
 import { loadConfig } from '../src/config.ts'
-import { portOrExit, sh, startDemoService } from './lib/demo-service.ts'
+import { portOrExit, sh, startDemoServiceOrExit } from './lib/demo-service.ts'
 
 /** How long the dev server may take to answer /health the first time (it starts its embedded stack). */
 const START_TIMEOUT_MS = 60_000
@@ -22,14 +22,7 @@ const { values } = parseArgs({
   options: { 'obsidian-port': { type: 'string', default: process.env.OBSIDIAN_DEMO_PORT ?? '8200' } }
 })
 const port = portOrExit(values['obsidian-port'], '--obsidian-port (or OBSIDIAN_DEMO_PORT)')
-let demo
-try {
-  demo = await startDemoService(port)
-} catch (err) {
-  console.error((err as Error).message)
-  process.exit(1)
-}
-const { service, settings, summary, vaultId } = demo
+const { service, settings, summary, vaultId } = await startDemoServiceOrExit(port)
 
 const env = { ...process.env, ...settings }
 const dev = loadConfig(env)

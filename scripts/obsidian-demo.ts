@@ -8,20 +8,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
 import { DEV_KEY_FILE } from '../src/auth/dev-key.ts'
-import { portOrExit, sh, startDemoService } from './lib/demo-service.ts'
+import { portOrExit, sh, startDemoServiceOrExit } from './lib/demo-service.ts'
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: process.env.OBSIDIAN_DEMO_PORT ?? '8200' } }
 })
 const port = portOrExit(values.port, '--port (or OBSIDIAN_DEMO_PORT)')
-let demo
-try {
-  demo = await startDemoService(port)
-} catch (err) {
-  console.error((err as Error).message)
-  process.exit(1)
-}
-const { service, settings, summary, vaultId } = demo
+const { service, settings, summary, vaultId } = await startDemoServiceOrExit(port)
 
 // Where `npm run dev` will listen and keep its dev key, from the same settings it reads.
 const dev = loadConfig(process.env)

@@ -40,6 +40,16 @@ export async function startDemoService(port: number): Promise<DemoService> {
   }
 }
 
+/** startDemoService for a command: when it cannot listen, says why and exits with status 1. */
+export async function startDemoServiceOrExit(port: number): Promise<DemoService> {
+  try {
+    return await startDemoService(port)
+  } catch (err) {
+    console.error((err as Error).message)
+    process.exit(1)
+  }
+}
+
 /** A port from the command line or the environment, or an exit with status 2 saying what was wrong. */
 export function portOrExit(value: string, what: string): number {
   const port = Number(value)
