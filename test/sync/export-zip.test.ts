@@ -265,3 +265,26 @@ t.test('the writer holds at most the parts in flight and the one being filled, w
   t.ok(figures.peakHeldBytes <= 3 * PART + MIB, `${figures.peakHeldBytes} bytes held at most`)
   t.ok(figures.zipBytes > 2 * figures.boundBytes, 'the zip is many times what was held')
 })
+
+t.test('a path that would leave the folder it is unpacked in is refused, and nothing is written', async t => {
+  const { s3, bucket } = await bucketOn(t, {})
+  const key = 'exports/unsafe.zip'
+  for (const path of ['../outside.md', '/etc/passwd', 'a/./b.md', 'back\\slash.md']) {
+    const entries = [{ path, mtime: 1, open: async () => [Buffer.from('x')] }]
+    await t.rejects(writeZipToS3({ s3, bucket, key, entries }), { message: /refused/ }, path)
+  }
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((err: Error) => err.name)
+  t.equal(head, 'NotFound')
+})
+
+t.test("S3's refusal is what the writer reports, and the file being read is closed", async t => {
+  const { s3 } = await bucketOn(t, {})
+  let closed = false
+  const source = Readable.from(chunks(randomBytes(PART + MIB), 64 * 1024))
+  source.on('close', () => (closed = true))
+  const entries = [{ path: 'big.bin', mtime: 1, open: async () => source }]
+  await t.rejects(writeZipToS3({ s3, bucket: 'no-such-bucket-here', key: 'exports/x.zip', entries, partBytes: PART }), {
+    name: 'NoSuchBucket'
+  })
+  t.ok(closed, 'the source stream was closed')
+})

@@ -4,7 +4,7 @@
  * being filled, whatever the vault's size.
  */
 import type { S3Client } from '@aws-sdk/client-s3'
-import { Readable } from 'node:stream'
+import { uploadBody } from '../../upload-body.ts'
 import type { Zip64Limits } from './zip-records.ts'
 import { zipChunks, type ZipEntry, type ZipStats } from './zip-stream.ts'
 
@@ -39,19 +39,7 @@ export async function writeZipToS3(options: WriteZipOptions): Promise<ZipStats> 
   const { s3, bucket, key, entries, signal } = options
   signal?.throwIfAborted()
   const stats: ZipStats = options.stats ?? { files_count: 0, bytes: 0 }
-  let bodyError: unknown
-  const body = Readable.from(
-    (async function* () {
-      try {
-        yield* zipChunks(entries, stats, { limits: options.zip64Limits, signal })
-      } catch (err) {
-        bodyError = err
-        throw err
-      }
-    })(),
-    // Readable.from reads 16 chunks ahead by default: one is enough, the parts are the buffer.
-    { highWaterMark: 1 }
-  )
+  const { body, sourceError } = uploadBody(zipChunks(entries, stats, { limits: options.zip64Limits, signal }))
   // Loaded with the first export, not at every cold start.
   const { Upload } = await import('@aws-sdk/lib-storage')
   const upload = new Upload({
@@ -70,7 +58,7 @@ export async function writeZipToS3(options: WriteZipOptions): Promise<ZipStats> 
   } catch (err) {
     // The zip's own failure (a file that could not be read, the abort) is the one to report, not how the upload
     // then ended.
-    throw signal?.aborted ? signal.reason : (bodyError ?? err)
+    throw signal?.aborted ? signal.reason : (sourceError() ?? err)
   } finally {
     signal?.removeEventListener('abort', onAbort)
     body.destroy()
