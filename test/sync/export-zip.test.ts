@@ -266,16 +266,21 @@ t.test('the writer holds at most the parts in flight and the one being filled, w
   t.ok(figures.zipBytes > 2 * figures.boundBytes, 'the zip is many times what was held')
 })
 
-t.test('a path that would leave the folder it is unpacked in is refused, and nothing is written', async t => {
-  const { s3, bucket } = await bucketOn(t, {})
-  const key = 'exports/unsafe.zip'
-  for (const path of ['../outside.md', '/etc/passwd', 'a/./b.md', 'back\\slash.md']) {
-    const entries = [{ path, mtime: 1, open: async () => [Buffer.from('x')] }]
-    await t.rejects(writeZipToS3({ s3, bucket, key, entries }), { message: /refused/ }, path)
+t.test(
+  'a path that would leave the folder it is unpacked in, or no mtime, is refused, and nothing is written',
+  async t => {
+    const { s3, bucket } = await bucketOn(t, {})
+    const key = 'exports/unsafe.zip'
+    for (const path of ['../outside.md', '/etc/passwd', 'a/./b.md', 'back\\slash.md']) {
+      const entries = [{ path, mtime: 1, open: async () => [Buffer.from('x')] }]
+      await t.rejects(writeZipToS3({ s3, bucket, key, entries }), { message: /refused/ }, path)
+    }
+    const entries = [{ path: 'when.md', mtime: Number.NaN, open: async () => [Buffer.from('x')] }]
+    await t.rejects(writeZipToS3({ s3, bucket, key, entries }), { message: /mtime is not a time/ })
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((err: Error) => err.name)
+    t.equal(head, 'NotFound')
   }
-  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((err: Error) => err.name)
-  t.equal(head, 'NotFound')
-})
+)
 
 t.test("S3's refusal is what the writer reports, and the file being read is closed", async t => {
   const { s3 } = await bucketOn(t, {})

@@ -85,6 +85,7 @@ export async function* zipChunks(
     options.signal?.throwIfAborted()
     const reason = unsafeReason(entry.path)
     if (reason !== undefined) throw new Error(`zip entry ${JSON.stringify(entry.path)} refused: ${reason}`)
+    if (!Number.isFinite(entry.mtime)) throw new Error(`zip entry ${entry.path}: its mtime is not a time`)
     const name = Buffer.from(entry.path, 'utf8')
     if (name.length > 0xffff) throw new Error(`zip entry ${entry.path.slice(0, 64)}…: its path is over 65535 bytes`)
     const method = compressionMethod(entry.path)
