@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { parse, type Tags } from 'yaml'
 import { UNCOMMITTED_TAG } from '../src/repositories/data.ts'
+import { EXPORT_RETENTION_DAYS, EXPORTS_KEY_PREFIX } from '../src/sync/export/retention.ts'
 import { SyncMetrics, SYNC_METRICS_NAMESPACE } from '../src/sync/metrics.ts'
 import { buckets, tables } from '../src/tables.ts'
 
@@ -202,6 +203,25 @@ t.test(
     t.equal(throttles.Threshold, 0)
   }
 )
+
+t.test('the sync bucket: exports expire, unfinished uploads (a dead export) are aborted', async t => {
+  const rules = resources.SyncBucket!.Properties.LifecycleConfiguration.Rules as Array<Record<string, unknown>>
+  const exports = rules.filter(r => r.Prefix === EXPORTS_KEY_PREFIX && r.Status === 'Enabled')
+  t.same(
+    exports.map(r => [r.ExpirationInDays, r.NoncurrentVersionExpiration]),
+    [[EXPORT_RETENTION_DAYS, { NoncurrentDays: 1 }]],
+    `exports/ expires after ${EXPORT_RETENTION_DAYS} days, and its noncurrent version a day later`
+  )
+  t.ok(
+    rules.some(
+      r =>
+        r.Status === 'Enabled' &&
+        r.Prefix === undefined &&
+        (r.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation === 1
+    ),
+    'unfinished multipart uploads anywhere in the bucket are aborted after a day'
+  )
+})
 
 t.test('the payload bucket expires, after a day, the payloads still tagged uncommitted', async t => {
   const rules = resources.PayloadBucket!.Properties.LifecycleConfiguration.Rules as Array<Record<string, unknown>>

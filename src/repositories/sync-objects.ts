@@ -6,7 +6,7 @@
  * file whose tag or hash fails is never made visible (its multipart upload
  * is aborted, and the bucket's lifecycle rule collects what an engine keeps).
  */
-import { Readable } from 'node:stream'
+import { uploadBody } from '../upload-body.ts'
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -79,21 +79,13 @@ export class SyncObjectsRepository {
       return whole.length
     }
     let bytes = 0
-    let bodyError: unknown
-    const counted = Readable.from(
+    const { body: counted, sourceError } = uploadBody(
       (async function* () {
-        try {
-          for await (const chunk of body) {
-            bytes += chunk.length
-            yield chunk
-          }
-        } catch (err) {
-          bodyError = err
-          throw err
+        for await (const chunk of body) {
+          bytes += chunk.length
+          yield chunk
         }
-      })(),
-      // Readable.from reads 16 chunks ahead by default: 32 MiB of a big file's 2 MiB pieces waiting on the parts.
-      { highWaterMark: 1 }
+      })()
     )
     // Loaded with the first sync upload, not at every cold start.
     const { Upload } = await import('@aws-sdk/lib-storage')
@@ -106,9 +98,8 @@ export class SyncObjectsRepository {
     try {
       await upload.done()
     } catch (err) {
-      // The body's own failure (a tag or hash that does not check out) is the one to report, not what aborting
-      // the multipart upload then met (an engine without AbortMultipartUpload, such as an emulator that lacks it).
-      throw bodyError ?? err
+      // The body's own failure (a tag or hash that does not check out), not how the upload then ended.
+      throw sourceError() ?? err
     } finally {
       counted.destroy()
     }

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   ListObjectsV2Command,
+  ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -121,3 +124,25 @@ t.test(
     t.same(Buffer.from(await got.Body!.transformToByteArray()), bytes)
   }
 )
+
+t.test('ListMultipartUploads lists the uploads in progress under a prefix, and no aborted one', async t => {
+  const stack = await startEmbeddedStack()
+  t.teardown(() => stack.close())
+  const s3 = client(stack.s3Endpoint)
+  t.teardown(() => s3.destroy())
+  const Bucket = 'uploads'
+  await s3.send(new CreateBucketCommand({ Bucket }))
+  const start = async (Key: string) => (await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }))).UploadId!
+  const kept = await start('exports/b.zip')
+  const aborted = await start('exports/a.zip')
+  const other = await start('elsewhere.zip')
+  await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'exports/a.zip', UploadId: aborted }))
+
+  const listed = async (Prefix?: string) =>
+    ((await s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix }))).Uploads ?? []).map(u => [u.Key, u.UploadId])
+  t.same(await listed('exports/'), [['exports/b.zip', kept]])
+  t.same(await listed(), [
+    ['elsewhere.zip', other],
+    ['exports/b.zip', kept]
+  ])
+})

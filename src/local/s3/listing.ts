@@ -198,3 +198,36 @@ export async function listVersions(
     ]
   ]
 }
+
+/**
+ * ListMultipartUploads: the uploads in progress under a prefix, in one page (no markers: a local store never
+ * has more than a few).
+ */
+export async function listUploads(
+  store: ObjectStore,
+  bucket: string,
+  query: URLSearchParams
+): Promise<[string, XmlBody]> {
+  const prefix = query.get('prefix') ?? ''
+  const encode = encoder(query)
+  const uploads = await store.uploads(bucket, prefix)
+  return [
+    'ListMultipartUploadsResult',
+    {
+      Bucket: bucket,
+      KeyMarker: '',
+      UploadIdMarker: '',
+      Prefix: encode(prefix),
+      MaxUploads: 1000,
+      IsTruncated: false,
+      Upload: uploads.map(upload => ({
+        Key: encode(upload.key),
+        UploadId: upload.uploadId,
+        Initiator: { ID: OWNER.ID, DisplayName: OWNER.DisplayName },
+        Owner: OWNER,
+        StorageClass: 'STANDARD',
+        Initiated: iso(upload.initiated)
+      }))
+    }
+  ]
+}

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import { requestBody } from './aws-chunked.ts'
 import { invalidArgument, malformedXml, notImplemented, S3Error } from './errors.ts'
-import { listObjects, listVersions, OWNER } from './listing.ts'
+import { listObjects, listUploads, listVersions, OWNER } from './listing.ts'
 import type { ObjectAttributes, ObjectStore } from './store.ts'
 import { elements, text, xmlDocument, type XmlBody } from './xml.ts'
 
@@ -124,7 +124,7 @@ async function bucketRequest(store: ObjectStore, { req, res, method, bucket, que
     return sendXml(res, 200, 'LocationConstraint', {})
   }
   if (method === 'GET' && query.has('versions')) return sendXml(res, 200, ...(await listVersions(store, bucket, query)))
-  if (method === 'GET' && query.has('uploads')) throw notImplemented('ListMultipartUploads')
+  if (method === 'GET' && query.has('uploads')) return sendXml(res, 200, ...(await listUploads(store, bucket, query)))
   if (method === 'GET' && !query.has('tagging')) return sendXml(res, 200, ...(await listObjects(store, bucket, query)))
   if (method === 'HEAD') {
     await store.versioning(bucket)

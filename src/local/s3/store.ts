@@ -387,14 +387,26 @@ export class ObjectStore {
     await rm(this.uploadDir(name, uploadId), { recursive: true, force: true })
   }
 
-  private async upload(name: string, key: string, uploadId: string): Promise<Upload> {
+  /** The multipart uploads started and neither completed nor aborted, of keys under `prefix`, by key then start. */
+  async uploads(name: string, prefix: string): Promise<Array<{ key: string; uploadId: string; initiated: number }>> {
+    await this.bucket(name)
+    const found: Array<{ key: string; uploadId: string; initiated: number }> = []
+    for (const uploadId of await readdir(join(this.root, name, 'uploads')).catch(() => [])) {
+      const upload = await this.upload(name, undefined, uploadId).catch(() => undefined)
+      if (upload !== undefined && upload.key.startsWith(prefix))
+        found.push({ key: upload.key, uploadId, initiated: upload.initiated })
+    }
+    return found.sort((a, b) => byUtf8(a.key, b.key) || a.initiated - b.initiated)
+  }
+
+  private async upload(name: string, key: string | undefined, uploadId: string): Promise<Upload> {
     await this.bucket(name)
     if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload(uploadId)
     const upload = await readFile(join(this.uploadDir(name, uploadId), 'upload.json'), 'utf8').then(
       text => JSON.parse(text) as Upload,
       () => undefined
     )
-    if (upload === undefined || upload.key !== key) throw noSuchUpload(uploadId)
+    if (upload === undefined || (key !== undefined && upload.key !== key)) throw noSuchUpload(uploadId)
     return upload
   }
 
