@@ -7,13 +7,12 @@
  *            the item as it was before, so the caller learns whose expired
  *            lease it took over, and what else the item holds.
  *   renew    moves the expiry on, on condition that the owner is still the same.
- *   release  on the same condition: deletes the item when the lease is an item
- *            of its own, or lets the lease lapse when it lives on an item that
- *            stays (the projection's META).
+ *   release  on the same condition: ItemLease deletes its item of its own (the
+ *            vault lease of /sync, sync-vaults.ts); AttributeLease lets the
+ *            lease lapse on an item that stays (the projection's META,
+ *            projects/projection.ts).
  *
  * A holder that dies keeps the lease until it expires; then anyone may take it.
- * Used by the vault lease of /sync (sync-vaults.ts) and the projection's lease
- * on META (projects/projection.ts).
  */
 import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ttlFromMillis } from '../expiry.ts'
@@ -25,11 +24,6 @@ export interface LeaseOptions {
   /** The attributes that hold the lease's owner and its expiry (epoch ms). */
   ownerAttribute: string
   untilAttribute: string
-  /**
-   * `item`: the lease is an item of its own, deleted on release and given a TTL this long after its
-   * expiry. `attributes`: the lease lives on an item that must already exist and stays (no TTL).
-   */
-  placement: { item: { ttlAfterMs: number } } | { attributes: true }
 }
 
 export type Acquired =
@@ -44,28 +38,43 @@ export type Acquired =
 
 export type LeaseKey = Record<string, string>
 
-export class Lease {
-  private readonly names: Record<string, string>
+/** What the extra attributes a placement writes with the expiry look like in an update. */
+interface Extra {
+  set: string
+  names: Record<string, string>
+  values: Record<string, unknown>
+}
 
-  constructor(private readonly options: LeaseOptions) {
+abstract class Lease {
+  protected readonly names: Record<string, string>
+
+  constructor(protected readonly options: LeaseOptions) {
     this.names = { '#owner': options.ownerAttribute, '#until': options.untilAttribute }
   }
 
+  /** A condition every acquisition adds (the item must exist), or none. */
+  protected abstract readonly precondition: string | undefined
+  /** What is written beside a new expiry. */
+  protected abstract withExpiry(until: number): Extra
+  /** Gives `owner`'s lease back; a lease that is no longer `owner`'s (it expired and was taken) is left alone. */
+  abstract release(key: LeaseKey, owner: string): Promise<void>
+
   /** Takes the lease for `leaseMs` when it is free, expired or already `owner`'s. */
   async acquire(key: LeaseKey, owner: string, leaseMs: number): Promise<Acquired> {
+    const { db, table, ownerAttribute, untilAttribute } = this.options
     const now = Date.now()
     const until = now + leaseMs
-    const placed = 'item' in this.options.placement
+    const extra = this.withExpiry(until)
     const free = '(attribute_not_exists(#until) OR #until < :now OR #owner = :owner)'
     const outcome = await conditional(
-      this.options.db.send(
+      db.send(
         new UpdateCommand({
-          TableName: this.options.table,
+          TableName: table,
           Key: key,
-          UpdateExpression: `SET #owner = :owner, #until = :until${this.ttl.set}`,
-          ConditionExpression: placed ? free : `attribute_exists(pk) AND ${free}`,
-          ExpressionAttributeNames: { ...this.names, ...this.ttl.names },
-          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now, ...this.ttl.values(until) },
+          UpdateExpression: `SET #owner = :owner, #until = :until${extra.set}`,
+          ConditionExpression: this.precondition === undefined ? free : `${this.precondition} AND ${free}`,
+          ExpressionAttributeNames: { ...this.names, ...extra.names },
+          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now, ...extra.values },
           ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
         })
@@ -73,57 +82,45 @@ export class Lease {
     )
     if (outcome.held) {
       const before = (outcome.result.Attributes ?? {}) as Item
-      const previous = before[this.options.ownerAttribute] as string | undefined
+      const previous = before[ownerAttribute] as string | undefined
       // Another owner's lease that was still set (not released): it expired, and this acquisition took it over.
-      const tookOver =
-        previous !== undefined && previous !== owner && Number(before[this.options.untilAttribute] ?? 0) > 0
+      const tookOver = previous !== undefined && previous !== owner && Number(before[untilAttribute] ?? 0) > 0
       return {
         acquired: true,
         tookOverFrom: tookOver ? previous : undefined,
-        item: { ...key, ...before, [this.options.ownerAttribute]: owner, [this.options.untilAttribute]: until }
+        item: { ...key, ...before, [ownerAttribute]: owner, [untilAttribute]: until }
       }
     }
     const current = outcome.current ?? (await this.read(key))
-    return { acquired: false, holder: String(current?.[this.options.ownerAttribute] ?? '') }
+    return { acquired: false, holder: String(current?.[ownerAttribute] ?? '') }
   }
 
   /** Extends `owner`'s lease to `leaseMs` from now; false when the lease is no longer `owner`'s. */
   async renew(key: LeaseKey, owner: string, leaseMs: number): Promise<boolean> {
     const until = Date.now() + leaseMs
+    const extra = this.withExpiry(until)
+    const owned = this.owned(key, owner)
     return await conditionHolds(
       this.options.db.send(
         new UpdateCommand({
-          TableName: this.options.table,
-          Key: key,
-          UpdateExpression: `SET #until = :until${this.ttl.set}`,
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { ...this.names, ...this.ttl.names },
-          ExpressionAttributeValues: { ':owner': owner, ':until': until, ...this.ttl.values(until) }
+          ...owned,
+          UpdateExpression: `SET #until = :until${extra.set}`,
+          ExpressionAttributeNames: { ...this.names, ...extra.names },
+          ExpressionAttributeValues: { ...owned.ExpressionAttributeValues, ':until': until, ...extra.values }
         })
       )
     )
   }
 
-  /** Gives `owner`'s lease back; a lease that is no longer `owner`'s (it expired and was taken) is left alone. */
-  async release(key: LeaseKey, owner: string): Promise<void> {
-    const { db, table, placement } = this.options
-    const mine = { TableName: table, Key: key, ConditionExpression: '#owner = :owner' }
-    await conditionHolds(
-      db.send(
-        'item' in placement
-          ? new DeleteCommand({
-              ...mine,
-              ExpressionAttributeNames: { '#owner': this.options.ownerAttribute },
-              ExpressionAttributeValues: { ':owner': owner }
-            })
-          : new UpdateCommand({
-              ...mine,
-              UpdateExpression: 'SET #until = :zero',
-              ExpressionAttributeNames: this.names,
-              ExpressionAttributeValues: { ':owner': owner, ':zero': 0 }
-            })
-      )
-    )
+  /** A write's key and its condition: the lease is still `owner`'s. */
+  protected owned(key: LeaseKey, owner: string) {
+    return {
+      TableName: this.options.table,
+      Key: key,
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': this.options.ownerAttribute },
+      ExpressionAttributeValues: { ':owner': owner } as Record<string, unknown>
+    }
   }
 
   /** The item that holds the lease, as it is now. */
@@ -133,15 +130,48 @@ export class Lease {
     )
     return Item
   }
+}
 
-  /** A lease item of its own expires this long after the lease does; one on an item that stays has no TTL. */
-  private get ttl(): { set: string; names: Record<string, string>; values: (until: number) => Record<string, number> } {
-    const { placement } = this.options
-    if (!('item' in placement)) return { set: '', names: {}, values: () => ({}) }
+/** A lease that is an item of its own: made by its first acquisition, deleted on release, expiring by TTL. */
+export class ItemLease extends Lease {
+  protected readonly precondition = undefined
+
+  constructor(
+    options: LeaseOptions,
+    /** How long after the lease's expiry its item expires (TTL). */
+    private readonly ttlAfterMs: number
+  ) {
+    super(options)
+  }
+
+  protected withExpiry(until: number): Extra {
     return {
       set: ', #ttl = :ttl',
       names: { '#ttl': 'ttl' },
-      values: until => ({ ':ttl': ttlFromMillis(until + placement.item.ttlAfterMs) })
+      values: { ':ttl': ttlFromMillis(until + this.ttlAfterMs) }
     }
+  }
+
+  async release(key: LeaseKey, owner: string): Promise<void> {
+    await conditionHolds(this.options.db.send(new DeleteCommand(this.owned(key, owner))))
+  }
+}
+
+/** A lease held on an item that must exist already and stays: released by letting it lapse. */
+export class AttributeLease extends Lease {
+  protected readonly precondition = 'attribute_exists(pk)'
+
+  protected withExpiry(): Extra {
+    return { set: '', names: {}, values: {} }
+  }
+
+  async release(key: LeaseKey, owner: string): Promise<void> {
+    const owned = this.owned(key, owner)
+    const lapse = { ...owned, ExpressionAttributeNames: this.names, UpdateExpression: 'SET #until = :zero' }
+    await conditionHolds(
+      this.options.db.send(
+        new UpdateCommand({ ...lapse, ExpressionAttributeValues: { ...owned.ExpressionAttributeValues, ':zero': 0 } })
+      )
+    )
   }
 }

@@ -27,7 +27,7 @@ import { SYNC_LEASE_TTL_AFTER_MS } from '../expiry.ts'
 import { MAX_SYNC_VAULT_STATES } from '../limits.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
 import { conditionHolds, documentClient, queryAll } from './dynamo.ts'
-import { Lease } from './lease.ts'
+import { ItemLease } from './lease.ts'
 
 /** Where a vault is backed up: a bucket and a key prefix (files land under `<prefix>/<vaultId>/`). */
 export interface Target {
@@ -82,18 +82,15 @@ export interface SyncVaultsRepositoryOptions {
 export class SyncVaultsRepository {
   private readonly db: DynamoDBDocumentClient
   private readonly table: string
-  private readonly leases: Lease
+  private readonly leases: ItemLease
 
   constructor(options: SyncVaultsRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
     this.table = options.table
-    this.leases = new Lease({
-      db: this.db,
-      table: this.table,
-      ownerAttribute: 'runId',
-      untilAttribute: 'until',
-      placement: { item: { ttlAfterMs: SYNC_LEASE_TTL_AFTER_MS } }
-    })
+    this.leases = new ItemLease(
+      { db: this.db, table: this.table, ownerAttribute: 'runId', untilAttribute: 'until' },
+      SYNC_LEASE_TTL_AFTER_MS
+    )
   }
 
   /** Takes the vault's lease for the run: free, expired (then `tookOverFrom` names the run it was) or already its. */

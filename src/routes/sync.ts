@@ -78,7 +78,7 @@ function vaultRow({ vault, state }: { vault?: VaultInfo; state?: VaultState }) {
   }
 }
 
-/** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Handlers are thin: the run service and the vault listing do the work. */
+/** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Thin handlers: app.sync does the work. */
 const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   const { runs: runService, vaults } = app.sync
 

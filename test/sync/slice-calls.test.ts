@@ -7,6 +7,7 @@ import t from 'tap'
 import type { Continuation } from '../../src/lambda-events.ts'
 import type { SyncRunsRepository } from '../../src/repositories/sync-runs.ts'
 import { sampleVault, syncBed } from '../fixtures/sync.ts'
+import type { TestTap } from '../helper.ts'
 
 /** The calls made to the repository's methods by name, counted while they go through to the real table. */
 function countMethods(repository: SyncRunsRepository): Map<string, number> {
@@ -32,26 +33,25 @@ const capture = () => ({
   close: async () => {}
 })
 
-t.test('a slice that ends its one-vault run: 6 calls, no read of the run, the progress read twice', async t => {
+/** A bed whose launcher only records, a one-vault run recorded (not launched), and the runs repository counted from then on. */
+async function recordedRun(t: TestTap, notes: number) {
   const bed = await syncBed(t, { build: { sync: { launcher: capture } } })
-  await sampleVault(bed, 2)
+  await sampleVault(bed, notes)
   const run = await bed.app.sync.runs.start(
     { vaultId: bed.vault.id, syncType: 'complete', trigger: 'cli' },
     { launch: false }
   )
-  const calls = countMethods(bed.app.syncRunsRepository)
+  return { bed, run, calls: countMethods(bed.app.syncRunsRepository) }
+}
+
+t.test('a slice that ends its one-vault run: 6 calls, no read of the run, the progress read twice', async t => {
+  const { bed, run, calls } = await recordedRun(t, 2)
   await bed.app.sync.slices.run({ runId: run.runId, hop: 1 }, Date.now() + 60_000)
   t.same(Object.fromEntries(calls), { markRunning: 1, fixPlan: 1, progress: 2, finishVault: 1, finish: 1 })
 })
 
 t.test('slices that pause: the first 3 calls (it fixes the plan), each later one 2', async t => {
-  const bed = await syncBed(t, { build: { sync: { launcher: capture } } })
-  await sampleVault(bed, 6)
-  const run = await bed.app.sync.runs.start(
-    { vaultId: bed.vault.id, syncType: 'complete', trigger: 'cli' },
-    { launch: false }
-  )
-  const calls = countMethods(bed.app.syncRunsRepository)
+  const { bed, run, calls } = await recordedRun(t, 6)
   launched.length = 0
   // Out of time from the start: each slice moves the vault forward by one change, then launches the next.
   await bed.app.sync.slices.run({ runId: run.runId, hop: 1 }, Date.now())

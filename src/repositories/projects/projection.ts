@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { conditionHolds } from '../dynamo.ts'
-import { Lease } from '../lease.ts'
+import { AttributeLease } from '../lease.ts'
 import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
 import { latestSeqOf, type Batches, type Head } from './batches.ts'
 import { lastSeqOf, META, projectKey, type Change, type MetaItem } from './items.ts'
@@ -22,7 +22,7 @@ const PAGE = 100
 export class Projector {
   private readonly pages: PageProjector
   /** On META itself: whoever holds it applies the batches. */
-  private readonly lease: Lease
+  private readonly lease: AttributeLease
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -32,13 +32,7 @@ export class Projector {
     private readonly metrics: ProjectsMetrics
   ) {
     this.pages = new PageProjector(db, table)
-    this.lease = new Lease({
-      db,
-      table,
-      ownerAttribute: 'leaseOwner',
-      untilAttribute: 'leaseUntil',
-      placement: { attributes: true }
-    })
+    this.lease = new AttributeLease({ db, table, ownerAttribute: 'leaseOwner', untilAttribute: 'leaseUntil' })
   }
 
   /**
