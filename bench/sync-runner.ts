@@ -73,10 +73,10 @@ async function syncRun(syncType: SyncType): Promise<RunnerReply> {
   peaks = zero()
   sample()
   const started = performance.now()
-  const run = await app.syncEngine.start({ syncType, trigger: 'cli' })
-  const ended = await app.syncEngine.waitFor(run.runId, 3_600_000)
+  const run = await app.sync.runs.start({ syncType, trigger: 'cli' })
+  const ended = await app.sync.runs.waitFor(run.runId, 3_600_000)
   const seconds = (performance.now() - started) / 1000
-  const vault = (await app.syncEngine.get(run.runId))!.progress[0]!
+  const vault = (await app.sync.runs.get(run.runId))!.progress[0]!
   return { op: 'ran', status: ended.status, errors: ended.result?.errors, seconds, vault, peaks }
 }
 

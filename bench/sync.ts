@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sync [-- --files 5000 --big-mib 100]`: one vault of --files
  * files (one of them --big-mib MiB, the rest 1 to 40 KiB: about 200 MiB in
- * all by default) through the real engine (buildApp, app.syncEngine), from the
+ * all by default) through the real engine (buildApp, app.sync.runs), from the
  * stand-in for Obsidian Sync into the embedded stack.
  *
  * The syncing side runs as it is deployed: bench/sync-runner.ts bundled with

@@ -118,17 +118,27 @@ export function insertedKeys(event: DynamoDBStreamEvent, table: string): Array<R
   )
 }
 
-/** The event a sync run's slice sends the function to start the next: `{sync_run, hop, credentials?}`. */
+/**
+ * The kinds of run that outlive an invocation, each with its slice runner (src/sync/run-kinds.ts). A
+ * continuation without a kind is a sync run's: events sent before kinds existed mean the same.
+ */
+export type RunKind = 'sync'
+
+/** The event a run's slice sends the function to start the next: `{sync_run, hop, kind?, credentials?, token?}`. */
 export interface SyncContinuationEvent {
   sync_run: string
   hop?: number
+  /** Absent for a sync run. */
+  kind?: RunKind
   credentials?: { email?: string; password?: string; totpSecret?: string; vaultPassword?: string }
   /** The run's Obsidian session token, signed in to by its first slice. */
   token?: string
 }
 
-/** A sync run's next slice to run, as the engine sees it; continuationEvent is how it travels. */
+/** A run's next slice to run, as its slice runner sees it; continuationEvent is how it travels. */
 export interface Continuation {
+  /** Whose slice runner takes it; absent: 'sync'. */
+  kind?: RunKind
   runId: string
   /** The slice's number in its run's chain: 1 for the first. */
   hop: number
@@ -141,13 +151,25 @@ export interface Continuation {
   token?: string
 }
 
-/** The event a continuation is sent as, written beside what src/lambda-handler.ts reads back so the two agree. */
+/** The event a continuation is sent as, written beside continuationOf, which reads it back, so the two agree. */
 export function continuationEvent(next: Continuation): SyncContinuationEvent {
   return {
     sync_run: next.runId,
     hop: next.hop,
+    ...(next.kind !== undefined && next.kind !== 'sync' ? { kind: next.kind } : {}),
     ...(next.credentials ? { credentials: next.credentials } : {}),
     ...(next.token ? { token: next.token } : {})
+  }
+}
+
+/** The continuation an event carries (what continuationEvent sent), kind included when it is not 'sync'. */
+export function continuationOf(event: SyncContinuationEvent): Continuation {
+  return {
+    ...(event.kind !== undefined && event.kind !== 'sync' ? { kind: event.kind } : {}),
+    runId: event.sync_run,
+    hop: event.hop ?? 1,
+    credentials: event.credentials,
+    token: event.token
   }
 }
 

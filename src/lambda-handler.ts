@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import {
   assetIdOfKey,
+  continuationOf,
   insertedKeys,
   isApiGatewayEvent,
   isBinaryResponse,
@@ -89,21 +90,22 @@ export async function createLambdaHandler(app: FastifyInstance, config: Config):
     }
     if (isS3Event(event)) return await assetsUploaded(event)
     if (isSyncContinuation(event)) {
-      // Never logged whole: the event may carry the request's credentials.
-      const next = { runId: event.sync_run, hop: event.hop ?? 1, credentials: event.credentials, token: event.token }
-      await app.syncEngine.runSlice(next, sliceDeadline(context))
+      // Never logged whole: the event may carry the request's credentials. Its kind's slice runner takes it.
+      const next = continuationOf(event)
+      await app.sync.slices.run(next, sliceDeadline(context))
       return { sync_run: next.runId, hop: next.hop }
     }
     if (isScheduledSync(event)) {
-      if (!app.syncEngine.accountConfigured) {
+      const { runs, slices } = app.sync
+      if (!runs.accountConfigured) {
         app.log.info('sync schedule: no Obsidian account is configured, so there is nothing to sync')
         return { sync_run: null, reason: 'no Obsidian account configured' }
       }
-      const run = await app.syncEngine.start({ syncType: event.sync_type, trigger: 'schedule' }, { launch: false })
-      await app.syncEngine.runSlice({ runId: run.runId, hop: 1 }, sliceDeadline(context))
+      const run = await runs.start({ syncType: event.sync_type, trigger: 'schedule' }, { launch: false })
+      await slices.run({ runId: run.runId, hop: 1 }, sliceDeadline(context))
       // `aws lambda invoke --payload '{"sync_type": …}'` answers with the run's SyncResponse when it ended in
       // this invocation; a run that goes on in further slices answers with its id.
-      const ended = await app.syncEngine.get(run.runId)
+      const ended = await runs.get(run.runId)
       return ended?.run.result ?? { sync_run: run.runId }
     }
     if (isDynamoDBStreamEvent(event)) return await projectsWritten(event, context)

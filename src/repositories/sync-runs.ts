@@ -17,7 +17,7 @@ import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../expiry.ts'
 import { MAX_SYNC_ERROR_MESSAGES } from '../limits.ts'
 import type { SyncResponse } from '../schemas/sync.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
-import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
+import { conditional, documentClient, queryAll, type Item } from './dynamo.ts'
 
 export type SyncType = 'complete' | 'incremental'
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'partial'
@@ -83,6 +83,13 @@ interface RunItem extends Run {
 
 const toRun = ({ pk: _pk, sk: _sk, ttl: _ttl, ...run }: RunItem): Run => run
 
+type ProgressItem = VaultProgress & { pk: string; sk: string; ttl: number }
+
+const toProgress = ({ pk: _pk, sk: _sk, ttl: _ttl, ...progress }: ProgressItem): VaultProgress => ({
+  ...progress,
+  messages: progress.messages ?? []
+})
+
 export interface SyncRunsRepositoryOptions {
   dynamodb: DynamoDBClient
   table: string
@@ -122,16 +129,13 @@ export class SyncRunsRepository {
 
   /** Every vault's progress in the run, by vault id. */
   async progress(runId: string): Promise<VaultProgress[]> {
-    const items = await queryAll<VaultProgress & { pk: string; sk: string; ttl: number }>(this.db, {
+    const items = await queryAll<ProgressItem>(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': runPk(runId) },
       ConsistentRead: true
     })
-    return items.map(({ pk: _pk, sk: _sk, ttl: _ttl, ...progress }) => ({
-      ...progress,
-      messages: progress.messages ?? []
-    }))
+    return items.map(toProgress)
   }
 
   /** Runs newest first. */
@@ -152,19 +156,20 @@ export class SyncRunsRepository {
     return { runs, cursor: last === undefined ? null : encodeCursor(last as CursorKey) }
   }
 
-  /** Marks the run running in slice `hop`; false when it has already ended. */
-  async markRunning(runId: string, hop: number): Promise<boolean> {
+  /** Marks the run running in slice `hop`: the run as it is now, or undefined when it has ended (or never was). */
+  async markRunning(runId: string, hop: number): Promise<Run | undefined> {
     const now = Date.now()
-    return await this.updateLive(
+    const run = await this.updateLive(
       runId,
       'SET #status = :running, hops = :hop, updatedAt = :now, startedAt = if_not_exists(startedAt, :now)',
       { ':hop': hop, ':now': now }
     )
+    return run === undefined ? undefined : toRun(run as unknown as RunItem)
   }
 
   /** Says the run is still being worked on (a slice's heartbeat); false when it has ended. */
   async touch(runId: string): Promise<boolean> {
-    return await this.updateLive(runId, 'SET updatedAt = :now', { ':now': Date.now() })
+    return (await this.updateLive(runId, 'SET updatedAt = :now', { ':now': Date.now() })) !== undefined
   }
 
   /** Fixes the run's vaults the first time; later calls get the plan already fixed. */
@@ -225,14 +230,15 @@ export class SyncRunsRepository {
     )
   }
 
-  /** A vault's outcome in the run; the first outcome recorded stays. */
-  async finishVault(runId: string, vaultId: string, outcome: VaultOutcome, name?: string): Promise<void> {
+  /** A vault's outcome in the run; the first outcome recorded stays. Answers the vault's progress as it is then. */
+  async finishVault(runId: string, vaultId: string, outcome: VaultOutcome, name?: string): Promise<VaultProgress> {
     const now = Date.now()
-    await conditional(
+    const key = { pk: runPk(runId), sk: vaultId }
+    const written = await conditional(
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: runPk(runId), sk: vaultId },
+          Key: key,
           UpdateExpression:
             'SET outcome = :outcome, finishedAt = :now, vaultId = :vaultId, startedAt = if_not_exists(startedAt, :now), #ttl = if_not_exists(#ttl, :ttl)' +
             (name === undefined ? '' : ', #name = :name'),
@@ -244,31 +250,40 @@ export class SyncRunsRepository {
             ':vaultId': vaultId,
             ':ttl': ttlFromMillis(now + SYNC_RUN_TTL_DAYS * DAY_MS),
             ...(name === undefined ? {} : { ':name': name })
-          }
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
         })
       )
     )
+    // An outcome was already there: the item as it is (engines that do not answer it on a failed condition: read).
+    const item = written.held
+      ? written.result.Attributes
+      : (written.current ??
+        (await this.db.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))).Item)
+    return toProgress(item as ProgressItem)
   }
 
   /** Ends the run with its status and result; false when it had already ended. */
   async finish(runId: string, status: RunStatus, result: SyncResult): Promise<boolean> {
     const now = Date.now()
-    return await this.updateLive(
+    const ended = await this.updateLive(
       runId,
       'SET #status = :status, #result = :result, finishedAt = :now, updatedAt = :now',
       { ':status': status, ':result': result, ':now': now },
       { '#result': 'result' }
     )
+    return ended !== undefined
   }
 
-  /** One update of the run item, made only while the run has not ended; false when it had. */
+  /** One update of the run item, made only while the run has not ended: the item as it is now, undefined when it had. */
   private async updateLive(
     runId: string,
     update: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {}
-  ): Promise<boolean> {
-    return await conditionHolds(
+  ): Promise<Item | undefined> {
+    const written = await conditional(
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
@@ -276,9 +291,11 @@ export class SyncRunsRepository {
           UpdateExpression: update,
           ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
           ExpressionAttributeNames: { '#status': 'status', ...names },
-          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values }
+          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values },
+          ReturnValues: 'ALL_NEW'
         })
       )
     )
+    return written.held ? (written.result.Attributes as Item) : undefined
   }
 }

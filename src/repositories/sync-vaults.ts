@@ -1,9 +1,8 @@
 /**
  * What /sync knows of each vault, in the sync table:
  *
- *   VAULT#<vaultId> / LEASE        which run may sync the vault now, and until when. Taken with one
- *                                  conditional put (free, expired, or already this run's), renewed
- *                                  and released on `runId = mine`: one run per vault at a time, and
+ *   VAULT#<vaultId> / LEASE        which run may sync the vault now, and until when (the lease of
+ *                                  ./lease.ts, an item of its own): one run per vault at a time, and
  *                                  a crashed run's successor takes over once the lease has expired.
  *   VAULTS / <vaultId>#<target>    the vault's synced state at one destination (`<bucket>/<prefix>`):
  *                                  the last version fully applied (it only moves forward), the file
@@ -24,10 +23,11 @@ import {
   type DynamoDBDocumentClient
 } from '@aws-sdk/lib-dynamodb'
 import { InvalidInputError } from '../errors.ts'
-import { SYNC_LEASE_TTL_AFTER_MS, ttlFromMillis } from '../expiry.ts'
+import { SYNC_LEASE_TTL_AFTER_MS } from '../expiry.ts'
 import { MAX_SYNC_VAULT_STATES } from '../limits.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
-import { conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
+import { conditionHolds, documentClient, queryAll } from './dynamo.ts'
+import { ItemLease } from './lease.ts'
 
 /** Where a vault is backed up: a bucket and a key prefix (files land under `<prefix>/<vaultId>/`). */
 export interface Target {
@@ -82,80 +82,34 @@ export interface SyncVaultsRepositoryOptions {
 export class SyncVaultsRepository {
   private readonly db: DynamoDBDocumentClient
   private readonly table: string
+  private readonly leases: ItemLease
 
   constructor(options: SyncVaultsRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
     this.table = options.table
+    this.leases = new ItemLease(
+      { db: this.db, table: this.table, ownerAttribute: 'runId', untilAttribute: 'until' },
+      SYNC_LEASE_TTL_AFTER_MS
+    )
   }
 
+  /** Takes the vault's lease for the run: free, expired (then `tookOverFrom` names the run it was) or already its. */
   async acquireLease(vaultId: string, runId: string, leaseMs: number): Promise<LeaseResult> {
-    const now = Date.now()
-    const outcome = await conditional(
-      this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...leaseKey(vaultId),
-            runId,
-            until: now + leaseMs,
-            ttl: ttlFromMillis(now + leaseMs + SYNC_LEASE_TTL_AFTER_MS)
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR runId = :runId OR #until < :now',
-          ExpressionAttributeNames: { '#until': 'until' },
-          ExpressionAttributeValues: { ':runId': runId, ':now': now },
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
-        })
-      )
-    )
-    if (outcome.held) {
-      const previous = outcome.result.Attributes?.runId as string | undefined
-      return { acquired: true, tookOverFrom: previous !== undefined && previous !== runId ? previous : undefined }
-    }
-    const current = outcome.current ?? (await this.lease(vaultId))
-    // Released or expired between the put and the read: the caller tries again.
-    return { acquired: false, holder: String(current?.runId ?? '') }
+    const lease = await this.leases.acquire(leaseKey(vaultId), runId, leaseMs)
+    return lease.acquired ? { acquired: true, tookOverFrom: lease.tookOverFrom } : lease
   }
 
   /** Extends this run's lease; false when the vault is no longer this run's. */
   async renewLease(vaultId: string, runId: string, leaseMs: number): Promise<boolean> {
-    const until = Date.now() + leaseMs
-    return await conditionHolds(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: leaseKey(vaultId),
-          UpdateExpression: 'SET #until = :until, #ttl = :ttl',
-          ConditionExpression: 'runId = :runId',
-          ExpressionAttributeNames: { '#until': 'until', '#ttl': 'ttl' },
-          ExpressionAttributeValues: {
-            ':runId': runId,
-            ':until': until,
-            ':ttl': ttlFromMillis(until + SYNC_LEASE_TTL_AFTER_MS)
-          }
-        })
-      )
-    )
+    return await this.leases.renew(leaseKey(vaultId), runId, leaseMs)
   }
 
   async releaseLease(vaultId: string, runId: string): Promise<void> {
-    await conditional(
-      this.db.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: leaseKey(vaultId),
-          ConditionExpression: 'runId = :runId',
-          ExpressionAttributeValues: { ':runId': runId }
-        })
-      )
-    )
+    await this.leases.release(leaseKey(vaultId), runId)
   }
 
   async lease(vaultId: string): Promise<{ runId: string; until: number } | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: leaseKey(vaultId), ConsistentRead: true })
-    )
-    return Item as { runId: string; until: number } | undefined
+    return (await this.leases.read(leaseKey(vaultId))) as { runId: string; until: number } | undefined
   }
 
   async state(vaultId: string, target: Target): Promise<VaultState | undefined> {

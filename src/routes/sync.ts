@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { InvalidInputError, NotFoundError } from '../errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
-import type { Target, VaultState } from '../repositories/sync-vaults.ts'
+import type { VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   DownloadFileQuery,
@@ -78,13 +78,9 @@ function vaultRow({ vault, state }: { vault?: VaultInfo; state?: VaultState }) {
   }
 }
 
-/** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Handlers are thin: the engine does the work. */
+/** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Thin handlers: app.sync does the work. */
 const syncRoutes: FastifyPluginAsyncTypebox = async app => {
-  const engine = app.syncEngine
-
-  /** The destination a read names, checked like a run's. */
-  const targetOf = (query: { dest_bucket?: string; dest_prefix?: string }): Target =>
-    engine.target(query.dest_bucket, query.dest_prefix)
+  const { runs: runService, vaults } = app.sync
 
   app.post(
     '/sync',
@@ -125,7 +121,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
             }
       let started: Run
       try {
-        started = await engine.start({
+        started = await runService.start({
           vaultId: body.vault_id,
           syncType: body.sync_type,
           destBucket: body.dest_bucket,
@@ -148,7 +144,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       }
       const wait = request.query.wait ?? 0
       if (wait > 0) {
-        const ended = await engine.waitFor(started.runId, wait * 1000)
+        const ended = await runService.waitFor(started.runId, wait * 1000)
         if (ended.result !== undefined) return ended.result
       }
       return await reply
@@ -170,7 +166,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async request => {
-      const { runs, cursor } = await engine.list(request.query.limit ?? 20, request.query.cursor)
+      const { runs, cursor } = await runService.list(request.query.limit ?? 20, request.query.cursor)
       return { runs: runs.map(runSummary), cursor }
     }
   )
@@ -187,7 +183,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async request => {
-      const found = await engine.get(request.params.run_id)
+      const found = await runService.get(request.params.run_id)
       if (found === undefined)
         throw new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${request.params.run_id} not found`)
       return {
@@ -210,7 +206,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
         response: { 200: VaultList, ...errorResponses() }
       }
     },
-    async () => ({ vaults: (await engine.vaults()).map(vaultRow) })
+    async () => ({ vaults: (await vaults.vaults()).map(vaultRow) })
   )
 
   app.get(
@@ -226,14 +222,8 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async request => {
-      const { prefix, limit, cursor } = request.query
-      const page = await app.syncVaultsRepository.files(
-        request.params.vault_id,
-        targetOf(request.query),
-        prefix ?? '',
-        limit ?? 100,
-        cursor
-      )
+      const { prefix, limit, cursor, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
+      const page = await vaults.files(request.params.vault_id, { destBucket, destPrefix, prefix, limit, cursor })
       return {
         files: page.files.map(f => ({ path: f.path, size: f.size, sha256: f.sha256, mtime: f.mtime, s3_key: f.s3Key })),
         cursor: page.cursor
@@ -254,14 +244,8 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async request => {
-      const target = targetOf(request.query)
-      const entry = await app.syncVaultsRepository.file(request.params.vault_id, target, request.query.path)
-      if (entry === undefined)
-        throw new NotFoundError(
-          'SYNC_FILE_NOT_FOUND',
-          `No backed-up file ${JSON.stringify(request.query.path)} in vault ${request.params.vault_id}`
-        )
-      return await app.syncObjectsRepository.downloadUrl(target.bucket, entry.s3Key)
+      const { path, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
+      return await vaults.download(request.params.vault_id, path, { destBucket, destPrefix })
     }
   )
 }

@@ -15,6 +15,7 @@ import type { EmbeddedStack } from '../local/embedded-stack.ts'
 import { FINAL_STATUSES, type Run, type VaultProgress } from '../repositories/sync-runs.ts'
 import { poll } from '../poll.ts'
 import { inProcessLauncher } from './launcher.ts'
+import type { SliceRunners } from './run-kinds.ts'
 
 const USAGE = 'usage: npm run sync -- [--vault ID] [--complete]'
 const POLL_MS = 500
@@ -43,6 +44,7 @@ if (values.help) {
 let config: Config = loadConfig({ LOG_LEVEL: 'warn', ...process.env }, 'server')
 let stack: EmbeddedStack | undefined
 let app: FastifyInstance | undefined
+let sliceFailure: Error | undefined
 
 async function shutdown(code: number): Promise<never> {
   await app?.close()
@@ -55,7 +57,22 @@ try {
     const { startLocalStorage } = await import('../local/storage.ts')
     ;({ config, stack } = await startLocalStorage(config, { dataDir: config.dataDir }))
   }
-  app = await buildApp(config, { logStream: process.stderr })
+  // The background launcher of `npm run dev`, noting a slice that failed outright, which would leave the run unended.
+  const timeBudgetMs = config.sync.timeBudgetMs
+  const launcher = (slices: SliceRunners, log: Logger) =>
+    inProcessLauncher(
+      async (next, deadline) => {
+        try {
+          await slices.run(next, deadline)
+        } catch (err) {
+          sliceFailure = err as Error
+          throw err
+        }
+      },
+      timeBudgetMs,
+      log
+    )
+  app = await buildApp(config, { logStream: process.stderr, sync: { launcher } })
 } catch (err) {
   // The embedded DynamoDB's files are one process's at a time.
   const hint = config.embeddedStack
@@ -64,26 +81,11 @@ try {
   console.error(`Could not start: ${(err as Error).message}${hint}`)
   await shutdown(1)
 }
-const engine = app!.syncEngine
-
-// The background launcher of `npm run dev`, noting a slice that failed outright, which would leave the run unended.
-let sliceFailure: Error | undefined
-engine.launcher = inProcessLauncher(
-  async (next, deadline) => {
-    try {
-      await engine.runSlice(next, deadline)
-    } catch (err) {
-      sliceFailure = err as Error
-      throw err
-    }
-  },
-  config.sync.timeBudgetMs,
-  app!.log as unknown as Logger
-)
+const runs = app!.sync.runs
 
 let run: Run
 try {
-  run = await engine.start({
+  run = await runs.start({
     vaultId: values.vault,
     syncType: values.complete ? 'complete' : 'incremental',
     trigger: 'cli'
@@ -108,7 +110,7 @@ const shown = new Map<string, string>()
 // The exit code once the run ended or a slice failed outright; no deadline: Ctrl-C stops the wait.
 const exitCode = await poll(
   async () => {
-    const found = await engine.get(run!.runId)
+    const found = await runs.get(run!.runId)
     if (found === undefined) throw new Error(`run ${run!.runId} disappeared`)
     for (const vault of found.progress) {
       const line = progressLine(vault)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
+import { poll } from '../../src/poll.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { change } from '../fixtures/project-changes.ts'
 import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
@@ -310,12 +311,19 @@ t.test('guarantees 1 and 2: 8 concurrent writers × 250 changes and a tailing re
   const seen: Change[] = []
   const reader = async () => {
     let since = 0
-    while (writing || seen.length < total) {
-      const p = await page(app, 'p1', `since=${since}&limit=${1 + Math.floor(Math.random() * 60)}`)
-      seen.push(...p.changes)
-      since = p.lastSeq
-      if (p.changes.length === 0) await new Promise(resolve => setTimeout(resolve, 5))
-    }
+    // Reads page after page; pauses only when a page came back empty.
+    await poll(
+      async () => {
+        for (;;) {
+          const p = await page(app, 'p1', `since=${since}&limit=${1 + Math.floor(Math.random() * 60)}`)
+          seen.push(...p.changes)
+          since = p.lastSeq
+          if (!writing && seen.length >= total) return true
+          if (p.changes.length === 0) return undefined
+        }
+      },
+      { intervalMs: 5 }
+    )
   }
 
   const reading = reader()

@@ -28,8 +28,8 @@ t.test("a destination prefix that would reach into another vault's files is 400,
   t.equal(objects.get('vaults/vault-1/notes/x.md')!.body.toString(), "vault-1's own note")
   t.equal((await bed.api.get('/sync/vaults/notes/files?dest_prefix=vaults/vault-1')).statusCode, 400)
   // The engine holds to the rule for runs that do not come through the route (the command line, the schedule).
-  t.equal(bed.app.syncEngine.target(undefined, 'one-segment').prefix, 'one-segment')
-  t.throws(() => bed.app.syncEngine.target(undefined, 'vaults/vault-1'), { code: 'SYNC_DEST_PREFIX_INVALID' })
+  t.equal(bed.app.sync.runs.target(undefined, 'one-segment').prefix, 'one-segment')
+  t.throws(() => bed.app.sync.runs.target(undefined, 'vaults/vault-1'), { code: 'SYNC_DEST_PREFIX_INVALID' })
 })
 
 t.test('a run for a vault the account does not have leaves no row in GET /sync/vaults', async t => {

@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { continuationEvent, isSyncContinuation } from '../../src/lambda-events.ts'
+import { continuationEvent, continuationOf, isSyncContinuation } from '../../src/lambda-events.ts'
 import type { Continuation } from '../../src/lambda-events.ts'
 import { lambdaLauncher } from '../../src/sync/launcher.ts'
 
@@ -85,4 +85,14 @@ t.test('without credentials or a token, the event carries neither key', async t 
   await launcher.launch({ runId: '01890a5d-ac96-774b-bcce-b302099a8058', hop: 1 })
   t.equal(api.invocations.length, 1)
   t.strictSame(JSON.parse(api.invocations[0]!.body), { sync_run: '01890a5d-ac96-774b-bcce-b302099a8058', hop: 1 })
+})
+
+t.test("the handler reads back the continuation that was sent, a sync run's with no kind", async t => {
+  const next: Continuation = { runId: '01890a5d-ac96-774b-bcce-b302099a8059', hop: 2, token: 'session-token' }
+  api.invocations.length = 0
+  await launcher.launch(next)
+  const event: unknown = JSON.parse(api.invocations[0]!.body)
+  t.ok(isSyncContinuation(event))
+  t.same(continuationOf(event as Parameters<typeof continuationOf>[0]), next)
+  t.notOk('kind' in continuationOf(continuationEvent({ ...next, kind: 'sync' })), "'sync' is the kind left out")
 })

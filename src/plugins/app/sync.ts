@@ -4,47 +4,65 @@ import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
 import { defaultMetricsSink } from '../../emf.ts'
 import { AccountSettings } from '../../sync/account.ts'
-import { SyncEngine } from '../../sync/engine.ts'
+import { SignIns } from '../../sync/account-session.ts'
+import { Destinations } from '../../sync/destinations.ts'
 import { inProcessLauncher, lambdaLauncher, type SyncLauncher } from '../../sync/launcher.ts'
 import { SyncMetrics, type MetricsSink } from '../../sync/metrics.ts'
+import { RunEnd } from '../../sync/run-end.ts'
+import { RunTracker, SliceRunners } from '../../sync/run-kinds.ts'
+import { SyncRunService, syncRunBook } from '../../sync/run-service.ts'
+import { SyncSliceRunner } from '../../sync/slice-runner.ts'
+import { VaultListing } from '../../sync/vault-listing.ts'
+
+/** /sync's parts, as routes, the Lambda handler and the CLI call them. */
+export interface SyncServices {
+  /** Start, read, list and wait for runs. */
+  runs: SyncRunService
+  /** The account's vaults and their backed-up files. */
+  vaults: VaultListing
+  /** Every kind's slice runner: where a continuation goes. */
+  slices: SliceRunners
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
-    syncEngine: SyncEngine
+    sync: SyncServices
   }
 }
 
 export interface SyncPluginOptions {
   config: Config
-  /** How slices after the request start; by default a self-invocation on Lambda, the background elsewhere. */
-  launcher?: (engine: SyncEngine) => SyncLauncher
+  /**
+   * How slices after the request start, given where a continuation is run; by default a self-invocation on
+   * Lambda, the background elsewhere.
+   */
+  launcher?: (slices: SliceRunners, log: Logger) => SyncLauncher
   /** Where embedded-metric-format lines go; by default stdout on Lambda, the debug log elsewhere. */
   metricsSink?: MetricsSink
 }
 
-/** The sync engine, on the app's repositories; its slices stop when the app closes. */
+/** The sync run service, vault listing and slice runner, on the app's repositories; slices stop when the app closes. */
 export default fp<SyncPluginOptions>(
   async (app, { config, launcher, metricsSink }) => {
     const log = app.log.child({ component: 'sync' }) as unknown as Logger
     const credentials = config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
     const sink: MetricsSink = metricsSink ?? defaultMetricsSink(config.runtime, log, 'sync metrics')
-    const engine = new SyncEngine({
-      runs: app.syncRunsRepository,
-      vaults: app.syncVaultsRepository,
-      objects: app.syncObjectsRepository,
-      account: new AccountSettings(config.sync.account, {
-        region: config.region,
-        endpoints: config.endpoints,
-        credentials
-      }),
-      config: config.sync,
-      apiUrl: config.obsidian.apiUrl,
-      bucket: config.buckets.sync,
-      metrics: new SyncMetrics(sink, config.functionName),
-      log
+    const runs = app.syncRunsRepository
+    const vaults = app.syncVaultsRepository
+    const account = new AccountSettings(config.sync.account, {
+      region: config.region,
+      endpoints: config.endpoints,
+      credentials
     })
-    engine.launcher =
-      launcher?.(engine) ??
+    const destinations = new Destinations(config.sync.allowedBuckets, config.buckets.sync)
+    const metrics = new SyncMetrics(sink, config.functionName)
+    const signIns = new SignIns()
+    const ends = new RunEnd({ runs, vaults, metrics, lambdaMemory: config.sync.lambdaMemory, log })
+
+    // The launcher runs continuations through `slices`, whose runners it is then handed to.
+    const slices = new SliceRunners()
+    const launch: SyncLauncher =
+      launcher?.(slices, log) ??
       (config.runtime === 'lambda' && config.functionName !== undefined
         ? lambdaLauncher({
             functionName: config.functionName,
@@ -52,9 +70,48 @@ export default fp<SyncPluginOptions>(
             endpoint: config.endpoints.lambda,
             credentials
           })
-        : inProcessLauncher((next, deadline) => engine.runSlice(next, deadline), config.sync.timeBudgetMs, log))
-    app.decorate('syncEngine', engine)
-    app.addHook('onClose', async () => await engine.stop())
+        : inProcessLauncher((next, deadline) => slices.run(next, deadline), config.sync.timeBudgetMs, log))
+    const tracker = new RunTracker({ book: syncRunBook(runs, ends), launcher: launch, leaseMs: config.sync.leaseMs })
+    const service = new SyncRunService({
+      runs,
+      vaults,
+      account,
+      destinations,
+      ends,
+      tracker,
+      leaseMs: config.sync.leaseMs,
+      log
+    })
+    slices.register(
+      'sync',
+      new SyncSliceRunner({
+        runs,
+        vaults,
+        objects: app.syncObjectsRepository,
+        account,
+        config: config.sync,
+        apiUrl: config.obsidian.apiUrl,
+        signIns,
+        ends,
+        tracker,
+        metrics,
+        log
+      })
+    )
+    const listing = new VaultListing({
+      vaults,
+      objects: app.syncObjectsRepository,
+      account,
+      destinations,
+      signIns,
+      apiUrl: config.obsidian.apiUrl,
+      log
+    })
+    app.decorate('sync', { runs: service, vaults: listing, slices })
+    app.addHook('onClose', async () => {
+      slices.stop()
+      await launch.close()
+    })
   },
   { name: 'sync', dependencies: ['repositories'] }
 )

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { conditional, conditionHolds } from '../dynamo.ts'
+import { conditionHolds } from '../dynamo.ts'
+import { AttributeLease } from '../lease.ts'
 import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
 import { latestSeqOf, type Batches, type Head } from './batches.ts'
 import { lastSeqOf, META, projectKey, type Change, type MetaItem } from './items.ts'
@@ -20,6 +21,8 @@ const PAGE = 100
 
 export class Projector {
   private readonly pages: PageProjector
+  /** On META itself: whoever holds it applies the batches. */
+  private readonly lease: AttributeLease
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -29,6 +32,7 @@ export class Projector {
     private readonly metrics: ProjectsMetrics
   ) {
     this.pages = new PageProjector(db, table)
+    this.lease = new AttributeLease({ db, table, ownerAttribute: 'leaseOwner', untilAttribute: 'leaseUntil' })
   }
 
   /**
@@ -134,35 +138,13 @@ export class Projector {
 
   /** META as it is once the lease is ours, or undefined when another holds it. */
   private async takeLease(pk: string, owner: string): Promise<MetaItem | undefined> {
-    const now = Date.now()
-    const lease = await conditional(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk, sk: META },
-          UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :owner',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
-          ExpressionAttributeValues: { ':until': now + this.leaseMs, ':owner': owner, ':now': now },
-          ReturnValues: 'ALL_NEW'
-        })
-      )
-    )
-    return lease.held ? (lease.result.Attributes as MetaItem) : undefined
+    const lease = await this.lease.acquire({ pk, sk: META }, owner, this.leaseMs)
+    return lease.acquired ? (lease.item as unknown as MetaItem) : undefined
   }
 
   private async releaseLease(pk: string, owner: string): Promise<void> {
     // Not ours any more (it expired and another took it): nothing to release.
-    await conditionHolds(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk, sk: META },
-          UpdateExpression: 'SET leaseUntil = :zero',
-          ConditionExpression: 'leaseOwner = :owner',
-          ExpressionAttributeValues: { ':zero': 0, ':owner': owner }
-        })
-      )
-    )
+    await this.lease.release({ pk, sk: META }, owner)
   }
 }
 
