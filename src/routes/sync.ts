@@ -22,6 +22,7 @@ import {
 } from '../schemas/sync.ts'
 import type { RunCredentials } from '../sync/account.ts'
 import { SyncBusyError } from '../sync/engine.ts'
+import { downloadAsOf, filesAsOf } from './sync-history.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
 const run = { auth: { scopes: ['sync:run'] } }
@@ -219,14 +220,16 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       config: read,
       schema: {
         tags: ['sync'],
-        summary: "A vault's backed-up files, by path",
+        summary: "A vault's backed-up files, by path; with as_of, as the backup held them at that moment",
         params: VaultParams,
         querystring: ListFilesQuery,
         response: { 200: FileList, ...errorResponses(400, 403) }
       }
     },
     async request => {
-      const { prefix, limit, cursor } = request.query
+      const { prefix, limit, cursor, as_of: asOf } = request.query
+      if (asOf !== undefined)
+        return await filesAsOf(app, request.params.vault_id, targetOf(request.query), { ...request.query, as_of: asOf })
       const page = await app.syncVaultsRepository.files(
         request.params.vault_id,
         targetOf(request.query),
@@ -235,7 +238,14 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
         cursor
       )
       return {
-        files: page.files.map(f => ({ path: f.path, size: f.size, sha256: f.sha256, mtime: f.mtime, s3_key: f.s3Key })),
+        files: page.files.map(f => ({
+          path: f.path,
+          size: f.size,
+          sha256: f.sha256,
+          mtime: f.mtime,
+          s3_key: f.s3Key,
+          version_id: f.versionId ?? null
+        })),
         cursor: page.cursor
       }
     }
@@ -247,7 +257,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       config: read,
       schema: {
         tags: ['sync'],
-        summary: 'A presigned download URL of a backed-up file',
+        summary: "A presigned download URL of a backed-up file; with as_of, of that moment's bytes",
         params: VaultParams,
         querystring: DownloadFileQuery,
         response: { 200: FileDownload, ...errorResponses(400, 403, 404) }
@@ -255,6 +265,8 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
     },
     async request => {
       const target = targetOf(request.query)
+      if (request.query.as_of !== undefined)
+        return await downloadAsOf(app, request.params.vault_id, target, request.query.path, request.query.as_of)
       const entry = await app.syncVaultsRepository.file(request.params.vault_id, target, request.query.path)
       if (entry === undefined)
         throw new NotFoundError(
