@@ -234,7 +234,8 @@ export class SyncHistoryRepository {
           MaxKeys: this.listPageSize
         })
       )
-      const groups = [...groupByKey(page)]
+      // Keys after the marker only, as S3 lists them; moto lists the marker's own key too.
+      const groups = [...groupByKey(page)].filter(([key]) => key !== keyMarker)
       if (carried.length > 0) {
         const key = carried[0]!.key
         const continued = groups[0]?.[0] === key ? groups.shift()![1] : []
