@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { DeleteObjectCommand, GetBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client
+} from '@aws-sdk/client-s3'
 import t from 'tap'
 import { createAwsClients } from '../../src/aws-clients.ts'
+import { createMissingStorage } from '../../src/local/bootstrap.ts'
 import { SyncHistoryRepository } from '../../src/repositories/sync-history.ts'
 import { SyncVaultsRepository } from '../../src/repositories/sync-vaults.ts'
 import { vaultKeyPrefix } from '../../src/sync/paths.ts'
@@ -35,9 +42,22 @@ const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
   return all
 }
 
-t.test('the sync bucket is versioned wherever the bootstrap creates it', async t => {
+t.test('the sync bucket is versioned wherever the bootstrap creates it, and only it', async t => {
   const { s3, Bucket } = await bed(t)
   t.equal((await s3.send(new GetBucketVersioningCommand({ Bucket }))).Status, 'Enabled')
+  const config = await testConfig()
+  t.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: config.buckets.assets }))).Status, undefined)
+})
+
+t.test('a sync bucket an older start created without versioning is versioned at the next', async t => {
+  const config = await testConfig()
+  const { s3, dynamodb } = createAwsClients(config)
+  dynamodb.destroy()
+  t.teardown(() => s3.destroy())
+  const older = `test-older-sync-${randomUUID().slice(0, 8)}`
+  await s3.send(new CreateBucketCommand({ Bucket: older }))
+  await createMissingStorage({ ...config, buckets: { ...config.buckets, sync: older } })
+  t.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: older }))).Status, 'Enabled')
 })
 
 t.test(
