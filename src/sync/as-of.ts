@@ -11,7 +11,11 @@ const DAY_MS = 24 * 60 * 60 * 1000
 
 /** `as_of` as the schema lets it through: epoch ms in decimal digits, or an RFC 3339 time. */
 export function parseAsOf(text: string): number {
-  return /^[0-9]+$/.test(text) ? Number(text) : Date.parse(text)
+  if (/^[0-9]+$/.test(text)) return Number(text)
+  // RFC 3339 allows a leap second, which Date cannot parse: it is the last second of its minute.
+  const moment = Date.parse(text.replace(/^(.{17})60(?:\.[0-9]+)?/, (_, minute: string) => `${minute}59.999`))
+  if (Number.isNaN(moment)) throw new InvalidInputError('VALIDATION_FAILED', `as_of ${text} is not a moment`)
+  return moment
 }
 
 /** The oldest moment the backup of `state` can show at `now`; undefined when it has never run. */
