@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -162,4 +163,35 @@ t.test('a version that is still current is described by the index, without a HEA
     [{ sha256: 'sha-object', mtime: 1 }],
     'an index entry of another version is not taken for this one'
   )
+})
+
+t.test('a moment in the past costs a HEAD per file changed since, not per file', async t => {
+  const { s3, vaults, history, Bucket, prefix, vaultId } = await bed(t)
+  let heads = 0
+  s3.middlewareStack.add(
+    next => async args => {
+      if ((args.input as { VersionId?: string }).VersionId !== undefined && 'Key' in (args.input as object)) heads++
+      return await next(args)
+    },
+    { step: 'initialize', name: 'countVersionReads' }
+  )
+  const target = { bucket: Bucket, prefix: 'vaults' }
+  const write = async (path: string, body: string) => {
+    const versionId = await put(s3, Bucket, `${prefix}${path}`, body, `sha-${body}`, 1)
+    const entry = { path, size: body.length, sha256: `sha-${body}`, mtime: 1, s3Key: `${prefix}${path}`, uid: 1 }
+    await vaults.putFile(vaultId, target, { ...entry, versionId, runId: 'r' })
+  }
+  for (let i = 0; i < 6; i++) await write(`n${i}.md`, `first ${i}`)
+  await sleep(1100)
+  const between = Date.now()
+  await sleep(1100)
+  await write('n2.md', 'second 2')
+
+  heads = 0
+  const past = await collect(history.filesAsOf(Bucket, prefix, between))
+  t.equal(past.find(f => f.path === 'n2.md')?.sha256, 'sha-first 2')
+  t.equal(heads, 1, 'one HEAD: the version replaced since')
+  heads = 0
+  t.equal((await collect(history.filesAsOf(Bucket, prefix, Date.now() + 1000))).length, 6)
+  t.equal(heads, 0, 'now: every version is a current one, described by the index')
 })
