@@ -252,9 +252,9 @@ export class SyncHistoryRepository {
   }
 
   /**
-   * One key's versions and delete markers, each run newest first, as one run. The SDK hands versions and delete markers in two
-   * lists, losing S3's order between them, and times are to the second: a version and a delete marker of the
-   * same second are ordered by which is the latest, else by asking S3 what comes after one of them.
+   * One key's versions and delete markers, each run newest first, as one run. The SDK hands versions and delete
+   * markers in two lists, losing S3's order between them, and times are to the second: a version and a delete
+   * marker of the same second are ordered by which is the latest, else by asking S3 what comes after one of them.
    */
   private async merge(bucket: string, all: Listed[]): Promise<Listed[]> {
     const versions = all.filter(v => !v.deleted)

@@ -59,9 +59,9 @@ export class SyncObjectsRepository {
   }
 
   /**
-   * Writes `body` to `key`; resolves with the bytes written and the version made once the object exists. `expectedBytes` (what the
-   * service says the file is) picks the way: one PUT up to a part's size, most files, with a fraction of what a
-   * multipart upload allocates; a stream of parts above.
+   * Writes `body` to `key`; resolves with the bytes written and the version made once the object exists.
+   * `expectedBytes` (what the service says the file is) picks the way: one PUT up to a part's size, most files,
+   * with a fraction of what a multipart upload allocates; a stream of parts above.
    */
   async upload(
     bucket: string,
@@ -146,8 +146,8 @@ export class SyncObjectsRepository {
   }
 
   /**
-   * A presigned GET (of one version, when named) that serves the file as a download (`Content-Disposition: attachment`), as /assets does: a
-   * vault's SVG or HTML never runs inline on the bucket's origin.
+   * A presigned GET (of one version, when named) that serves the file as a download (`Content-Disposition:
+   * attachment`), as /assets does: a vault's SVG or HTML never runs inline on the bucket's origin.
    */
   async downloadUrl(bucket: string, key: string, versionId?: string): Promise<{ url: string; expiresAt: number }> {
     const name = key.slice(key.lastIndexOf('/') + 1)
