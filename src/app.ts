@@ -20,6 +20,7 @@ import dataRoutes from './routes/data.ts'
 import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
 import syncRoutes from './routes/sync.ts'
+import syncHistoryRoutes from './routes/sync-history.ts'
 import usersRoutes from './routes/users.ts'
 import { schemaController, type SchemaCompilers } from './schema-compilers.ts'
 
@@ -123,6 +124,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(usersRoutes)
   await app.register(assetsRoutes)
   await app.register(syncRoutes)
+  await app.register(syncHistoryRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

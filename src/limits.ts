@@ -44,3 +44,9 @@ export const MAX_SYNC_VAULT_STATES = 1000
 export const ASSET_METADATA_TTL_DAYS = 30
 /** /assets: a file name is cut to this many characters once made safe. */
 export const MAX_FILE_NAME = 200
+
+/**
+ * /sync: days the sync bucket keeps a version once it is no longer current (template.yaml's lifecycle rule):
+ * the oldest moment a backup can show is this long ago.
+ */
+export const SYNC_VERSION_RETENTION_DAYS = 30

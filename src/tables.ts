@@ -33,6 +33,11 @@ export interface BucketDefinition {
   defaultName: string
   /** Every object the app writes has a key under this prefix; policies and lifecycle rules name it. */
   keyPrefix: string
+  /**
+   * Keeps every version of an object: the local bootstrap turns versioning on, as template.yaml does, so the
+   * past a restore reads exists on every engine.
+   */
+  versioned?: boolean
 }
 
 /** The keys of a table keyed by a string partition key and a string sort key. */
@@ -179,7 +184,8 @@ export const buckets = {
     logicalId: 'SyncBucket',
     envVar: 'SYNC_BUCKET',
     defaultName: 'atlas-sync',
-    keyPrefix: 'vaults/'
+    keyPrefix: 'vaults/',
+    versioned: true
   }
 } satisfies Record<string, BucketDefinition>
 

@@ -175,9 +175,13 @@ t.test(
   { skip: unavailable },
   async t => {
     const statements = functionRole(new Evaluator(template, { SyncAllowedBuckets: 'backup-a,backup-b' })).statements
-    for (const bucket of ['backup-a', 'backup-b'])
+    for (const bucket of ['backup-a', 'backup-b']) {
       t.ok(allows(statements, 's3:PutObject', `arn:aws:s3:::${bucket}/vaults/v1/note.md`), `objects of ${bucket}`)
+      t.ok(allows(statements, 's3:GetObjectVersion', `arn:aws:s3:::${bucket}/vaults/v1/note.md`), 'their versions')
+      t.ok(allows(statements, 's3:ListBucketVersions', `arn:aws:s3:::${bucket}`), 'their listing of versions')
+    }
     t.notOk(allows(statements, 's3:PutObject', 'arn:aws:s3:::backup-c/vaults/v1/note.md'), 'not another bucket')
+    t.notOk(allows(statements, 's3:ListBucketVersions', 'arn:aws:s3:::backup-c'), "nor another bucket's versions")
     const none = functionRole(new Evaluator(template)).statements
     t.notOk(allows(none, 's3:PutObject', 'arn:aws:s3:::backup-a/vaults/v1/note.md'), 'none named: none besides its own')
   }

@@ -4,7 +4,8 @@ import { parse, type Tags } from 'yaml'
 import { UNCOMMITTED_TAG } from '../src/repositories/data.ts'
 import { EXPORT_RETENTION_DAYS, EXPORTS_KEY_PREFIX } from '../src/sync/export/retention.ts'
 import { SyncMetrics, SYNC_METRICS_NAMESPACE } from '../src/sync/metrics.ts'
-import { buckets, tables } from '../src/tables.ts'
+import { SYNC_VERSION_RETENTION_DAYS } from '../src/limits.ts'
+import { buckets, tables, type BucketDefinition } from '../src/tables.ts'
 
 // CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
 const INTRINSICS = [
@@ -93,6 +94,18 @@ for (const [key, def] of Object.entries(buckets)) {
     // A bucket that notifies the function is named explicitly, and the function gets that name: a Ref would be a cycle.
     const expected = bucket!.Properties.BucketName ?? { Ref: def.logicalId }
     t.same(fn.Properties.Environment.Variables[def.envVar], expected, `the function gets ${def.envVar}`)
+    // As the local bootstrap makes it: versioned, its old versions kept as long as a backup's past reaches.
+    const versioned = (def as BucketDefinition).versioned === true
+    t.equal(bucket!.Properties.VersioningConfiguration?.Status === 'Enabled', versioned, `versioned: ${versioned}`)
+    if (versioned) {
+      const rules = bucket!.Properties.LifecycleConfiguration.Rules as Array<Record<string, any>> // eslint-disable-line @typescript-eslint/no-explicit-any
+      t.ok(
+        rules.some(
+          r => r.Status === 'Enabled' && r.NoncurrentVersionExpiration?.NoncurrentDays === SYNC_VERSION_RETENTION_DAYS
+        ),
+        `old versions kept ${SYNC_VERSION_RETENTION_DAYS} days`
+      )
+    }
   })
 }
 

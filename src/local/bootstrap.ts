@@ -5,11 +5,18 @@ import {
   UpdateTimeToLiveCommand,
   type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
-import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, HeadBucketCommand, PutBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../aws-clients.ts'
 import type { Config } from '../config.ts'
-import { buckets, tables, type BucketNames, type TableDefinition, type TableNames } from '../tables.ts'
+import {
+  buckets,
+  tables,
+  type BucketDefinition,
+  type BucketNames,
+  type TableDefinition,
+  type TableNames
+} from '../tables.ts'
 
 /**
  * Creates every table and bucket of src/tables.ts that does not exist yet (only the tables, or only the buckets,
@@ -24,9 +31,9 @@ export async function bootstrapStorage(
     ...Object.entries(tables)
       .filter(() => only.tables)
       .map(([key, def]) => ensureTable(clients.dynamodb, def, names.tables[key as keyof TableNames])),
-    ...Object.keys(buckets)
+    ...Object.entries(buckets)
       .filter(() => only.buckets)
-      .map(key => ensureBucket(clients.s3, names.buckets[key as keyof BucketNames]))
+      .map(([key, def]) => ensureBucket(clients.s3, def, names.buckets[key as keyof BucketNames]))
   ])
 }
 
@@ -79,17 +86,25 @@ async function ensureTable(dynamodb: DynamoDBClient, def: TableDefinition, name:
   }
 }
 
-async function ensureBucket(s3: S3Client, name: string): Promise<void> {
+async function ensureBucket(s3: S3Client, def: BucketDefinition, name: string): Promise<void> {
+  if (!(await bucketExists(s3, name))) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: name }))
+    } catch (err) {
+      const code = (err as { name?: string }).name
+      if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw err
+    }
+  }
+  // Also on a bucket an older start created without it: turning versioning on again changes nothing.
+  if (def.versioned)
+    await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }))
+}
+
+async function bucketExists(s3: S3Client, name: string): Promise<boolean> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: name }))
-    return
+    return true
   } catch {
-    // missing: create it below
-  }
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: name }))
-  } catch (err) {
-    const code = (err as { name?: string }).name
-    if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw err
+    return false
   }
 }

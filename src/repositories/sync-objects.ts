@@ -34,6 +34,12 @@ export interface FileMetadata {
   contentType: string
 }
 
+/** What an upload made: its plaintext bytes, and its version when the bucket keeps versions. */
+export interface Written {
+  bytes: number
+  versionId?: string
+}
+
 export interface SyncObjectsRepositoryOptions {
   s3: S3Client
   /** The stack's sync bucket; runs may name others that are allowed. */
@@ -53,9 +59,9 @@ export class SyncObjectsRepository {
   }
 
   /**
-   * Writes `body` to `key`; resolves with the bytes written once the object exists. `expectedBytes` (what the
-   * service says the file is) picks the way: one PUT up to a part's size, most files, with a fraction of what a
-   * multipart upload allocates; a stream of parts above.
+   * Writes `body` to `key`; resolves with the bytes written and the version made once the object exists.
+   * `expectedBytes` (what the service says the file is) picks the way: one PUT up to a part's size, most files,
+   * with a fraction of what a multipart upload allocates; a stream of parts above.
    */
   async upload(
     bucket: string,
@@ -63,7 +69,7 @@ export class SyncObjectsRepository {
     body: AsyncIterable<Buffer>,
     meta: FileMetadata,
     expectedBytes: number
-  ): Promise<number> {
+  ): Promise<Written> {
     const params = {
       Bucket: bucket,
       Key: key,
@@ -75,8 +81,8 @@ export class SyncObjectsRepository {
       for await (const chunk of body) chunks.push(chunk)
       // Most files arrive in one piece: that piece is the body, not a copy of it.
       const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-      await this.s3.send(new PutObjectCommand({ ...params, Body: whole, ContentLength: whole.length }))
-      return whole.length
+      const put = await this.s3.send(new PutObjectCommand({ ...params, Body: whole, ContentLength: whole.length }))
+      return { bytes: whole.length, versionId: put.VersionId }
     }
     let bytes = 0
     const { body: counted, sourceError } = uploadBody(
@@ -95,15 +101,16 @@ export class SyncObjectsRepository {
       queueSize: PARTS_IN_FLIGHT,
       params: { ...params, Body: counted }
     })
+    let versionId: string | undefined
     try {
-      await upload.done()
+      versionId = (await upload.done()).VersionId
     } catch (err) {
       // The body's own failure (a tag or hash that does not check out), not how the upload then ended.
       throw sourceError() ?? err
     } finally {
       counted.destroy()
     }
-    return bytes
+    return { bytes, versionId }
   }
 
   /** Deletes the object; in a versioned bucket its last version stays recoverable. Missing is fine. */
@@ -130,14 +137,15 @@ export class SyncObjectsRepository {
   }
 
   /**
-   * A presigned GET that serves the file as a download (`Content-Disposition: attachment`), as /assets does: a
-   * vault's SVG or HTML never runs inline on the bucket's origin.
+   * A presigned GET (of one version, when named) that serves the file as a download (`Content-Disposition:
+   * attachment`), as /assets does: a vault's SVG or HTML never runs inline on the bucket's origin.
    */
-  async downloadUrl(bucket: string, key: string): Promise<{ url: string; expiresAt: number }> {
+  async downloadUrl(bucket: string, key: string, versionId?: string): Promise<{ url: string; expiresAt: number }> {
     const name = key.slice(key.lastIndexOf('/') + 1)
     const command = new GetObjectCommand({
       Bucket: bucket,
       Key: key,
+      VersionId: versionId,
       ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(name)}`
     })
     const url = await getSignedUrl(this.s3, command, { expiresIn: this.presignTtlSeconds })

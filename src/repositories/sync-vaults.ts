@@ -44,6 +44,8 @@ export interface VaultState {
   destPrefix: string
   /** The last version whose changes are all in S3 and the index. */
   version?: number
+  /** When the first run to this destination began (epoch ms): the backup holds nothing older. */
+  firstRunAt?: number
   fileCount: number
   lastRunId?: string
   lastAttemptAt?: number
@@ -57,6 +59,8 @@ export interface FileEntry {
   sha256: string
   mtime: number
   s3Key: string
+  /** The object version the upload made (versioned buckets): the past a restore reads tells it by this id. */
+  versionId?: string
   /** The vault version this content came from. */
   uid: number
   /** The run that wrote it. */
@@ -150,6 +154,24 @@ export class SyncVaultsRepository {
           }
         })
       )
+    )
+  }
+
+  /** Records when the first run to this destination began; a later call leaves the first time as it is. */
+  async recordFirstRun(vaultId: string, target: Target, at: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: stateKey(vaultId, target),
+        UpdateExpression:
+          'SET firstRunAt = if_not_exists(firstRunAt, :at), vaultId = :vaultId, destBucket = :bucket, destPrefix = :prefix',
+        ExpressionAttributeValues: {
+          ':at': at,
+          ':vaultId': vaultId,
+          ':bucket': target.bucket,
+          ':prefix': target.prefix
+        }
+      })
     )
   }
 
@@ -270,6 +292,17 @@ export class SyncVaultsRepository {
     return items.map(toEntry)
   }
 
+  /** The index entries whose paths sort from `first` to `last`, both included: one Query for a run of paths. */
+  async filesBetween(vaultId: string, target: Target, first: string, last: string): Promise<FileEntry[]> {
+    const items = await queryAll<Record<string, unknown>>(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+      ExpressionAttributeValues: { ':pk': filesPk(vaultId, target), ':first': first, ':last': last },
+      ConsistentRead: true
+    })
+    return items.map(toEntry)
+  }
+
   /** The index by path, from `prefix` on. */
   async files(
     vaultId: string,
@@ -310,6 +343,7 @@ function toState(item: Record<string, unknown>): VaultState {
     destBucket: String(item.destBucket),
     destPrefix: String(item.destPrefix),
     version: item.version as number | undefined,
+    firstRunAt: item.firstRunAt as number | undefined,
     fileCount: Math.max(0, Number(item.fileCount ?? 0)),
     lastRunId: item.lastRunId as string | undefined,
     lastAttemptAt: item.lastAttemptAt as number | undefined,
@@ -325,6 +359,7 @@ function toEntry(item: Record<string, unknown>): FileEntry {
     sha256: String(item.sha256),
     mtime: Number(item.mtime),
     s3Key: String(item.s3Key),
+    versionId: item.versionId as string | undefined,
     uid: Number(item.uid),
     runId: String(item.runId)
   }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { InvalidInputError, NotFoundError } from '../errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
-import type { VaultState } from '../repositories/sync-vaults.ts'
+import type { Target, VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   DownloadFileQuery,
@@ -22,6 +22,7 @@ import {
 } from '../schemas/sync.ts'
 import type { RunCredentials } from '../sync/account.ts'
 import { SyncBusyError } from '../sync/engine.ts'
+import { downloadAsOf, filesAsOf } from './sync-history.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
 const run = { auth: { scopes: ['sync:run'] } }
@@ -81,6 +82,10 @@ function vaultRow({ vault, state }: { vault?: VaultInfo; state?: VaultState }) {
 /** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Thin handlers: app.sync does the work. */
 const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   const { runs: runService, vaults } = app.sync
+
+  /** The destination a read names, checked like a run's. */
+  const targetOf = (query: { dest_bucket?: string; dest_prefix?: string }): Target =>
+    runService.target(query.dest_bucket, query.dest_prefix)
 
   app.post(
     '/sync',
@@ -215,17 +220,26 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       config: read,
       schema: {
         tags: ['sync'],
-        summary: "A vault's backed-up files, by path",
+        summary: "A vault's backed-up files, by path; with as_of, as the backup held them at that moment",
         params: VaultParams,
         querystring: ListFilesQuery,
         response: { 200: FileList, ...errorResponses(400, 403) }
       }
     },
     async request => {
-      const { prefix, limit, cursor, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
+      const { prefix, limit, cursor, as_of: asOf, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
+      if (asOf !== undefined)
+        return await filesAsOf(app, request.params.vault_id, targetOf(request.query), { ...request.query, as_of: asOf })
       const page = await vaults.files(request.params.vault_id, { destBucket, destPrefix, prefix, limit, cursor })
       return {
-        files: page.files.map(f => ({ path: f.path, size: f.size, sha256: f.sha256, mtime: f.mtime, s3_key: f.s3Key })),
+        files: page.files.map(f => ({
+          path: f.path,
+          size: f.size,
+          sha256: f.sha256,
+          mtime: f.mtime,
+          s3_key: f.s3Key,
+          version_id: f.versionId ?? null
+        })),
         cursor: page.cursor
       }
     }
@@ -237,7 +251,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
       config: read,
       schema: {
         tags: ['sync'],
-        summary: 'A presigned download URL of a backed-up file',
+        summary: "A presigned download URL of a backed-up file; with as_of, of that moment's bytes",
         params: VaultParams,
         querystring: DownloadFileQuery,
         response: { 200: FileDownload, ...errorResponses(400, 403, 404) }
@@ -245,6 +259,8 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
     },
     async request => {
       const { path, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
+      if (request.query.as_of !== undefined)
+        return await downloadAsOf(app, request.params.vault_id, targetOf(request.query), path, request.query.as_of)
       return await vaults.download(request.params.vault_id, path, { destBucket, destPrefix })
     }
   )

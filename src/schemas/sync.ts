@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { MAX_SYNC_ERROR_MESSAGES, MAX_SYNC_WAIT_SECONDS } from '../limits.ts'
+import { MAX_SYNC_ERROR_MESSAGES, MAX_SYNC_WAIT_SECONDS, SYNC_VERSION_RETENTION_DAYS } from '../limits.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
 /** The longest wait POST /sync?wait= accepts: API Gateway cuts requests at 30 s. */
@@ -185,10 +185,21 @@ export const VaultList = Type.Object(
 
 export const VaultParams = Type.Object({ vault_id: VaultId }, { additionalProperties: false })
 
-const destinationQuery = {
+export const destinationQuery = {
   dest_bucket: Type.Optional(BucketName),
   dest_prefix: Type.Optional(DestPrefix)
 }
+
+/** A moment of a backup's past (see docs/sync.md, "The past of a backup"). */
+export const AsOf = Type.Union(
+  [
+    Type.String({ format: 'date-time', maxLength: 64, description: 'RFC 3339' }),
+    Type.String({ pattern: '^[0-9]{1,15}$', description: 'epoch ms' })
+  ],
+  {
+    description: `The moment to read the backup at, to the second: an RFC 3339 time or epoch ms; absent: now. Before the backup's first run or more than ${SYNC_VERSION_RETENTION_DAYS} days ago: 400 AS_OF_OUT_OF_RANGE`
+  }
+)
 
 export const ListFilesQuery = Type.Object(
   {
@@ -197,6 +208,7 @@ export const ListFilesQuery = Type.Object(
     ),
     limit: Type.Optional(Limit(100, 1000)),
     cursor: Type.Optional(Cursor),
+    as_of: Type.Optional(AsOf),
     ...destinationQuery
   },
   { additionalProperties: false }
@@ -211,7 +223,13 @@ export const FileList = Type.Object(
           size: Type.Integer({ description: 'Plaintext bytes' }),
           sha256: Type.String({ description: 'hex SHA-256 of the plaintext' }),
           mtime: Type.Integer({ description: 'Modification time, epoch ms' }),
-          s3_key: Type.String()
+          s3_key: Type.String(),
+          version_id: Nullable(
+            Type.String({
+              description:
+                "The object's version; null when unknown (synced before versions were recorded, or a bucket without versioning)"
+            })
+          )
         },
         { additionalProperties: false }
       )
@@ -222,7 +240,11 @@ export const FileList = Type.Object(
 )
 
 export const DownloadFileQuery = Type.Object(
-  { path: Type.String({ minLength: 1, maxLength: 1024, description: 'The file, as listed' }), ...destinationQuery },
+  {
+    path: Type.String({ minLength: 1, maxLength: 1024, description: 'The file, as listed' }),
+    as_of: Type.Optional(AsOf),
+    ...destinationQuery
+  },
   { additionalProperties: false }
 )
 

@@ -34,12 +34,36 @@ const SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,128}$/
 /** True when `segment` may be a key's destination prefix or vault id. */
 export const isKeySegment = (segment: string): boolean => SEGMENT.test(segment)
 
-export function objectKey(prefix: string, vaultId: string, path: string): string {
+/** Where a vault's files are at a destination: `<prefix>/<vaultId>/`, every key of the vault starting with it. */
+export function vaultKeyPrefix(prefix: string, vaultId: string): string {
   if (!isKeySegment(prefix) || !isKeySegment(vaultId))
     throw new UnsafePathError('refused: the destination prefix and the vault id must be one segment each')
+  return `${prefix}/${vaultId}/`
+}
+
+/** The destination prefix and vault id a vault's key prefix names; undefined for anything else. */
+export function parseVaultKeyPrefix(vaultPrefix: string): { prefix: string; vaultId: string } | undefined {
+  const [prefix, vaultId, rest] = vaultPrefix.split('/')
+  if (prefix === undefined || vaultId === undefined || rest !== '' || !isKeySegment(prefix) || !isKeySegment(vaultId))
+    return undefined
+  return { prefix, vaultId }
+}
+
+/**
+ * The vault path a key under `vaultPrefix` holds: the key with the prefix cut off, as `objectKey` made it.
+ * Undefined for a key a sync could not have written (put there by hand: an empty segment, a `..`).
+ */
+export function pathOfKey(vaultPrefix: string, key: string): string | undefined {
+  if (!key.startsWith(vaultPrefix)) return undefined
+  const path = key.slice(vaultPrefix.length)
+  return unsafeReason(path) === undefined ? path : undefined
+}
+
+export function objectKey(prefix: string, vaultId: string, path: string): string {
+  const vaultPrefix = vaultKeyPrefix(prefix, vaultId)
   const reason = unsafeReason(path)
   if (reason !== undefined) throw new UnsafePathError(`refused: ${reason}`)
-  const key = `${prefix}/${vaultId}/${path}`
+  const key = `${vaultPrefix}${path}`
   if (Buffer.byteLength(key) > MAX_KEY_BYTES)
     throw new UnsafePathError(`refused: its key is over ${MAX_KEY_BYTES} bytes`)
   return key

@@ -118,6 +118,10 @@ class VaultSlice {
     const { vaults } = this.deps
     const { target } = this.input
     const state = await vaults.state(this.vaultId, target)
+    // Before anything is written: a moment before it is one the backup cannot show. A state saved before this
+    // was recorded has a version and keeps no first run (the bucket's retention alone bounds its past).
+    if (state?.firstRunAt === undefined && state?.version === undefined)
+      await vaults.recordFirstRun(this.vaultId, target, Date.now())
     this.savedVersion = state?.version
     // A vault never synced to this destination starts with everything it has.
     this.complete = this.input.syncType === 'complete' || state?.version === undefined
@@ -328,7 +332,7 @@ class VaultSlice {
       }
     }
     const session = await sessionFor()
-    const size = await objects.upload(
+    const { bytes: size, versionId } = await objects.upload(
       target.bucket,
       key,
       session.pull(push),
@@ -341,6 +345,7 @@ class VaultSlice {
       sha256: push.hash,
       mtime: push.mtime,
       s3Key: key,
+      versionId,
       uid: push.uid,
       runId
     }

@@ -5,6 +5,7 @@ import { AssetsRepository } from '../../repositories/assets.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
 import { HealthRepository } from '../../repositories/health.ts'
 import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects/index.ts'
+import { SyncHistoryRepository } from '../../repositories/sync-history.ts'
 import { SyncObjectsRepository } from '../../repositories/sync-objects.ts'
 import { SyncRunsRepository } from '../../repositories/sync-runs.ts'
 import { SyncVaultsRepository } from '../../repositories/sync-vaults.ts'
@@ -16,6 +17,7 @@ declare module 'fastify' {
     dataRepository: DataRepository
     healthRepository: HealthRepository
     projectsRepository: ProjectsRepository
+    syncHistoryRepository: SyncHistoryRepository
     syncObjectsRepository: SyncObjectsRepository
     syncRunsRepository: SyncRunsRepository
     syncVaultsRepository: SyncVaultsRepository
@@ -107,6 +109,14 @@ export default fp<RepositoriesOptions>(
         s3,
         bucket: config.buckets.sync,
         presignTtlSeconds: config.assets.presignTtlSeconds
+      })
+    )
+    app.decorate(
+      'syncHistoryRepository',
+      new SyncHistoryRepository({
+        s3,
+        bucket: config.buckets.sync,
+        vaults: app.syncVaultsRepository
       })
     )
   },
