@@ -1,20 +1,36 @@
 /**
- * What can go wrong, in the domain's words. Repositories and routes throw
- * these, each with a stable `code` clients can act on; plugins/app/errors.ts alone
- * turns them into a status and headers (`{statusCode, error, message, code}`).
+ * What can go wrong, in the domain's words. Repositories, routes and the sync
+ * engine throw these, each with a stable `code` clients can act on;
+ * plugins/app/errors.ts alone turns them into a status and headers
+ * (`{statusCode, error, message, code}`, plus the error's `details`).
  *
  * Missing items: a read returns undefined and its caller decides (a route
- * answers with NotFoundError); a write to an item that must exist throws
- * NotFoundError itself.
+ * answers with its resource's not-found error); a write to an item that must
+ * exist throws that error itself. Each resource's not-found error is built by
+ * one function, beside the repository of that resource.
  */
+export interface DomainErrorOptions {
+  /** The SDK or service error this one translates: kept for the logs, never sent. */
+  cause?: unknown
+  /** Fields the answer carries beside `{statusCode, error, message, code}`, declared in the route's response schema. */
+  details?: Readonly<Record<string, unknown>>
+  /** Headers the answer carries, such as the `Location` of what the error names. */
+  headers?: Readonly<Record<string, string>>
+}
+
 export class DomainError extends Error {
+  readonly details: Readonly<Record<string, unknown>>
+  readonly headers: Readonly<Record<string, string>>
+
   constructor(
     readonly code: string,
     message: string,
-    options?: { cause?: unknown }
+    { cause, details = {}, headers = {} }: DomainErrorOptions = {}
   ) {
-    super(message, options)
+    super(message, cause === undefined ? undefined : { cause })
     this.name = new.target.name
+    this.details = details
+    this.headers = headers
   }
 }
 

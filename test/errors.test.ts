@@ -1,6 +1,7 @@
 import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
+import { ConflictError, UnavailableError } from '../src/errors.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
@@ -46,6 +47,22 @@ t.test('DynamoDB unreachable: 503 with Retry-After, in the error shape', async t
   t.ok(Number(res.headers['retry-after']) > 0, 'Retry-After is set')
   t.match(res.json(), { statusCode: 503, code: 'DEPENDENCY_UNAVAILABLE' })
   t.notMatch(res.body, /ECONNREFUSED|127\.0\.0\.1/)
+})
+
+t.test("a domain error's details join the body and its headers the answer, under the class's status", async t => {
+  const busy = new ConflictError('SYNC_IN_PROGRESS', 'taken', {
+    details: { run_id: 'r1', code: 'NOT_THIS', statusCode: 200 },
+    headers: { location: '/sync/runs/r1' }
+  })
+  t.same(toErrorResponse(busy), {
+    body: { statusCode: 409, error: 'Conflict', message: 'taken', code: 'SYNC_IN_PROGRESS', run_id: 'r1' },
+    headers: { location: '/sync/runs/r1' }
+  })
+  const down = new UnavailableError('DEPENDENCY_UNAVAILABLE', 'down', { details: { status: 'degraded' } })
+  t.same(toErrorResponse(down).headers, { 'retry-after': '2' }, 'a 503 keeps its Retry-After')
+  t.equal(toErrorResponse(down).body.status, 'degraded')
+  const cause = new Error('the SDK said no')
+  t.equal(new UnavailableError('X', 'y', { cause }).cause, cause, 'the cause is kept')
 })
 
 t.test('AWS throttling and server errors map to 503; client errors do not', async t => {

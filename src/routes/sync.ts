@@ -21,7 +21,6 @@ import {
   VaultParams
 } from '../schemas/sync.ts'
 import type { RunCredentials } from '../sync/account.ts'
-import { SyncBusyError } from '../sync/engine.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
 const run = { auth: { scopes: ['sync:run'] } }
@@ -123,29 +122,15 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
               totpSecret: body.totp_secret,
               vaultPassword: body.vault_password
             }
-      let started: Run
-      try {
-        started = await engine.start({
-          vaultId: body.vault_id,
-          syncType: body.sync_type,
-          destBucket: body.dest_bucket,
-          destPrefix: body.dest_prefix,
-          credentials,
-          trigger: 'api'
-        })
-      } catch (err) {
-        if (!(err instanceof SyncBusyError)) throw err
-        return await reply
-          .code(409)
-          .header('location', `/sync/runs/${err.runId}`)
-          .send({
-            statusCode: 409,
-            error: 'Conflict',
-            message: err.message,
-            code: 'SYNC_IN_PROGRESS' as const,
-            run_id: err.runId
-          })
-      }
+      // A vault another run holds throws SyncBusyError: the error handler answers its 409, run_id and Location.
+      const started = await engine.start({
+        vaultId: body.vault_id,
+        syncType: body.sync_type,
+        destBucket: body.dest_bucket,
+        destPrefix: body.dest_prefix,
+        credentials,
+        trigger: 'api'
+      })
       const wait = request.query.wait ?? 0
       if (wait > 0) {
         const ended = await engine.waitFor(started.runId, wait * 1000)

@@ -22,6 +22,8 @@ interface ErrorBody {
   error: string
   message: string
   code: string
+  /** A DomainError's details, such as the run_id of the run a 409 names. */
+  [detail: string]: unknown
 }
 
 const DOMAIN_STATUS: Array<[abstract new (...args: never[]) => DomainError, number]> = [
@@ -44,13 +46,20 @@ const body = (statusCode: number, code: string, message: string): ErrorBody => (
   code
 })
 
-/** Maps anything thrown to the one error shape. Internals never reach the client. */
+/**
+ * Maps anything thrown to the one error shape: the only place an error becomes a status, a body and headers.
+ * A DomainError's details join the body (they cannot replace its four fields) and its headers the answer's.
+ * Internals never reach the client.
+ */
 export function toErrorResponse(err: unknown): { body: ErrorBody; headers: Record<string, string> } {
   if (err instanceof HttpError) return { body: body(err.statusCode, err.code, err.message), headers: err.headers }
   if (err instanceof DomainError) {
     const status = DOMAIN_STATUS.find(([type]) => err instanceof type)?.[1] ?? 500
     if (status === 500) return { body: body(500, 'INTERNAL_ERROR', 'Internal Server Error'), headers: {} }
-    return { body: body(status, err.code, err.message), headers: status === 503 ? retryLater : {} }
+    return {
+      body: { ...err.details, ...body(status, err.code, err.message) },
+      headers: { ...(status === 503 ? retryLater : {}), ...err.headers }
+    }
   }
   const e = err as Partial<FastifyError> & { validation?: unknown }
   const isSyntaxError = err instanceof SyntaxError
