@@ -1,7 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { ConflictError, UnavailableError } from '../src/errors.ts'
+import { ConflictError, ERROR_CODES, UnavailableError } from '../src/errors.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
@@ -62,7 +63,7 @@ t.test("a domain error's details join the body and its headers the answer, under
   t.same(toErrorResponse(down).headers, { 'retry-after': '2' }, 'a 503 keeps its Retry-After')
   t.equal(toErrorResponse(down).body.status, 'degraded')
   const cause = new Error('the SDK said no')
-  t.equal(new UnavailableError('X', 'y', { cause }).cause, cause, 'the cause is kept')
+  t.equal(new UnavailableError('DEPENDENCY_UNAVAILABLE', 'y', { cause }).cause, cause, 'the cause is kept')
 })
 
 t.test('AWS throttling and server errors map to 503; client errors do not', async t => {
@@ -92,6 +93,32 @@ t.test('AWS throttling and server errors map to 503; client errors do not', asyn
     "a request our code built wrong is our bug, not the client's"
   )
   t.equal(toErrorResponse(validation).body.message, 'Internal Server Error')
+})
+
+t.test('the README lists exactly the error codes the source can send', async t => {
+  // Error constructors, the error handler and the framework tables take only ERROR_CODES (the compiler sees to it).
+  const documented = documentedErrorCodes()
+  const codes = new Set<string>(ERROR_CODES)
+  t.same(
+    [...codes].filter(code => !documented.has(code)),
+    [],
+    'every code the source can send is documented'
+  )
+  t.same(
+    [...documented].filter(code => !codes.has(code)),
+    [],
+    'every documented code is one the source can send'
+  )
+  const src = new URL('../src/', import.meta.url)
+  const sources = (readdirSync(src, { recursive: true }) as string[])
+    .filter(file => file.endsWith('.ts') && file !== 'errors.ts')
+    .map(file => readFileSync(new URL(file, src), 'utf8'))
+    .join('\n')
+  t.same(
+    ERROR_CODES.filter(code => !sources.includes(`'${code}'`)),
+    [],
+    'every code is one some error of the source is built with, not only listed'
+  )
 })
 
 t.test("every error Fastify raises reaches clients with a documented code, never Fastify's own", async t => {
