@@ -14,8 +14,10 @@ export class HttpError extends Error {
     readonly statusCode: number,
     readonly code: ErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {}
+    readonly headers: Record<string, string> = {},
+    /** `cause`: the error of a dependency this answer translates, kept for the log. */
+    options?: { cause?: unknown }
   ) {
-    super(message)
+    super(message, options)
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { createCredentialResolver, type AuthFailure, type Principal } from '../../auth/credentials.ts'
+import { createCredentialResolver, type Principal, type Resolution } from '../../auth/credentials.ts'
 import { isValidScope, missingScopes } from '../../auth/scopes.ts'
 import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
@@ -22,7 +22,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined
-    authFailure: AuthFailure | undefined
+    authFailure: Exclude<Resolution, { principal: Principal }> | undefined
   }
   interface FastifyInstance {
     /** Every route that needs credentials, as registered: what the auth tests walk. */
@@ -110,14 +110,14 @@ export default fp<AuthOptions>(
       }
       resolve(request.headers).then(resolution => {
         if ('principal' in resolution) request.principal = resolution.principal
-        else request.authFailure = resolution.failure
+        else request.authFailure = resolution
         done()
       }, done)
     })
 
     async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
       const auth = request.routeOptions.config.auth as Exclude<AuthRequirement, 'public'>
-      switch (request.authFailure) {
+      switch (request.authFailure?.failure) {
         case 'missing':
           throw new HttpError(
             401,
@@ -130,9 +130,13 @@ export default fp<AuthOptions>(
             'www-authenticate': `${REALM}, error="invalid_token"`
           })
         case 'unavailable':
-          throw new HttpError(503, 'DEPENDENCY_UNAVAILABLE', "The token issuer's keys cannot be fetched; retry later", {
-            'retry-after': String(RETRY_AFTER_SECONDS)
-          })
+          throw new HttpError(
+            503,
+            'DEPENDENCY_UNAVAILABLE',
+            "The token issuer's keys cannot be fetched; retry later",
+            { 'retry-after': String(RETRY_AFTER_SECONDS) },
+            { cause: request.authFailure.cause }
+          )
       }
       const principal = request.principal!
       const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
