@@ -121,6 +121,20 @@ t.test('the README lists exactly the error codes the source can send', async t =
   )
 })
 
+t.test('each not-found error is built in one place: the function its resource exports', async t => {
+  const src = new URL('../src/', import.meta.url)
+  const files = (readdirSync(src, { recursive: true }) as string[]).filter(file => file.endsWith('.ts'))
+  const built = (code: string, file: string) =>
+    readFileSync(new URL(file, src), 'utf8').match(new RegExp(`NotFoundError\\(\\s*'${code}'`, 'g'))?.length ?? 0
+  // ROUTE_NOT_FOUND is the router's, not a resource's. A run's is built by the sync engine and its route both,
+  // until the engine's run service answers GET /sync/runs/{run_id} too.
+  const exempt = new Set(['ROUTE_NOT_FOUND', 'SYNC_RUN_NOT_FOUND'])
+  for (const code of ERROR_CODES.filter(code => code.endsWith('_NOT_FOUND') && !exempt.has(code))) {
+    const sites = files.flatMap(file => Array.from({ length: built(code, file) }, () => file))
+    t.equal(sites.length, 1, `${code} is built in ${sites.join(', ')}`)
+  }
+})
+
 t.test("every error Fastify raises reaches clients with a documented code, never Fastify's own", async t => {
   const documented = documentedErrorCodes()
   t.ok(documented.has('BAD_REQUEST') && documented.has('VALIDATION_FAILED'), 'the section is found')
