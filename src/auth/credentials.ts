@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { ApiKeyStore, type ApiKey } from './api-keys.ts'
 import type { JwtConfig } from './jwt.ts'
-import { loadSecretApiKeys, type KeySourceConfig } from './key-source.ts'
+import { loadSecretApiKeys, type KeySource } from './key-source.ts'
 
 export interface Principal {
   kind: 'apiKey' | 'jwt'
@@ -48,7 +48,7 @@ function presentedCredential(
 export interface CredentialSources {
   apiKeys: readonly ApiKey[]
   /** Where more keys are kept (Secrets Manager or SSM), if anywhere. */
-  keySource: KeySourceConfig
+  keySource: KeySource
   jwt?: JwtConfig
 }
 

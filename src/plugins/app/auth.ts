@@ -2,7 +2,6 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { createCredentialResolver, type Principal, type Resolution } from '../../auth/credentials.ts'
 import { isValidScope, missingScopes } from '../../auth/scopes.ts'
-import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
 import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
 import { errorResponses } from '../../schemas/common.ts'
@@ -53,12 +52,7 @@ export default fp<AuthOptions>(
     const resolve = await createCredentialResolver({
       apiKeys: config.apiKeys,
       jwt: config.jwt,
-      keySource: {
-        region: config.region,
-        apiKeysSecret: config.apiKeysSecret,
-        endpoints: config.endpoints,
-        credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
-      }
+      keySource: { apiKeysSecret: config.apiKeysSecret, clients: app.aws }
     })
     const protectedRoutes: typeof app.protectedRoutes = []
 
@@ -150,5 +144,6 @@ export default fp<AuthOptions>(
       request.log.debug({ principal: principal.id }, 'authorized')
     }
   },
-  { name: 'auth', dependencies: ['errors', 'rate-limit'] }
+  // aws: the keys kept in Secrets Manager or SSM are read through the app's clients.
+  { name: 'auth', dependencies: ['errors', 'rate-limit', 'aws'] }
 )

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
-import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
 import { defaultMetricsSink } from '../../emf.ts'
 import { AccountSettings } from '../../sync/account.ts'
@@ -26,17 +25,12 @@ export interface SyncPluginOptions {
 export default fp<SyncPluginOptions>(
   async (app, { config, launcher, metricsSink }) => {
     const log = app.log.child({ component: 'sync' }) as unknown as Logger
-    const credentials = config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
     const sink: MetricsSink = metricsSink ?? defaultMetricsSink(config.runtime, log, 'sync metrics')
     const engine = new SyncEngine({
       runs: app.syncRunsRepository,
       vaults: app.syncVaultsRepository,
       objects: app.syncObjectsRepository,
-      account: new AccountSettings(config.sync.account, {
-        region: config.region,
-        endpoints: config.endpoints,
-        credentials
-      }),
+      account: new AccountSettings(config.sync.account, app.aws),
       config: config.sync,
       apiUrl: config.obsidian.apiUrl,
       bucket: config.buckets.sync,
@@ -46,15 +40,10 @@ export default fp<SyncPluginOptions>(
     engine.launcher =
       launcher?.(engine) ??
       (config.runtime === 'lambda' && config.functionName !== undefined
-        ? lambdaLauncher({
-            functionName: config.functionName,
-            region: config.region,
-            endpoint: config.endpoints.lambda,
-            credentials
-          })
+        ? lambdaLauncher({ functionName: config.functionName, client: app.aws.lambda })
         : inProcessLauncher((next, deadline) => engine.runSlice(next, deadline), config.sync.timeBudgetMs, log))
     app.decorate('syncEngine', engine)
     app.addHook('onClose', async () => await engine.stop())
   },
-  { name: 'sync', dependencies: ['repositories'] }
+  { name: 'sync', dependencies: ['aws', 'repositories'] }
 )
