@@ -17,7 +17,7 @@ const dynamodb = new DynamoDBClient({ region })
 const s3 = new S3Client({ region })
 
 const app = Fastify({ logger: false })
-app.decorate('aws', { dynamodb, s3 })
+app.decorate('clients', { dynamodb, s3 })
 app.get('/health', async () => ({ status: 'ok' }))
 
 const proxy = awsLambdaFastify(app, { callbackWaitsForEmptyEventLoop: false })

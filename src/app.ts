@@ -108,13 +108,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // After the security headers, so its refusals carry them; before CORS, auth and limits, which need a Host.
   await app.register(requestFramingPlugin)
   await app.register(corsPlugin, { config })
+  // Before auth, which reads the keys kept in Secrets Manager or SSM through it.
+  await app.register(awsPlugin, { config, clients: options.clients })
   // The limiter first: its per-route hook then runs before auth's refusal, so refused callers count too (auth's
   // plugin declares it a dependency, so registering them the other way round fails at boot).
   await app.register(rateLimitPlugin, { config, docsPrefix: DOCS_PREFIX })
   await app.register(authPlugin, { config, docsPrefix: DOCS_PREFIX })
   // After auth, so its routes under /docs get the access config.docs asks for; before the routes it documents.
   await app.register(openapiPlugin, { config, uiStaticDir: options.docsStaticDir, document: options.docsDocument })
-  await app.register(awsPlugin, { config, clients: options.clients })
   await app.register(repositoriesPlugin, { config, overrides: options.repositories })
   await app.register(syncPlugin, { config, ...options.sync })
 

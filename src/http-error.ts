@@ -1,3 +1,5 @@
+import type { ErrorCode } from './errors.ts'
+
 /** Seconds a client is asked to wait before retrying a 503 (and what auth's JWKS outage answers). */
 export const RETRY_AFTER_SECONDS = 2
 
@@ -10,10 +12,12 @@ export class HttpError extends Error {
   override name = 'HttpError'
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {}
+    readonly headers: Record<string, string> = {},
+    /** `cause`: the error of a dependency this answer translates, kept for the log. */
+    options?: { cause?: unknown }
   ) {
-    super(message)
+    super(message, options)
   }
 }

@@ -1,33 +1,23 @@
-export interface SecretSource {
-  region: string
-  endpoints: { secretsManager?: string; ssm?: string }
-  credentials?: { accessKeyId: string; secretAccessKey: string }
-}
+import type { AwsClients } from './aws-clients.ts'
+
+/** Where secrets are read from: the app's clients (src/aws-clients.ts), each built on its first read. */
+export type SecretClients = Pick<AwsClients, 'secretsManager' | 'ssm'>
 
 /**
  * The text of a Secrets Manager secret (id or ARN) or, for `ssm:<name>`, of an
  * SSM SecureString parameter; with a description of where it came from, for
  * error messages that must not hold the value.
  */
-export async function readSecret(name: string, source: SecretSource): Promise<{ value: string; origin: string }> {
-  const common = { region: source.region, credentials: source.credentials, maxAttempts: 3 }
-  // Each client is imported only by the deployments that keep a secret there: the others never load it.
+export async function readSecret(name: string, clients: SecretClients): Promise<{ value: string; origin: string }> {
+  // Each client (and its SDK module) is made only by the deployments that keep a secret there.
   if (name.startsWith('ssm:')) {
-    const { GetParameterCommand, SSMClient } = await import('@aws-sdk/client-ssm')
-    const client = new SSMClient({ ...common, endpoint: source.endpoints.ssm })
-    try {
-      const { Parameter } = await client.send(new GetParameterCommand({ Name: name.slice(4), WithDecryption: true }))
-      return { value: Parameter?.Value ?? '', origin: `SSM parameter ${name.slice(4)}` }
-    } finally {
-      client.destroy()
-    }
+    const { GetParameterCommand } = await import('@aws-sdk/client-ssm')
+    const ssm = await clients.ssm()
+    const { Parameter } = await ssm.send(new GetParameterCommand({ Name: name.slice(4), WithDecryption: true }))
+    return { value: Parameter?.Value ?? '', origin: `SSM parameter ${name.slice(4)}` }
   }
-  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager')
-  const client = new SecretsManagerClient({ ...common, endpoint: source.endpoints.secretsManager })
-  try {
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: name }))
-    return { value: SecretString ?? '', origin: `secret ${name}` }
-  } finally {
-    client.destroy()
-  }
+  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager')
+  const secretsManager = await clients.secretsManager()
+  const { SecretString } = await secretsManager.send(new GetSecretValueCommand({ SecretId: name }))
+  return { value: SecretString ?? '', origin: `secret ${name}` }
 }

@@ -3,8 +3,9 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import type { FastifyPluginAsync } from 'fastify'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { EMULATOR_CREDENTIALS } from '../src/aws-clients.ts'
-import { buildTestApp } from './helper.ts'
+import { buildApp } from '../src/app.ts'
+import { createAwsClients, destroyAwsClients, EMULATOR_CREDENTIALS } from '../src/aws-clients.ts'
+import { buildTestApp, testConfig } from './helper.ts'
 import { motoAvailable, startMoto } from './fixtures/moto.ts'
 
 const probe: FastifyPluginAsync = async app => {
@@ -56,6 +57,26 @@ t.test(
     t.equal(
       (await viaParameter.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromParameter.key } }))
         .statusCode,
+      200
+    )
+
+    // Read through the app's own clients (app.aws), which build the Secrets Manager client once, on that read.
+    const config = await testConfig({ ...env, API_KEYS_SECRET: 'atlas/api-keys' })
+    const clients = createAwsClients(config)
+    t.teardown(() => destroyAwsClients(clients))
+    let asked = 0
+    const counted = {
+      ...clients,
+      secretsManager: () => {
+        asked++
+        return clients.secretsManager()
+      }
+    }
+    const app = await buildApp(config, { clients: counted, extraRoutes: [probe] })
+    t.teardown(() => app.close())
+    t.equal(asked, 1, "the keys were read through the app's Secrets Manager client")
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/probe', headers: { 'x-api-key': fromSecret.key } })).statusCode,
       200
     )
 

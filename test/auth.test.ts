@@ -1,7 +1,9 @@
+import { createServer, type AddressInfo } from 'node:net'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { generateApiKey } from '../src/auth/api-keys.ts'
+import { createJwtVerifier } from '../src/auth/jwt.ts'
 import { projectScope } from '../src/auth/scopes.ts'
 import { buildTestApp, datasetBody, testConfig, type TestTap } from './helper.ts'
 import { startIdentityProvider } from './fixtures/jwt.ts'
@@ -159,6 +161,31 @@ t.test('JWTs from the configured issuer', async t => {
     t.equal(res.statusCode, 401, name)
     t.equal(res.json().code, 'INVALID_CREDENTIALS', name)
   }
+})
+
+t.test("an issuer whose keys cannot be fetched is 503, and the network's error is kept as its cause", async t => {
+  const idp = await startIdentityProvider(t)
+  // A port just closed: a real refused connection (fetch will not even try port 1).
+  const closed = createServer()
+  await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
+  const { port } = closed.address() as AddressInfo
+  await new Promise(resolve => closed.close(resolve))
+  const jwt = { issuer: idp.issuer, audience: ['atlas-api'], jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json` }
+  const now = Math.floor(Date.now() / 1000)
+  const token = idp.sign({ iss: idp.issuer, aud: 'atlas-api', sub: 'user-1', iat: now, exp: now + 300 })
+  const outcome = await createJwtVerifier(jwt)(token)
+  t.match(outcome, { ok: false, reason: 'unavailable' })
+  const causes: unknown[] = []
+  for (let err = (outcome as { cause?: unknown }).cause; err instanceof Error; err = err.cause) causes.push(err)
+  t.ok(causes.length >= 2, 'the fetch failure is under the JWKS error')
+  t.ok(
+    causes.some(err => (err as { code?: string }).code === 'ECONNREFUSED'),
+    'down to the refused connection'
+  )
+  const app = await appWithKeys(t, { JWT_ISSUER: idp.issuer, JWT_AUDIENCE: 'atlas-api', JWT_JWKS_URL: jwt.jwksUrl })
+  const res = await app.inject({ method: 'GET', url: '/probe/users', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'DEPENDENCY_UNAVAILABLE')
 })
 
 t.test('rate limits: per credential, else per IP, with 429 and Retry-After', async t => {

@@ -1,6 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
+import { ConflictError, ERROR_CODES, UnavailableError } from '../src/errors.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
@@ -48,6 +50,22 @@ t.test('DynamoDB unreachable: 503 with Retry-After, in the error shape', async t
   t.notMatch(res.body, /ECONNREFUSED|127\.0\.0\.1/)
 })
 
+t.test("a domain error's details join the body and its headers the answer, under the class's status", async t => {
+  const busy = new ConflictError('SYNC_IN_PROGRESS', 'taken', {
+    details: { run_id: 'r1', code: 'NOT_THIS', statusCode: 200 },
+    headers: { location: '/sync/runs/r1' }
+  })
+  t.same(toErrorResponse(busy), {
+    body: { statusCode: 409, error: 'Conflict', message: 'taken', code: 'SYNC_IN_PROGRESS', run_id: 'r1' },
+    headers: { location: '/sync/runs/r1' }
+  })
+  const down = new UnavailableError('DEPENDENCY_UNAVAILABLE', 'down', { details: { status: 'degraded' } })
+  t.same(toErrorResponse(down).headers, { 'retry-after': '2' }, 'a 503 keeps its Retry-After')
+  t.equal(toErrorResponse(down).body.status, 'degraded')
+  const cause = new Error('the SDK said no')
+  t.equal(new UnavailableError('DEPENDENCY_UNAVAILABLE', 'y', { cause }).cause, cause, 'the cause is kept')
+})
+
 t.test('AWS throttling and server errors map to 503; client errors do not', async t => {
   const throttled = Object.assign(new Error('Rate exceeded'), {
     name: 'ProvisionedThroughputExceededException',
@@ -75,6 +93,45 @@ t.test('AWS throttling and server errors map to 503; client errors do not', asyn
     "a request our code built wrong is our bug, not the client's"
   )
   t.equal(toErrorResponse(validation).body.message, 'Internal Server Error')
+})
+
+t.test('the README lists exactly the error codes the source can send', async t => {
+  // Error constructors, the error handler and the framework tables take only ERROR_CODES (the compiler sees to it).
+  const documented = documentedErrorCodes()
+  const codes = new Set<string>(ERROR_CODES)
+  t.same(
+    [...codes].filter(code => !documented.has(code)),
+    [],
+    'every code the source can send is documented'
+  )
+  t.same(
+    [...documented].filter(code => !codes.has(code)),
+    [],
+    'every documented code is one the source can send'
+  )
+  const src = new URL('../src/', import.meta.url)
+  const sources = (readdirSync(src, { recursive: true }) as string[])
+    .filter(file => file.endsWith('.ts') && file !== 'errors.ts')
+    .map(file => readFileSync(new URL(file, src), 'utf8'))
+    .join('\n')
+  t.same(
+    ERROR_CODES.filter(code => !sources.includes(`'${code}'`)),
+    [],
+    'every code is one some error of the source is built with, not only listed'
+  )
+})
+
+t.test('each not-found error is built in one place: the function its resource exports', async t => {
+  const src = new URL('../src/', import.meta.url)
+  const files = (readdirSync(src, { recursive: true }) as string[]).filter(file => file.endsWith('.ts'))
+  const built = (code: string, file: string) =>
+    readFileSync(new URL(file, src), 'utf8').match(new RegExp(`NotFoundError\\(\\s*'${code}'`, 'g'))?.length ?? 0
+  // ROUTE_NOT_FOUND is the router's, not a resource's.
+  const exempt = new Set(['ROUTE_NOT_FOUND'])
+  for (const code of ERROR_CODES.filter(code => code.endsWith('_NOT_FOUND') && !exempt.has(code))) {
+    const sites = files.flatMap(file => Array.from({ length: built(code, file) }, () => file))
+    t.equal(sites.length, 1, `${code} is built in ${sites.join(', ')}`)
+  }
 })
 
 t.test("every error Fastify raises reaches clients with a documented code, never Fastify's own", async t => {

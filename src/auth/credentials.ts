@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { ApiKeyStore, type ApiKey } from './api-keys.ts'
 import type { JwtConfig } from './jwt.ts'
-import { loadSecretApiKeys, type KeySourceConfig } from './key-source.ts'
+import { loadSecretApiKeys, type KeySource } from './key-source.ts'
 
 export interface Principal {
   kind: 'apiKey' | 'jwt'
@@ -19,7 +19,8 @@ export interface Principal {
 /** No credential, one that is not valid, or an issuer whose keys cannot be fetched now. */
 export type AuthFailure = 'missing' | 'invalid' | 'unavailable'
 
-export type Resolution = { principal: Principal } | { failure: AuthFailure }
+/** `cause`: what made the credential impossible to check (`unavailable`), kept for the log. */
+export type Resolution = { principal: Principal } | { failure: AuthFailure; cause?: unknown }
 
 /** What the OpenAPI document declares: the two ways to send a credential. */
 export const SECURITY_SCHEMES = {
@@ -47,7 +48,7 @@ function presentedCredential(
 export interface CredentialSources {
   apiKeys: readonly ApiKey[]
   /** Where more keys are kept (Secrets Manager or SSM), if anywhere. */
-  keySource: KeySourceConfig
+  keySource: KeySource
   jwt?: JwtConfig
 }
 
@@ -67,7 +68,7 @@ export async function createCredentialResolver(
       const outcome = await verifyJwt(credential.value)
       return outcome.ok
         ? { principal: { kind: 'jwt', id: `jwt:${outcome.subject}`, scopes: outcome.scopes } }
-        : { failure: outcome.reason }
+        : { failure: outcome.reason, cause: outcome.cause }
     }
     const key = keys.find(credential.value)
     return key === undefined

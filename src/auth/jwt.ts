@@ -12,7 +12,9 @@ export interface JwtConfig {
 }
 
 export type JwtOutcome =
-  { ok: true; subject: string; scopes: string[] } | { ok: false; reason: 'invalid' | 'unavailable' }
+  | { ok: true; subject: string; scopes: string[] }
+  /** `cause`: why the issuer's keys could not be fetched, for the log of the 503. */
+  | { ok: false; reason: 'invalid' | 'unavailable'; cause?: unknown }
 
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/([\w-]+_\w+)$/
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
@@ -31,7 +33,8 @@ const jwksFetcher: Fetcher = {
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(3000), redirect: 'error' })
     } catch (err) {
-      throw new FetchError(uri, (err as Error).message)
+      // aws-jwt-verify's errors take no options: the network error is kept as the cause all the same.
+      throw Object.assign(new FetchError(uri, (err as Error).message), { cause: err })
     }
     if (res.status !== 200) throw new NonRetryableFetchError(uri, `Status code is ${res.status}, expected 200`)
     return await res.arrayBuffer()
@@ -71,7 +74,7 @@ export function createJwtVerifier(config: JwtConfig): (token: string) => Promise
       const unavailable =
         (err instanceof FetchError && !(err instanceof NonRetryableFetchError)) ||
         err instanceof JwksNotAvailableInCacheError
-      return { ok: false, reason: unavailable ? 'unavailable' : 'invalid' }
+      return unavailable ? { ok: false, reason: 'unavailable', cause: err } : { ok: false, reason: 'invalid' }
     }
   }
 }

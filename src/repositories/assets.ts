@@ -261,10 +261,12 @@ export class AssetsRepository {
     } catch (err) {
       const name = (err as { name?: string }).name ?? ''
       if (['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML'].includes(name)) {
-        throw new InvalidInputError('INVALID_PARTS', `S3 refused the parts: ${name}`)
+        throw new InvalidInputError('INVALID_PARTS', `S3 refused the parts: ${name}`, { cause: err })
       }
       if (name === 'NoSuchUpload')
-        throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`)
+        throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`, {
+          cause: err
+        })
       throw err
     }
     return toAsset(await this.check(item), this.bucket)

@@ -356,6 +356,10 @@ export class DataRepository {
 export const datasetNotFound = (keyId: string): NotFoundError =>
   new NotFoundError('DATASET_NOT_FOUND', `Dataset ${keyId} not found`)
 
+/** A version of a dataset that was never written, or no longer kept. */
+export const versionNotFound = (keyId: string, version: number): NotFoundError =>
+  new NotFoundError('VERSION_NOT_FOUND', `Version ${version} of dataset ${keyId} is not readable`)
+
 function toStored(item: Item): StoredVersion {
   const { keyId, version, generation, updatedAt, meta, payload, payloadKey } = item
   return { keyId, version, generation, updatedAt, meta, payload, payloadKey }

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { NotFoundError } from '../errors.ts'
 import { etagOf, ifMatchVersions, matchesVersion } from '../etag.ts'
 import { MAX_PAYLOAD_BYTES } from '../limits.ts'
-import { datasetNotFound } from '../repositories/data.ts'
+import { datasetNotFound, versionNotFound } from '../repositories/data.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   ConditionalReadHeaders,
@@ -168,8 +167,7 @@ const dataRoutes: FastifyPluginAsyncTypebox = async app => {
     async (request, reply) => {
       const { keyId, version } = request.params
       const dataset = await repo.version(keyId, version)
-      if (dataset === undefined)
-        throw new NotFoundError('VERSION_NOT_FOUND', `Version ${version} of dataset ${keyId} is not readable`)
+      if (dataset === undefined) throw versionNotFound(keyId, version)
       reply.header('etag', etagOf(dataset.version))
       return dataset
     }

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Config } from '../config.ts'
-import { RETRY_AFTER_SECONDS } from '../http-error.ts'
+import { UnavailableError } from '../errors.ts'
 import { errorResponses } from '../schemas/common.ts'
-import { HealthQuery, HealthResponse } from '../schemas/health.ts'
+import { HealthDegraded, HealthQuery, HealthResponse } from '../schemas/health.ts'
 
 const startedAt = Date.now()
 
@@ -20,18 +20,20 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, 
         response: {
           200: HealthResponse,
           ...errorResponses(),
-          503: { ...HealthResponse, description: 'A table or bucket is unreachable (deep check only): checks names it' }
+          503: HealthDegraded
         }
       }
     },
-    async (request, reply) => {
+    async request => {
       const base = { version: config.version, uptime: Math.round((Date.now() - startedAt) / 100) / 10 }
       const deep = request.query.deep === '1' || request.query.deep === 'true'
       if (!deep) return { status: 'ok' as const, ...base }
       const checks = await app.healthRepository.check()
-      const healthy = checks.dynamodb === 'ok' && checks.s3 === 'ok'
-      if (!healthy) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
-      return { status: healthy ? ('ok' as const) : ('degraded' as const), ...base, checks }
+      if (checks.dynamodb === 'ok' && checks.s3 === 'ok') return { status: 'ok' as const, ...base, checks }
+      // The error handler answers it like every 503: status, Retry-After, the error fields, and these beside them.
+      throw new UnavailableError('DEPENDENCY_UNAVAILABLE', 'A table or bucket is unreachable; checks names it', {
+        details: { status: 'degraded', ...base, checks }
+      })
     }
   )
 }

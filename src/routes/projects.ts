@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { projectScope } from '../auth/scopes.ts'
-import { NotFoundError } from '../errors.ts'
 import { LAMBDA_BODY_BYTES } from '../limits.ts'
 import { decodeCursor, encodeCursor } from '../pagination.ts'
+import { changeNotFound, entityNotFound, projectNotFound } from '../repositories/projects/index.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   AppendBody,
@@ -93,7 +93,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async app => {
     async request => {
       const { projectId, seq } = request.params
       const change = await repo.change(projectId, seq)
-      if (change === undefined) throw new NotFoundError('CHANGE_NOT_FOUND', `Project ${projectId} has no change ${seq}`)
+      if (change === undefined) throw changeNotFound(projectId, seq)
       return change
     }
   )
@@ -116,8 +116,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async app => {
       const { entity, projectedSeq, latestSeq } = await repo.entity(projectId, entityType, entityId)
       // On the 404 too: an entity not projected yet is told apart from one that never was.
       reply.header('x-projected-seq', projectedSeq).header('x-latest-seq', latestSeq)
-      if (entity === undefined)
-        throw new NotFoundError('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
+      if (entity === undefined) throw entityNotFound(projectId, entityType, entityId)
       return entity
     }
   )
@@ -136,7 +135,7 @@ const projectsRoutes: FastifyPluginAsyncTypebox = async app => {
     async request => {
       const { projectId } = request.params
       const stats = await repo.stats(projectId)
-      if (stats === undefined) throw new NotFoundError('PROJECT_NOT_FOUND', `Project ${projectId} has no changes`)
+      if (stats === undefined) throw projectNotFound(projectId)
       return stats
     }
   )

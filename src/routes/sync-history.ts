@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { NotFoundError } from '../errors.ts'
 import { SYNC_VERSION_RETENTION_DAYS } from '../limits.ts'
 import type { Target } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
@@ -8,6 +7,7 @@ import { FileHistory, HistoryQuery } from '../schemas/sync-history.ts'
 import { VaultParams } from '../schemas/sync.ts'
 import { checkAsOf, parseAsOf } from '../sync/as-of.ts'
 import { objectKey, UnsafePathError, vaultKeyPrefix } from '../sync/paths.ts'
+import { syncFileNotFound } from '../sync/vault-listing.ts'
 
 /**
  * The past of a backup, from the versioned sync bucket: a file's versions here, and the `as_of` forms of the
@@ -23,18 +23,12 @@ async function momentOf(app: FastifyInstance, vaultId: string, target: Target, a
   return moment
 }
 
-const fileNotFound = (vaultId: string, path: string, asOf?: string): NotFoundError =>
-  new NotFoundError(
-    'SYNC_FILE_NOT_FOUND',
-    `No backed-up file ${JSON.stringify(path)} in vault ${vaultId}${asOf === undefined ? '' : ` at ${asOf}`}`
-  )
-
 /** The key of `path` in the vault at `target`; a path no sync could have written is a file never backed up. */
 function keyOf(vaultId: string, target: Target, path: string): string {
   try {
     return objectKey(target.prefix, vaultId, path)
   } catch (err) {
-    if (err instanceof UnsafePathError) throw fileNotFound(vaultId, path)
+    if (err instanceof UnsafePathError) throw syncFileNotFound(vaultId, path)
     throw err
   }
 }
@@ -58,7 +52,7 @@ export async function filesAsOf(
 export async function downloadAsOf(app: FastifyInstance, vaultId: string, target: Target, path: string, asOf: string) {
   const moment = await momentOf(app, vaultId, target, asOf)
   const found = await app.syncHistoryRepository.fileAsOf(target.bucket, keyOf(vaultId, target, path), moment)
-  if (found === undefined) throw fileNotFound(vaultId, path, asOf)
+  if (found === undefined) throw syncFileNotFound(vaultId, path, asOf)
   return await app.syncObjectsRepository.downloadUrl(target.bucket, found.s3_key, found.version_id)
 }
 
@@ -86,7 +80,7 @@ const syncHistoryRoutes: FastifyPluginAsyncTypebox = async app => {
         limit ?? 50,
         cursor
       )
-      if (page.versions.length === 0 && cursor === undefined) throw fileNotFound(vaultId, path)
+      if (page.versions.length === 0 && cursor === undefined) throw syncFileNotFound(vaultId, path)
       return page
     }
   )

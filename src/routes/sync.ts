@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidInputError, NotFoundError } from '../errors.ts'
+import { InvalidInputError } from '../errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
 import type { Target, VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
@@ -21,7 +21,7 @@ import {
   VaultParams
 } from '../schemas/sync.ts'
 import type { RunCredentials } from '../sync/account.ts'
-import { SyncBusyError } from '../sync/engine.ts'
+import { syncRunNotFound } from '../sync/run-service.ts'
 import { downloadAsOf, filesAsOf } from './sync-history.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
@@ -124,29 +124,15 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
               totpSecret: body.totp_secret,
               vaultPassword: body.vault_password
             }
-      let started: Run
-      try {
-        started = await runService.start({
-          vaultId: body.vault_id,
-          syncType: body.sync_type,
-          destBucket: body.dest_bucket,
-          destPrefix: body.dest_prefix,
-          credentials,
-          trigger: 'api'
-        })
-      } catch (err) {
-        if (!(err instanceof SyncBusyError)) throw err
-        return await reply
-          .code(409)
-          .header('location', `/sync/runs/${err.runId}`)
-          .send({
-            statusCode: 409,
-            error: 'Conflict',
-            message: err.message,
-            code: 'SYNC_IN_PROGRESS' as const,
-            run_id: err.runId
-          })
-      }
+      // A vault another run holds throws SyncBusyError: the error handler answers its 409, run_id and Location.
+      const started = await runService.start({
+        vaultId: body.vault_id,
+        syncType: body.sync_type,
+        destBucket: body.dest_bucket,
+        destPrefix: body.dest_prefix,
+        credentials,
+        trigger: 'api'
+      })
       const wait = request.query.wait ?? 0
       if (wait > 0) {
         const ended = await runService.waitFor(started.runId, wait * 1000)
@@ -189,8 +175,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
     },
     async request => {
       const found = await runService.get(request.params.run_id)
-      if (found === undefined)
-        throw new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${request.params.run_id} not found`)
+      if (found === undefined) throw syncRunNotFound(request.params.run_id)
       return {
         ...runSummary(found.run),
         vaults: found.progress.map(vaultProgress),

@@ -1,6 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 
-const errorProperties = {
+/** The four fields of every error answer; an error with details adds its own beside them. */
+export const errorProperties = {
   statusCode: Type.Integer({ examples: [404] }),
   error: Type.String({ description: 'HTTP reason phrase', examples: ['Not Found'] }),
   message: Type.String({ description: 'What went wrong, for a person', examples: ['Dataset 0b4c… not found'] }),

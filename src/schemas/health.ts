@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { buckets, tables } from '../tables.ts'
+import { errorProperties } from './common.ts'
 
 const DependencyStatus = Type.Union([Type.Literal('ok'), Type.Literal('unavailable')])
 
@@ -26,22 +27,41 @@ export const HealthQuery = Type.Object(
   { additionalProperties: false }
 )
 
+const Checks = Type.Object(
+  {
+    dynamodb: Type.Union(DependencyStatus.anyOf, { description: 'ok when every table answers' }),
+    s3: Type.Union(DependencyStatus.anyOf, { description: 'ok when every bucket answers' }),
+    tables: statusOfEach(tables, 'DynamoDB table'),
+    buckets: statusOfEach(buckets, 'S3 bucket')
+  },
+  { additionalProperties: false }
+)
+
+const version = Type.String({ description: 'The deployed application version' })
+const uptime = Type.Number({ description: 'Seconds since this process (or Lambda container) started' })
+
 export const HealthResponse = Type.Object(
   {
     status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-    version: Type.String({ description: 'The deployed application version' }),
-    uptime: Type.Number({ description: 'Seconds since this process (or Lambda container) started' }),
-    checks: Type.Optional(
-      Type.Object(
-        {
-          dynamodb: Type.Union(DependencyStatus.anyOf, { description: 'ok when every table answers' }),
-          s3: Type.Union(DependencyStatus.anyOf, { description: 'ok when every bucket answers' }),
-          tables: statusOfEach(tables, 'DynamoDB table'),
-          buckets: statusOfEach(buckets, 'S3 bucket')
-        },
-        { additionalProperties: false }
-      )
-    )
+    version,
+    uptime,
+    checks: Type.Optional(Checks)
   },
   { additionalProperties: false }
+)
+
+/** A deep check that found a table or bucket unreachable: an error like any 503, with the health fields beside. */
+export const HealthDegraded = Type.Object(
+  {
+    ...errorProperties,
+    code: Type.Literal('DEPENDENCY_UNAVAILABLE'),
+    status: Type.Literal('degraded'),
+    version,
+    uptime,
+    checks: Checks
+  },
+  {
+    additionalProperties: false,
+    description: 'A table or bucket is unreachable (deep check only): checks names it; retry after Retry-After seconds'
+  }
 )

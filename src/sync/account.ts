@@ -6,7 +6,7 @@
  */
 import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../config.ts'
 import { InvalidInputError } from '../errors.ts'
-import { readSecret, type SecretSource } from '../secrets.ts'
+import { readSecret, type SecretClients } from '../secrets.ts'
 import type { Credentials, VaultInfo } from './obsidian/index.ts'
 
 /** What a POST /sync may carry for its run. */
@@ -30,7 +30,7 @@ export class AccountSettings {
 
   constructor(
     private readonly config: SyncAccountConfig,
-    private readonly source: SecretSource
+    private readonly secrets: SecretClients
   ) {}
 
   /** True when a run without credentials of its own has an account to use. */
@@ -66,7 +66,7 @@ export class AccountSettings {
   }
 
   private async readAccountSecret(name: string): Promise<SyncAccountConfig> {
-    const { value, origin } = await readSecret(name, this.source)
+    const { value, origin } = await readSecret(name, this.secrets)
     let parsed: Record<string, unknown>
     try {
       parsed = JSON.parse(value) as Record<string, unknown>

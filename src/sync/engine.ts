@@ -22,12 +22,15 @@ export interface StartRequest {
   trigger: RunTrigger
 }
 
-/** A vault is being synced by another run: nothing was started. */
+/** A vault is being synced by another run: nothing was started. The 409 names that run, in its body and Location. */
 export class SyncBusyError extends ConflictError {
   constructor(
     vaultId: string,
     readonly runId: string
   ) {
-    super('SYNC_IN_PROGRESS', `Vault ${vaultId} is being synced by run ${runId}`)
+    super('SYNC_IN_PROGRESS', `Vault ${vaultId} is being synced by run ${runId}`, {
+      details: { run_id: runId },
+      headers: { location: `/sync/runs/${runId}` }
+    })
   }
 }

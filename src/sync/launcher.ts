@@ -4,6 +4,7 @@
  * its event (src/lambda-handler.ts dispatches it); anywhere else it runs in
  * the background of this process.
  */
+import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { Logger } from 'pino'
 import { continuationEvent, type Continuation } from '../lambda-events.ts'
 
@@ -36,34 +37,27 @@ export function inProcessLauncher(run: SliceRunner, budgetMs: number, log: Logge
 
 export interface LambdaLauncherOptions {
   functionName: string
-  region: string
-  endpoint?: string
-  credentials?: { accessKeyId: string; secretAccessKey: string }
+  /** The app's Lambda client (src/aws-clients.ts), built on the first launch. */
+  client: () => Promise<LambdaClient>
 }
 
-export function lambdaLauncher(options: LambdaLauncherOptions): SyncLauncher {
-  let client: import('@aws-sdk/client-lambda').LambdaClient | undefined
+export function lambdaLauncher({ functionName, client }: LambdaLauncherOptions): SyncLauncher {
   return {
     async launch(next) {
       // Loaded on the first run, not at every cold start.
-      const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda')
-      client ??= new LambdaClient({
-        region: options.region,
-        endpoint: options.endpoint,
-        credentials: options.credentials,
-        maxAttempts: 3
-      })
+      const { InvokeCommand } = await import('@aws-sdk/client-lambda')
       const event = continuationEvent(next)
-      await client.send(
+      await (
+        await client()
+      ).send(
         new InvokeCommand({
-          FunctionName: options.functionName,
+          FunctionName: functionName,
           InvocationType: 'Event',
           Payload: Buffer.from(JSON.stringify(event))
         })
       )
     },
-    async close() {
-      client?.destroy()
-    }
+    // The client is the app's: the aws plugin destroys it when the app closes.
+    async close() {}
   }
 }

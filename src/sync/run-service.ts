@@ -15,6 +15,10 @@ import type { RunEnd } from './run-end.ts'
 import type { RunBook, RunTracker } from './run-kinds.ts'
 import { runId as newRunId } from './run-id.ts'
 
+/** The answer to a read of a run that does not exist. */
+export const syncRunNotFound = (runId: string): NotFoundError =>
+  new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${runId} not found`)
+
 /** Sync runs as RunTracker reads and ends them. */
 export function syncRunBook(runs: SyncRunsRepository, ends: RunEnd): RunBook<Run> {
   return {
@@ -22,7 +26,7 @@ export function syncRunBook(runs: SyncRunsRepository, ends: RunEnd): RunBook<Run
     read: runId => runs.get(runId),
     end: (run, errors) => ends.end(run, errors),
     endIdle: (run, idleMs) => ends.endIdle(run, idleMs),
-    notFound: runId => new NotFoundError('SYNC_RUN_NOT_FOUND', `Sync run ${runId} not found`)
+    notFound: syncRunNotFound
   }
 }
 

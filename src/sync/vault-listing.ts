@@ -21,6 +21,13 @@ const VAULT_LIST_WAIT_MS = 3000
 /** …and when the service is slower, answers with the list it last got, if it is this recent. */
 const VAULT_LIST_CACHE_MS = 15 * 60_000
 
+/** The answer to a read of a file the backup does not hold (at that moment, when one is named). */
+export const syncFileNotFound = (vaultId: string, path: string, asOf?: string): NotFoundError =>
+  new NotFoundError(
+    'SYNC_FILE_NOT_FOUND',
+    `No backed-up file ${JSON.stringify(path)} in vault ${vaultId}${asOf === undefined ? '' : ` at ${asOf}`}`
+  )
+
 export interface VaultListingOptions {
   vaults: SyncVaultsRepository
   objects: SyncObjectsRepository
@@ -74,8 +81,7 @@ export class VaultListing {
   async download(vaultId: string, path: string, where: Destination): Promise<{ url: string; expiresAt: number }> {
     const target = this.options.destinations.target(where.destBucket, where.destPrefix)
     const entry = await this.options.vaults.file(vaultId, target, path)
-    if (entry === undefined)
-      throw new NotFoundError('SYNC_FILE_NOT_FOUND', `No backed-up file ${JSON.stringify(path)} in vault ${vaultId}`)
+    if (entry === undefined) throw syncFileNotFound(vaultId, path)
     return await this.options.objects.downloadUrl(target.bucket, entry.s3Key)
   }
 

@@ -198,6 +198,11 @@ for (const [engine, envOf] of engines) {
       const never = await complete([{ partNumber: 1, etag: '"0123456789abcdef0123456789abcdef"' }])
       t.equal(never.statusCode, 400, never.body)
       t.equal(never.json().code, 'INVALID_PARTS')
+      const refusal = await app.assetsRepository
+        .complete(created.assetId, [{ partNumber: 1, etag: '"0123456789abcdef0123456789abcdef"' }])
+        .catch((err: unknown) => err as Error)
+      t.match(refusal, { code: 'INVALID_PARTS' })
+      t.match((refusal as Error).cause, { $metadata: { httpStatusCode: 400 } }, "S3's own refusal is kept as the cause")
 
       const {
         parts: [part]

@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
 import { continuationEvent, continuationOf, isSyncContinuation } from '../../src/lambda-events.ts'
 import type { Continuation } from '../../src/lambda-events.ts'
 import { lambdaLauncher } from '../../src/sync/launcher.ts'
@@ -48,12 +49,9 @@ async function startInvokeApi(): Promise<{ url: string; invocations: Invocation[
 const api = await startInvokeApi()
 t.teardown(() => api.close())
 
-const launcher = lambdaLauncher({
-  functionName: 'atlas-api',
-  region: 'us-east-1',
-  endpoint: api.url,
-  credentials: { accessKeyId: 'test', secretAccessKey: 'test' }
-})
+const clients = createAwsClients({ region: 'us-east-1', endpoints: { lambda: api.url }, useEmulatorCredentials: true })
+t.teardown(() => destroyAwsClients(clients))
+const launcher = lambdaLauncher({ functionName: 'atlas-api', client: clients.lambda })
 t.teardown(() => launcher.close())
 
 t.test('a continuation goes out as continuationEvent, invoked asynchronously on the configured function', async t => {

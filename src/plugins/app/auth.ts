@@ -1,8 +1,7 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { createCredentialResolver, type AuthFailure, type Principal } from '../../auth/credentials.ts'
+import { createCredentialResolver, type Principal, type Resolution } from '../../auth/credentials.ts'
 import { isValidScope, missingScopes } from '../../auth/scopes.ts'
-import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
 import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
 import { errorResponses } from '../../schemas/common.ts'
@@ -22,7 +21,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined
-    authFailure: AuthFailure | undefined
+    authFailure: Exclude<Resolution, { principal: Principal }> | undefined
   }
   interface FastifyInstance {
     /** Every route that needs credentials, as registered: what the auth tests walk. */
@@ -53,12 +52,7 @@ export default fp<AuthOptions>(
     const resolve = await createCredentialResolver({
       apiKeys: config.apiKeys,
       jwt: config.jwt,
-      keySource: {
-        region: config.region,
-        apiKeysSecret: config.apiKeysSecret,
-        endpoints: config.endpoints,
-        credentials: config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
-      }
+      keySource: { apiKeysSecret: config.apiKeysSecret, clients: app.aws }
     })
     const protectedRoutes: typeof app.protectedRoutes = []
 
@@ -110,14 +104,14 @@ export default fp<AuthOptions>(
       }
       resolve(request.headers).then(resolution => {
         if ('principal' in resolution) request.principal = resolution.principal
-        else request.authFailure = resolution.failure
+        else request.authFailure = resolution
         done()
       }, done)
     })
 
     async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
       const auth = request.routeOptions.config.auth as Exclude<AuthRequirement, 'public'>
-      switch (request.authFailure) {
+      switch (request.authFailure?.failure) {
         case 'missing':
           throw new HttpError(
             401,
@@ -130,9 +124,13 @@ export default fp<AuthOptions>(
             'www-authenticate': `${REALM}, error="invalid_token"`
           })
         case 'unavailable':
-          throw new HttpError(503, 'DEPENDENCY_UNAVAILABLE', "The token issuer's keys cannot be fetched; retry later", {
-            'retry-after': String(RETRY_AFTER_SECONDS)
-          })
+          throw new HttpError(
+            503,
+            'DEPENDENCY_UNAVAILABLE',
+            "The token issuer's keys cannot be fetched; retry later",
+            { 'retry-after': String(RETRY_AFTER_SECONDS) },
+            { cause: request.authFailure.cause }
+          )
       }
       const principal = request.principal!
       const required = typeof auth.scopes === 'function' ? auth.scopes(request) : auth.scopes
@@ -146,5 +144,6 @@ export default fp<AuthOptions>(
       request.log.debug({ principal: principal.id }, 'authorized')
     }
   },
-  { name: 'auth', dependencies: ['errors', 'rate-limit'] }
+  // aws: the keys kept in Secrets Manager or SSM are read through the app's clients.
+  { name: 'auth', dependencies: ['errors', 'rate-limit', 'aws'] }
 )

@@ -8,7 +8,10 @@ declare module 'fastify' {
   }
 }
 
-/** One DynamoDB and one S3 client per app (per Lambda container), reused by every request. */
+/**
+ * Every AWS client of the app (per Lambda container), reused by every request: DynamoDB and S3 built now,
+ * Lambda, Secrets Manager and SSM on first use (src/aws-clients.ts).
+ */
 export default fp<{ config: Config; clients?: AwsClients }>(
   async (app, { config, clients }) => {
     const aws = clients ?? createAwsClients(config)

@@ -7,6 +7,7 @@ import {
   ConflictError,
   ContentionError,
   DomainError,
+  type ErrorCode,
   ForbiddenError,
   InvalidInputError,
   isDependencyUnavailable,
@@ -22,6 +23,8 @@ interface ErrorBody {
   error: string
   message: string
   code: string
+  /** A DomainError's details, such as the run_id of the run a 409 names. */
+  [detail: string]: unknown
 }
 
 const DOMAIN_STATUS: Array<[abstract new (...args: never[]) => DomainError, number]> = [
@@ -37,20 +40,27 @@ const DOMAIN_STATUS: Array<[abstract new (...args: never[]) => DomainError, numb
 
 const retryLater = { 'retry-after': String(RETRY_AFTER_SECONDS) }
 
-const body = (statusCode: number, code: string, message: string): ErrorBody => ({
+const body = (statusCode: number, code: ErrorCode, message: string): ErrorBody => ({
   statusCode,
   error: STATUS_CODES[statusCode] ?? 'Error',
   message,
   code
 })
 
-/** Maps anything thrown to the one error shape. Internals never reach the client. */
+/**
+ * Maps anything thrown to the one error shape: the only place an error becomes a status, a body and headers.
+ * A DomainError's details join the body (they cannot replace its four fields) and its headers the answer's.
+ * Internals never reach the client.
+ */
 export function toErrorResponse(err: unknown): { body: ErrorBody; headers: Record<string, string> } {
   if (err instanceof HttpError) return { body: body(err.statusCode, err.code, err.message), headers: err.headers }
   if (err instanceof DomainError) {
     const status = DOMAIN_STATUS.find(([type]) => err instanceof type)?.[1] ?? 500
     if (status === 500) return { body: body(500, 'INTERNAL_ERROR', 'Internal Server Error'), headers: {} }
-    return { body: body(status, err.code, err.message), headers: status === 503 ? retryLater : {} }
+    return {
+      body: { ...err.details, ...body(status, err.code, err.message) },
+      headers: { ...(status === 503 ? retryLater : {}), ...err.headers }
+    }
   }
   const e = err as Partial<FastifyError> & { validation?: unknown }
   const isSyntaxError = err instanceof SyntaxError
@@ -86,7 +96,7 @@ export function toErrorResponse(err: unknown): { body: ErrorBody; headers: Recor
 }
 
 /** The documented code of each status a framework error may carry; any other 4xx is answered 400 BAD_REQUEST. */
-const STATUS_CODE_OF: Record<number, [string, number]> = {
+const STATUS_CODE_OF: Record<number, [ErrorCode, number]> = {
   400: ['BAD_REQUEST', 400],
   404: ['ROUTE_NOT_FOUND', 404],
   408: ['REQUEST_TIMEOUT', 408],
@@ -97,7 +107,7 @@ const STATUS_CODE_OF: Record<number, [string, number]> = {
 }
 
 /** Routing failures Fastify answers before any hook runs; never echoes the URL. */
-const FRAMEWORK_ERRORS: Record<string, [number, string, string]> = {
+const FRAMEWORK_ERRORS: Record<string, [number, ErrorCode, string]> = {
   FST_ERR_BAD_URL: [400, 'INVALID_URL', 'A path segment is not valid percent-encoded UTF-8'],
   FST_ERR_MAX_PARAM_LENGTH: [414, 'URI_TOO_LONG', 'A path segment is longer than any id this API accepts']
 }
@@ -119,7 +129,7 @@ export function frameworkErrorHandler(headers: Record<string, string>) {
 }
 
 /** Node's parser errors: a request too broken to reach Fastify at all. */
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
   HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'The request headers are too large'],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive']
 }

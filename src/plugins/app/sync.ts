@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
-import { EMULATOR_CREDENTIALS } from '../../aws-clients.ts'
 import type { Config } from '../../config.ts'
 import { defaultMetricsSink } from '../../emf.ts'
 import { AccountSettings } from '../../sync/account.ts'
@@ -45,15 +44,10 @@ export interface SyncPluginOptions {
 export default fp<SyncPluginOptions>(
   async (app, { config, launcher, metricsSink }) => {
     const log = app.log.child({ component: 'sync' }) as unknown as Logger
-    const credentials = config.useEmulatorCredentials ? EMULATOR_CREDENTIALS : undefined
     const sink: MetricsSink = metricsSink ?? defaultMetricsSink(config.runtime, log, 'sync metrics')
     const runs = app.syncRunsRepository
     const vaults = app.syncVaultsRepository
-    const account = new AccountSettings(config.sync.account, {
-      region: config.region,
-      endpoints: config.endpoints,
-      credentials
-    })
+    const account = new AccountSettings(config.sync.account, app.aws)
     const destinations = new Destinations(config.sync.allowedBuckets, config.buckets.sync)
     const metrics = new SyncMetrics(sink, config.functionName)
     const signIns = new SignIns()
@@ -64,12 +58,7 @@ export default fp<SyncPluginOptions>(
     const launch: SyncLauncher =
       launcher?.(slices, log) ??
       (config.runtime === 'lambda' && config.functionName !== undefined
-        ? lambdaLauncher({
-            functionName: config.functionName,
-            region: config.region,
-            endpoint: config.endpoints.lambda,
-            credentials
-          })
+        ? lambdaLauncher({ functionName: config.functionName, client: app.aws.lambda })
         : inProcessLauncher((next, deadline) => slices.run(next, deadline), config.sync.timeBudgetMs, log))
     const tracker = new RunTracker({ book: syncRunBook(runs, ends), launcher: launch, leaseMs: config.sync.leaseMs })
     const service = new SyncRunService({
@@ -113,5 +102,5 @@ export default fp<SyncPluginOptions>(
       await launch.close()
     })
   },
-  { name: 'sync', dependencies: ['repositories'] }
+  { name: 'sync', dependencies: ['aws', 'repositories'] }
 )

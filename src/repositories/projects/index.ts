@@ -59,6 +59,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { MetricsSink } from '../../emf.ts'
+import { NotFoundError } from '../../errors.ts'
 import { documentClient } from '../dynamo.ts'
 import { Appender, type AppendedChange } from './append.ts'
 import { BackgroundRuns } from './background.ts'
@@ -71,6 +72,14 @@ import { Registry, type ProjectSummary } from './registry.ts'
 
 export type { AppendedChange, Change, ChangeInput, ChangePage, EntityRead, ProjectStats, ProjectSummary, ReadOptions }
 export type { Operation } from './items.ts'
+
+/** A project with no change yet: it has no stats. */
+export const projectNotFound = (projectId: string): NotFoundError =>
+  new NotFoundError('PROJECT_NOT_FOUND', `Project ${projectId} has no changes`)
+export const changeNotFound = (projectId: string, seq: number): NotFoundError =>
+  new NotFoundError('CHANGE_NOT_FOUND', `Project ${projectId} has no change ${seq}`)
+export const entityNotFound = (projectId: string, entityType: string, entityId: string): NotFoundError =>
+  new NotFoundError('ENTITY_NOT_FOUND', `Project ${projectId} has no ${entityType} ${entityId}`)
 
 /** A batch up to this size is one item; larger batches stage their changes (DynamoDB items hold 400 KB). */
 const INLINE_BATCH_BYTES = 300 * 1024
