@@ -78,7 +78,7 @@ export const tables = {
    * /users: one `USER#<userId>` item per user and one `EMAIL#<normalized email>`
    * claim per email in use, which is what makes emails unique (GSIs are
    * eventually consistent). Two GSIs serve creation-order listing, all users
-   * and per department. See src/repositories/users.ts.
+   * and per department. See src/repositories/users/.
    */
   users: {
     logicalId: 'UsersTable',
@@ -115,7 +115,7 @@ export const tables = {
   /**
    * /assets: one item per asset under its assetId; `status-index` lists one
    * status newest first (sort key `<createdAt, zero-padded>#<assetId>`).
-   * See src/repositories/assets.ts.
+   * See src/repositories/assets/.
    */
   assets: {
     logicalId: 'AssetsTable',
