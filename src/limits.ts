@@ -44,3 +44,6 @@ export const MAX_SYNC_VAULT_STATES = 1000
 export const ASSET_METADATA_TTL_DAYS = 30
 /** /assets: a file name is cut to this many characters once made safe. */
 export const MAX_FILE_NAME = 200
+/** /assets (and the embedded S3): S3's multipart rules, a part's least size (the last part excepted) and the most parts. */
+export const S3_MIN_PART_BYTES = 5 * MIB
+export const S3_MAX_PARTS = 10_000

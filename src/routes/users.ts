@@ -121,11 +121,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async (request, reply) => {
-      const ifMatch = request.headers['if-match']
       const updated = await repo.update(
         request.params.userId,
         request.body,
-        ifMatch === undefined ? undefined : ifMatchVersions(ifMatch)
+        ifMatchVersions(request.headers['if-match'])
       )
       reply.header('etag', etagOf(updated.version))
       return publicUser(updated)

@@ -10,6 +10,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import { S3_MAX_PARTS, S3_MIN_PART_BYTES } from '../../limits.ts'
 import { randomId, writeAtomically, writeHashed } from './disk-files.ts'
 import { invalidArgument, noSuchUpload, S3Error } from './errors.ts'
 import { checkKey, type NewVersion, type ObjectAttributes, type ObjectVersion } from './object-records.ts'
@@ -20,7 +21,6 @@ interface Upload extends ObjectAttributes {
 }
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/
-const MIN_PART_BYTES = 5 * 1024 * 1024
 
 /** What uploads need of the object store. */
 export interface VersionStore {
@@ -58,7 +58,7 @@ export class MultipartUploads {
     body: AsyncIterable<Buffer>
   ): Promise<string> {
     await this.read(name, key, uploadId)
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > S3_MAX_PARTS)
       throw invalidArgument(
         'Part number must be an integer between 1 and 10000, inclusive',
         'partNumber',
@@ -110,7 +110,7 @@ export class MultipartUploads {
         )
       stored.push(meta)
     }
-    const small = stored.findIndex((part, i) => i < stored.length - 1 && part.size < MIN_PART_BYTES)
+    const small = stored.findIndex((part, i) => i < stored.length - 1 && part.size < S3_MIN_PART_BYTES)
     if (small >= 0)
       throw new S3Error(
         'EntityTooSmall',

@@ -17,10 +17,8 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { AssetsConfig } from '../../config.ts'
 import { ConflictError, InvalidInputError } from '../../errors.ts'
+import { S3_MAX_PARTS, S3_MIN_PART_BYTES } from '../../limits.ts'
 import type { MultipartPlan, UploadInstructions } from './items.ts'
-
-const MIN_PART_BYTES = 5 * 1024 * 1024
-const MAX_PARTS = 10_000
 
 /** What S3 holds at a key, as the declaration is checked against it. */
 export interface StoredObject {
@@ -37,15 +35,7 @@ export interface AssetObjectsOptions {
 }
 
 export class AssetObjects {
-  private readonly s3: S3Client
-  private readonly bucket: string
-  private readonly limits: AssetsConfig
-
-  constructor(options: AssetObjectsOptions) {
-    this.s3 = options.s3
-    this.bucket = options.bucket
-    this.limits = options.limits
-  }
+  constructor(private readonly options: AssetObjectsOptions) {}
 
   /** How the client uploads `size` bytes to `key`: one presigned PUT, or a multipart upload opened here. */
   async prepareUpload(
@@ -54,17 +44,20 @@ export class AssetObjects {
     size: number
   ): Promise<{ upload: UploadInstructions; multipart?: MultipartPlan }> {
     const expiresAt = this.urlExpiry()
-    if (size > this.limits.multipartBytes) {
-      const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PARTS / MIN_PART_BYTES) * MIN_PART_BYTES)
-      const { UploadId } = await this.s3.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType })
+    if (size > this.options.limits.multipartBytes) {
+      const partSize = Math.max(
+        S3_MIN_PART_BYTES,
+        Math.ceil(size / S3_MAX_PARTS / S3_MIN_PART_BYTES) * S3_MIN_PART_BYTES
+      )
+      const { UploadId } = await this.options.s3.send(
+        new CreateMultipartUploadCommand({ Bucket: this.options.bucket, Key: key, ContentType: contentType })
       )
       const multipart = { uploadId: UploadId!, partSize, partCount: Math.ceil(size / partSize) }
       return { upload: { method: 'MULTIPART', ...multipart, expiresAt }, multipart }
     }
     const url = await getSignedUrl(
-      this.s3,
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentType: contentType, ContentLength: size }),
+      this.options.s3,
+      new PutObjectCommand({ Bucket: this.options.bucket, Key: key, ContentType: contentType, ContentLength: size }),
       this.signing
     )
     return { upload: { method: 'PUT', url, headers: { 'content-type': contentType }, expiresAt } }
@@ -72,9 +65,9 @@ export class AssetObjects {
 
   async downloadUrl(key: string, fileName: string): Promise<{ url: string; expiresAt: number }> {
     const url = await getSignedUrl(
-      this.s3,
+      this.options.s3,
       new GetObjectCommand({
-        Bucket: this.bucket,
+        Bucket: this.options.bucket,
         Key: key,
         ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(fileName)}`
       }),
@@ -95,8 +88,13 @@ export class AssetObjects {
         .map(async partNumber => ({
           partNumber,
           url: await getSignedUrl(
-            this.s3,
-            new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
+            this.options.s3,
+            new UploadPartCommand({
+              Bucket: this.options.bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: partNumber
+            }),
             this.signing
           )
         }))
@@ -112,9 +110,9 @@ export class AssetObjects {
     parts: Array<{ partNumber: number; etag: string }>
   ): Promise<void> {
     try {
-      await this.s3.send(
+      await this.options.s3.send(
         new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
+          Bucket: this.options.bucket,
           Key: key,
           UploadId: uploadId,
           MultipartUpload: {
@@ -138,7 +136,7 @@ export class AssetObjects {
   /** The object at `key`, or undefined when there is none yet. */
   async head(key: string): Promise<StoredObject | undefined> {
     try {
-      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))
+      const head = await this.options.s3.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }))
       return {
         size: head.ContentLength ?? -1,
         contentType: (head.ContentType ?? '').trim().toLowerCase(),
@@ -152,7 +150,7 @@ export class AssetObjects {
   }
 
   async delete(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
+    await this.options.s3.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }))
   }
 
   /**
@@ -164,7 +162,9 @@ export class AssetObjects {
     let error: unknown
     if (openUploadId !== undefined) {
       try {
-        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: openUploadId }))
+        await this.options.s3.send(
+          new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: key, UploadId: openUploadId })
+        )
       } catch (err) {
         // Already gone is done.
         if ((err as { name?: string }).name !== 'NoSuchUpload') error = err
@@ -180,10 +180,13 @@ export class AssetObjects {
 
   /** Content-Type and Content-Length are signed, so S3 refuses an upload that differs from the declaration. */
   private get signing(): { expiresIn: number; signableHeaders: Set<string> } {
-    return { expiresIn: this.limits.presignTtlSeconds, signableHeaders: new Set(['content-type', 'content-length']) }
+    return {
+      expiresIn: this.options.limits.presignTtlSeconds,
+      signableHeaders: new Set(['content-type', 'content-length'])
+    }
   }
 
   private urlExpiry(): number {
-    return Date.now() + this.limits.presignTtlSeconds * 1000
+    return Date.now() + this.options.limits.presignTtlSeconds * 1000
   }
 }

@@ -13,9 +13,15 @@
  * period after claiming, so a claim is never taken over from a writer that can
  * still land.
  */
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  type DynamoDBDocumentClient,
+  type PutCommandInput
+} from '@aws-sdk/lib-dynamodb'
 import { ConflictError, ContentionError, UnavailableError } from '../../errors.ts'
-import { conditional, conditionHolds } from '../dynamo.ts'
+import { conditional, type Conditional } from '../dynamo.ts'
 import { claimKey, isLive, type ClaimItem, type UserItem } from './items.ts'
 
 /** Longer than any request can keep a write in flight (the API gives up after 30 s). */
@@ -37,17 +43,7 @@ export interface EmailClaimsOptions {
 }
 
 export class EmailClaims {
-  private readonly db: DynamoDBDocumentClient
-  private readonly table: string
-  private readonly claimGraceMs: number
-  private readonly readUser: (userId: string) => Promise<UserItem | undefined>
-
-  constructor(options: EmailClaimsOptions) {
-    this.db = options.db
-    this.table = options.table
-    this.claimGraceMs = options.claimGraceMs
-    this.readUser = options.readUser
-  }
+  constructor(private readonly options: EmailClaimsOptions) {}
 
   /**
    * Makes `userId` (about to be written at `version`) the claimant of an email.
@@ -58,16 +54,10 @@ export class EmailClaims {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const claimedAt = Date.now()
       const fresh: ClaimItem = { pk: claimKey(emailKey), userId, version, claimedAt }
-      const claimed = await conditional(
-        this.db.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: fresh,
-            ConditionExpression: 'attribute_not_exists(pk)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
-          })
-        )
-      )
+      const claimed = await this.put(fresh, {
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+      })
       if (claimed.held) return claimedAt
       const existing = (claimed.current as ClaimItem | undefined) ?? (await this.read(emailKey))
       if (existing === undefined) continue // released meanwhile
@@ -76,35 +66,42 @@ export class EmailClaims {
         if (existing.version === version) return existing.claimedAt
         if (existing.version > version) throw new StaleRead()
       } else {
-        const holder = await this.readUser(existing.userId)
+        const holder = await this.options.readUser(existing.userId)
         const now = Date.now()
         if (holder !== undefined && isLive(holder, now) && holder.emailKey === emailKey) throw emailTaken(emailKey)
         const expired = holder !== undefined && !isLive(holder, now)
-        if (!expired && now - existing.claimedAt < this.claimGraceMs) throw emailTaken(emailKey)
+        if (!expired && now - existing.claimedAt < this.options.claimGraceMs) throw emailTaken(emailKey)
       }
       // Stale: take it over, if it is still exactly what was read.
-      const takenOver = await conditionHolds(
-        this.db.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: fresh,
-            ConditionExpression: 'userId = :userId AND version = :version AND claimedAt = :claimedAt',
-            ExpressionAttributeValues: {
-              ':userId': existing.userId,
-              ':version': existing.version,
-              ':claimedAt': existing.claimedAt
-            }
-          })
-        )
-      )
-      if (takenOver) return claimedAt
+      const takenOver = await this.put(fresh, {
+        ConditionExpression: 'userId = :userId AND version = :version AND claimedAt = :claimedAt',
+        ExpressionAttributeValues: {
+          ':userId': existing.userId,
+          ':version': existing.version,
+          ':claimedAt': existing.claimedAt
+        }
+      })
+      if (takenOver.held) return claimedAt
     }
     throw new ContentionError('WRITE_CONTENTION', `The email ${emailKey} is contended; retry`)
   }
 
+  /** Writes `claim` if `condition` holds; a failed condition is an answer, with the claim there when asked for. */
+  private async put(
+    claim: ClaimItem,
+    condition: Pick<
+      PutCommandInput,
+      'ConditionExpression' | 'ExpressionAttributeValues' | 'ReturnValuesOnConditionCheckFailure'
+    >
+  ): Promise<Conditional<unknown>> {
+    return await conditional(
+      this.options.db.send(new PutCommand({ TableName: this.options.table, Item: claim, ...condition }))
+    )
+  }
+
   /** A writer that stalled after claiming must not write: its claim may be taken over soon. */
   checkFresh(claimedAt: number): void {
-    if (Date.now() - claimedAt > this.claimGraceMs / 2) {
+    if (Date.now() - claimedAt > this.options.claimGraceMs / 2) {
       throw new UnavailableError(
         'WRITE_TOO_SLOW',
         'Storage was too slow to finish this write; nothing was changed, retry'
@@ -115,9 +112,9 @@ export class EmailClaims {
   /** Deletes the claim if it is still the one `userId` took for `version`. Best effort: a leftover claim is stale. */
   async release(emailKey: string, userId: string, version: number): Promise<void> {
     try {
-      await this.db.send(
+      await this.options.db.send(
         new DeleteCommand({
-          TableName: this.table,
+          TableName: this.options.table,
           Key: { pk: claimKey(emailKey) },
           ConditionExpression: 'userId = :userId AND version = :version',
           ExpressionAttributeValues: { ':userId': userId, ':version': version }
@@ -131,7 +128,7 @@ export class EmailClaims {
   /** After a failed write: release the claim unless another request of the same user landed with it. */
   async releaseUnlessHeld(emailKey: string, userId: string, version: number): Promise<void> {
     try {
-      const user = await this.readUser(userId)
+      const user = await this.options.readUser(userId)
       if (user !== undefined && user.emailKey === emailKey && user.claimVersion === version) return
     } catch {
       return
@@ -140,8 +137,8 @@ export class EmailClaims {
   }
 
   async read(emailKey: string): Promise<ClaimItem | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: claimKey(emailKey) }, ConsistentRead: true })
+    const { Item } = await this.options.db.send(
+      new GetCommand({ TableName: this.options.table, Key: { pk: claimKey(emailKey) }, ConsistentRead: true })
     )
     return Item as ClaimItem | undefined
   }

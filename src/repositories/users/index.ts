@@ -18,6 +18,7 @@
  * so every read checks `expiresAt` itself; lists also filter on `ttl`.
  */
 import { randomUUID } from 'node:crypto'
+import type { Static } from '@sinclair/typebox'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { type VersionCondition, versionAllowed } from '../../etag.ts'
@@ -32,6 +33,7 @@ import { LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds } from '../../expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../../pagination.ts'
 import { conditional, conditionHolds, documentClient } from '../dynamo.ts'
 import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
+import type { CreateUserBody, UpdateUserBody } from '../../schemas/users.ts'
 import { CLAIM_GRACE_MS, EmailClaims, StaleRead } from './email-claims.ts'
 import {
   ALL_USERS,
@@ -44,14 +46,17 @@ import {
   toItem,
   toUser,
   userKey,
-  type CreateUserInput,
   type StoredUser,
-  type UpdateUserInput,
   type UserItem
 } from './items.ts'
 
 /** The user as the routes see it; its items are defined in items.ts. */
 export type { StoredUser, User } from './items.ts'
+
+export type CreateUserInput = Static<typeof CreateUserBody>
+
+/** `null` clears an optional field; an absent field is left as it is. */
+export type UpdateUserInput = Static<typeof UpdateUserBody>
 
 export interface ListUsersOptions {
   limit: number
@@ -82,15 +87,13 @@ export interface UsersRepositoryOptions {
 
 export class UsersRepository {
   private readonly db: DynamoDBDocumentClient
-  private readonly table: string
   private readonly claims: EmailClaims
 
-  constructor(options: UsersRepositoryOptions) {
+  constructor(private readonly options: UsersRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
-    this.table = options.table
     this.claims = new EmailClaims({
       db: this.db,
-      table: this.table,
+      table: options.table,
       claimGraceMs: options.claimGraceMs ?? CLAIM_GRACE_MS,
       readUser: userId => this.readUser(userId)
     })
@@ -118,7 +121,7 @@ export class UsersRepository {
       this.claims.checkFresh(claimedAt)
       await this.db.send(
         new PutCommand({
-          TableName: this.table,
+          TableName: this.options.table,
           Item: item,
           ConditionExpression: 'attribute_not_exists(pk)'
         })
@@ -183,7 +186,7 @@ export class UsersRepository {
         landed = await conditionHolds(
           this.db.send(
             new PutCommand({
-              TableName: this.table,
+              TableName: this.options.table,
               Item: next,
               ConditionExpression: `${LIVE_CONDITION} AND version = :version`,
               ExpressionAttributeValues: { ':version': current.version, ':nowMs': now }
@@ -218,7 +221,7 @@ export class UsersRepository {
     const deleted = await conditional(
       this.db.send(
         new DeleteCommand({
-          TableName: this.table,
+          TableName: this.options.table,
           Key: { pk: userKey(userId) },
           ConditionExpression: LIVE_CONDITION,
           ExpressionAttributeValues: { ':nowMs': Date.now() },
@@ -251,7 +254,7 @@ export class UsersRepository {
       const now = Date.now()
       const page = await this.db.send(
         new QueryCommand({
-          TableName: this.table,
+          TableName: this.options.table,
           IndexName: index,
           KeyConditionExpression: '#pk = :pk',
           FilterExpression: LIVE_FILTER,
@@ -274,7 +277,7 @@ export class UsersRepository {
 
   private async readUser(userId: string): Promise<UserItem | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: userKey(userId) }, ConsistentRead: true })
+      new GetCommand({ TableName: this.options.table, Key: { pk: userKey(userId) }, ConsistentRead: true })
     )
     return Item as UserItem | undefined
   }

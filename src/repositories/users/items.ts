@@ -9,9 +9,7 @@
  *   EMAIL#<emailKey> the claim on an email: userId, version (the version of the
  *                   user write the claim is for), claimedAt (epoch ms).
  */
-import type { Static } from '@sinclair/typebox'
 import { TTL_ATTRIBUTE, ttlFromMillis } from '../../expiry.ts'
-import type { CreateUserBody, UpdateUserBody } from '../../schemas/users.ts'
 import { createdOrderKey } from '../dynamo.ts'
 
 export interface User {
@@ -28,11 +26,6 @@ export interface User {
 export interface StoredUser extends User {
   version: number
 }
-
-export type CreateUserInput = Static<typeof CreateUserBody>
-
-/** `null` clears an optional field; an absent field is left as it is. */
-export type UpdateUserInput = Static<typeof UpdateUserBody>
 
 export interface UserItem {
   pk: string
