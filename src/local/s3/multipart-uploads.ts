@@ -7,13 +7,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, readFile, rename, rm, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { S3_MAX_PARTS, S3_MIN_PART_BYTES } from '../../limits.ts'
 import { randomId, writeAtomically, writeHashed } from './disk-files.ts'
 import { invalidArgument, noSuchUpload, S3Error } from './errors.ts'
-import { checkKey, type NewVersion, type ObjectAttributes, type ObjectVersion } from './object-records.ts'
+import { byUtf8, checkKey, type NewVersion, type ObjectAttributes, type ObjectVersion } from './object-records.ts'
 
 interface Upload extends ObjectAttributes {
   key: string
@@ -145,15 +145,28 @@ export class MultipartUploads {
     await rm(this.dir(name, uploadId), { recursive: true, force: true })
   }
 
-  private async read(name: string, key: string, uploadId: string): Promise<Upload> {
+  /** The upload, when it is of `key` (of any key when undefined); S3's NoSuchUpload otherwise. */
+  private async read(name: string, key: string | undefined, uploadId: string): Promise<Upload> {
     await this.store.checkBucket(name)
     if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload(uploadId)
     const upload = await readFile(join(this.dir(name, uploadId), 'upload.json'), 'utf8').then(
       text => JSON.parse(text) as Upload,
       () => undefined
     )
-    if (upload === undefined || upload.key !== key) throw noSuchUpload(uploadId)
+    if (upload === undefined || (key !== undefined && upload.key !== key)) throw noSuchUpload(uploadId)
     return upload
+  }
+
+  /** The uploads started and neither completed nor aborted, of keys under `prefix`, by key then start. */
+  async list(name: string, prefix: string): Promise<Array<{ key: string; uploadId: string; initiated: number }>> {
+    await this.store.checkBucket(name)
+    const found: Array<{ key: string; uploadId: string; initiated: number }> = []
+    for (const uploadId of await readdir(join(this.root, name, 'uploads')).catch(() => [])) {
+      const upload = await this.read(name, undefined, uploadId).catch(() => undefined)
+      if (upload !== undefined && upload.key.startsWith(prefix))
+        found.push({ key: upload.key, uploadId, initiated: upload.initiated })
+    }
+    return found.sort((a, b) => byUtf8(a.key, b.key) || a.initiated - b.initiated)
   }
 
   private dir(bucket: string, uploadId: string): string {

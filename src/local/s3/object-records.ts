@@ -40,3 +40,8 @@ export function checkKey(key: string): void {
   if (Buffer.byteLength(key) > MAX_KEY_BYTES)
     throw new S3Error('KeyTooLongError', 'Your key is too long', 400, { MaxSizeAllowed: String(MAX_KEY_BYTES) })
 }
+
+/** S3 lists keys in the order of their UTF-8 bytes, which is not JavaScript's UTF-16 order past U+FFFF. */
+export function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}

@@ -22,6 +22,7 @@ import { ignoreMissing, randomId, writeAtomically, writeHashed } from './disk-fi
 import { noSuchBucket, noSuchKey, S3Error } from './errors.ts'
 import { MultipartUploads } from './multipart-uploads.ts'
 import {
+  byUtf8,
   checkKey,
   type KeyRecord,
   type NewVersion,
@@ -30,7 +31,7 @@ import {
   type Versioning
 } from './object-records.ts'
 
-export type { ObjectAttributes, ObjectVersion, Versioning } from './object-records.ts'
+export { byUtf8, type ObjectAttributes, type ObjectVersion, type Versioning } from './object-records.ts'
 
 interface Bucket {
   name: string
@@ -349,9 +350,4 @@ export class ObjectStore {
   private blobPath(bucket: string, blob: string): string {
     return join(this.root, bucket, 'blobs', blob)
   }
-}
-
-/** S3 lists keys in the order of their UTF-8 bytes, which is not JavaScript's UTF-16 order past U+FFFF. */
-export function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
