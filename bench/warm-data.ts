@@ -22,7 +22,7 @@ import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { documentClient } from '../src/repositories/dynamo.ts'
 import { precompiledCompilers } from '../src/schema-compilers.ts'
 import { collectSchemas, generateModule, loadModule } from '../scripts/precompile-schemas.ts'
-import { datasetBody } from '../test/fixtures/datasets.ts'
+import { datasetBody } from '../scripts/lib/datasets.ts'
 import { benchStack } from './stack.ts'
 
 const { values } = parseArgs({

@@ -18,8 +18,9 @@ export function parseVersionList(header: string, comparison: 'strong' | 'weak'):
   })
 }
 
-/** If-Match: the versions a write may apply to. */
-export const ifMatchVersions = (header: string): '*' | number[] => parseVersionList(header, 'strong')
+/** If-Match: the versions a write may apply to; undefined without the header (any version). */
+export const ifMatchVersions = (header: string | undefined): VersionCondition | undefined =>
+  header === undefined ? undefined : parseVersionList(header, 'strong')
 
 /** If-None-Match: true when the header names this version (a 304 for a read). */
 export function matchesVersion(header: string | undefined, version: number): boolean {

@@ -50,3 +50,6 @@ export const MAX_FILE_NAME = 200
  * the oldest moment a backup can show is this long ago.
  */
 export const SYNC_VERSION_RETENTION_DAYS = 30
+/** /assets (and the embedded S3): S3's multipart rules, a part's least size (the last part excepted) and the most parts. */
+export const S3_MIN_PART_BYTES = 5 * MIB
+export const S3_MAX_PARTS = 10_000

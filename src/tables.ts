@@ -40,18 +40,29 @@ export interface BucketDefinition {
   versioned?: boolean
 }
 
+/** A key schema: a partition key, and a sort key when given. */
+function keySchema(hash: string, range?: string): KeySchemaElement[] {
+  const schema: KeySchemaElement[] = [{ AttributeName: hash, KeyType: 'HASH' }]
+  if (range !== undefined) schema.push({ AttributeName: range, KeyType: 'RANGE' })
+  return schema
+}
+
+/** Attributes of type string, as keys and index keys declare them. */
+const stringAttributes = (...names: string[]): AttributeDefinition[] =>
+  names.map(name => ({ AttributeName: name, AttributeType: 'S' }))
+
 /** The keys of a table keyed by a string partition key and a string sort key. */
 function stringKeys(hash: string, range: string): Pick<TableDefinition, 'keySchema' | 'attributeDefinitions'> {
-  return {
-    keySchema: [
-      { AttributeName: hash, KeyType: 'HASH' },
-      { AttributeName: range, KeyType: 'RANGE' }
-    ],
-    attributeDefinitions: [
-      { AttributeName: hash, AttributeType: 'S' },
-      { AttributeName: range, AttributeType: 'S' }
-    ]
-  }
+  return { keySchema: keySchema(hash, range), attributeDefinitions: stringAttributes(hash, range) }
+}
+
+/** A global secondary index projecting every attribute. */
+function indexOfAll(
+  name: string,
+  hash: string,
+  range: string
+): NonNullable<TableDefinition['globalSecondaryIndexes']>[0] {
+  return { IndexName: name, KeySchema: keySchema(hash, range), Projection: { ProjectionType: 'ALL' } }
 }
 
 export const tables = {
@@ -83,65 +94,32 @@ export const tables = {
    * /users: one `USER#<userId>` item per user and one `EMAIL#<normalized email>`
    * claim per email in use, which is what makes emails unique (GSIs are
    * eventually consistent). Two GSIs serve creation-order listing, all users
-   * and per department. See src/repositories/users.ts.
+   * and per department. See src/repositories/users/.
    */
   users: {
     logicalId: 'UsersTable',
     envVar: 'USERS_TABLE',
     defaultName: 'atlas-users',
-    keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    attributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'gsi1pk', AttributeType: 'S' },
-      { AttributeName: 'gsi1sk', AttributeType: 'S' },
-      { AttributeName: 'gsi2pk', AttributeType: 'S' },
-      { AttributeName: 'gsi2sk', AttributeType: 'S' }
-    ],
+    keySchema: keySchema('pk'),
+    attributeDefinitions: stringAttributes('pk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'),
     globalSecondaryIndexes: [
-      {
-        IndexName: 'createdAt-index',
-        KeySchema: [
-          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-          { AttributeName: 'gsi1sk', KeyType: 'RANGE' }
-        ],
-        Projection: { ProjectionType: 'ALL' }
-      },
-      {
-        IndexName: 'department-createdAt-index',
-        KeySchema: [
-          { AttributeName: 'gsi2pk', KeyType: 'HASH' },
-          { AttributeName: 'gsi2sk', KeyType: 'RANGE' }
-        ],
-        Projection: { ProjectionType: 'ALL' }
-      }
+      indexOfAll('createdAt-index', 'gsi1pk', 'gsi1sk'),
+      indexOfAll('department-createdAt-index', 'gsi2pk', 'gsi2sk')
     ],
     ttlAttribute: 'ttl'
   },
   /**
    * /assets: one item per asset under its assetId; `status-index` lists one
    * status newest first (sort key `<createdAt, zero-padded>#<assetId>`).
-   * See src/repositories/assets.ts.
+   * See src/repositories/assets/.
    */
   assets: {
     logicalId: 'AssetsTable',
     envVar: 'ASSETS_TABLE',
     defaultName: 'atlas-assets',
-    keySchema: [{ AttributeName: 'assetId', KeyType: 'HASH' }],
-    attributeDefinitions: [
-      { AttributeName: 'assetId', AttributeType: 'S' },
-      { AttributeName: 'status', AttributeType: 'S' },
-      { AttributeName: 'createdKey', AttributeType: 'S' }
-    ],
-    globalSecondaryIndexes: [
-      {
-        IndexName: 'status-index',
-        KeySchema: [
-          { AttributeName: 'status', KeyType: 'HASH' },
-          { AttributeName: 'createdKey', KeyType: 'RANGE' }
-        ],
-        Projection: { ProjectionType: 'ALL' }
-      }
-    ],
+    keySchema: keySchema('assetId'),
+    attributeDefinitions: stringAttributes('assetId', 'status', 'createdKey'),
+    globalSecondaryIndexes: [indexOfAll('status-index', 'status', 'createdKey')],
     ttlAttribute: 'ttl'
   },
   /**

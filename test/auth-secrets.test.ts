@@ -1,12 +1,10 @@
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import type { FastifyPluginAsync } from 'fastify'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buildApp } from '../src/app.ts'
-import { createAwsClients, destroyAwsClients, EMULATOR_CREDENTIALS } from '../src/aws-clients.ts'
+import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
 import { buildTestApp, testConfig } from './helper.ts'
-import { motoAvailable, startMoto } from './fixtures/moto.ts'
+import { motoAvailable, startMoto, storeSecretAndParameter } from './fixtures/moto.ts'
 
 const probe: FastifyPluginAsync = async app => {
   app.get('/probe', { config: { auth: { scopes: ['users:read'] } } }, async () => ({ ok: true }))
@@ -17,24 +15,12 @@ t.test(
   { skip: motoAvailable() ? false : 'moto_server is not installed' },
   async t => {
     const endpoint = await startMoto(t)
-    const aws = { region: 'us-east-1', endpoint, credentials: EMULATOR_CREDENTIALS }
     const fromSecret = generateApiKey('from-secret', ['users:read'])
     const fromParameter = generateApiKey('from-parameter', ['users:read'])
-    const secrets = new SecretsManagerClient(aws)
-    const ssm = new SSMClient(aws)
-    t.teardown(() => {
-      secrets.destroy()
-      ssm.destroy()
-    })
-    await secrets.send(
-      new CreateSecretCommand({ Name: 'atlas/api-keys', SecretString: JSON.stringify([fromSecret.entry]) })
-    )
-    await ssm.send(
-      new PutParameterCommand({
-        Name: '/atlas/api-keys',
-        Type: 'SecureString',
-        Value: JSON.stringify([fromParameter.entry])
-      })
+    await storeSecretAndParameter(
+      endpoint,
+      { name: 'atlas/api-keys', value: [fromSecret.entry] },
+      { name: '/atlas/api-keys', value: [fromParameter.entry] }
     )
     const env = { AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint, AWS_ENDPOINT_URL_SSM: endpoint }
 

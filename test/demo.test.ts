@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { freePort, printedUntil } from '../scripts/lib/processes.mjs'
 
 const DEMO = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url))
-
-const freePort = (): Promise<number> =>
-  new Promise(resolve => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 
 t.test('npm run demo: one command serves /sync against the stand-in, and its printed key and curl work', async t => {
   const [apiPort, obsidianPort] = [await freePort(), await freePort()]
@@ -33,14 +25,7 @@ t.test('npm run demo: one command serves /sync against the stand-in, and its pri
     if (demo.exitCode === null) demo.kill('SIGTERM')
     await exited
   })
-  let printed = ''
-  await new Promise<void>((resolve, reject) => {
-    demo.stdout.on('data', chunk => {
-      printed += chunk
-      if (printed.includes('Ctrl-C stops the API')) resolve()
-    })
-    demo.once('exit', code => reject(new Error(`the demo exited with ${code}: ${printed}`)))
-  })
+  const printed = await printedUntil(demo, 'Ctrl-C stops the API')
   const key = /^ {2}KEY=(\S+)$/m.exec(printed)?.[1]
   t.ok(key, 'the dev key is printed')
   const api = `http://127.0.0.1:${apiPort}`

@@ -8,17 +8,20 @@ import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
 const json = { 'content-type': 'application/json' }
 
+/** The error shape every error answers in. */
+const errorBody = (statusCode: number, error: string, message: string, code: string) => ({
+  statusCode,
+  error,
+  message,
+  code
+})
+
 t.test('an unknown route is a JSON 404', async t => {
   const app = await buildApp(await testConfig())
   t.teardown(() => app.close())
   const res = await app.inject({ method: 'GET', url: '/no/such/route?x=1' })
   t.equal(res.statusCode, 404)
-  t.same(res.json(), {
-    statusCode: 404,
-    error: 'Not Found',
-    message: 'Route GET /no/such/route not found',
-    code: 'ROUTE_NOT_FOUND'
-  })
+  t.same(res.json(), errorBody(404, 'Not Found', 'Route GET /no/such/route not found', 'ROUTE_NOT_FOUND'))
 })
 
 t.test('an unexpected error is a 500 with no internals', async t => {
@@ -29,12 +32,7 @@ t.test('an unexpected error is a 500 with no internals', async t => {
   })
   const res = await app.inject({ method: 'GET', url: '/boom' })
   t.equal(res.statusCode, 500)
-  t.same(res.json(), {
-    statusCode: 500,
-    error: 'Internal Server Error',
-    message: 'Internal Server Error',
-    code: 'INTERNAL_ERROR'
-  })
+  t.same(res.json(), errorBody(500, 'Internal Server Error', 'Internal Server Error', 'INTERNAL_ERROR'))
   t.notMatch(res.body, /secret|arn:|repo\.ts|stack/)
 })
 

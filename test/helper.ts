@@ -11,7 +11,7 @@ import { precompiledCompilers, type SchemaCompilers } from '../src/schema-compil
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 import { buckets, tables } from '../src/tables.ts'
 import { collectSchemas, generateModule, loadModule } from '../scripts/precompile-schemas.ts'
-export { datasetBody } from './fixtures/datasets.ts'
+export { datasetBody } from '../scripts/lib/datasets.ts'
 
 interface Engine {
   dynamodb: string

@@ -50,6 +50,26 @@ export function tail(stream, lines = 40) {
 }
 
 /**
+ * What a child process prints on stdout up to and including `marker`; rejects, with what it printed, if it
+ * exits first.
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {string} marker
+ * @returns {Promise<string>}
+ */
+export function printedUntil(child, marker) {
+  let printed = ''
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', chunk => {
+      printed += chunk
+      if (printed.includes(marker)) resolve(printed)
+    })
+    child.once('exit', code =>
+      reject(new Error(`exited with ${code} before printing ${JSON.stringify(marker)}: ${printed}`))
+    )
+  })
+}
+
+/**
  * `ok - …` / `not ok - …` lines and their totals, for the scripts CI counts.
  */
 export function checklist() {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { assetNotFound } from '../repositories/assets.ts'
+import { assetNotFound } from '../repositories/assets/index.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   Asset,

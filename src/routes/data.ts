@@ -104,11 +104,10 @@ const dataRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async (request, reply) => {
-      const ifMatch = request.headers['if-match']
       const updated = await repo.update(
         request.params.keyId,
         request.body,
-        ifMatch === undefined ? undefined : ifMatchVersions(ifMatch)
+        ifMatchVersions(request.headers['if-match'])
       )
       reply.header('etag', etagOf(updated.version))
       return updated

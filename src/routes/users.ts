@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { InvalidInputError } from '../errors.ts'
 import { etagOf, ifMatchVersions } from '../etag.ts'
-import { userNotFound, type StoredUser, type User as UserRecord } from '../repositories/users.ts'
+import { userNotFound, type StoredUser, type User as UserRecord } from '../repositories/users/index.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   CreateUserBody,
@@ -121,11 +121,10 @@ const usersRoutes: FastifyPluginAsyncTypebox = async app => {
       }
     },
     async (request, reply) => {
-      const ifMatch = request.headers['if-match']
       const updated = await repo.update(
         request.params.userId,
         request.body,
-        ifMatch === undefined ? undefined : ifMatchVersions(ifMatch)
+        ifMatchVersions(request.headers['if-match'])
       )
       reply.header('etag', etagOf(updated.version))
       return publicUser(updated)

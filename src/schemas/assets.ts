@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME } from '../limits.ts'
+import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME, S3_MAX_PARTS } from '../limits.ts'
 import { Cursor, Limit } from '../pagination.ts'
 
 const AssetId = Type.String({ format: 'uuid', description: 'Asset id, a UUID' })
@@ -119,7 +119,7 @@ export const AssetList = Type.Object(
   { additionalProperties: false }
 )
 
-const PartNumber = Type.Integer({ minimum: 1, maximum: 10_000 })
+const PartNumber = Type.Integer({ minimum: 1, maximum: S3_MAX_PARTS })
 
 export const PartsBody = Type.Object(
   {
@@ -151,7 +151,7 @@ export const CompleteBody = Type.Object(
         { partNumber: PartNumber, etag: Type.String({ minLength: 1, maxLength: 128 }) },
         { additionalProperties: false }
       ),
-      { minItems: 1, maxItems: 10_000 }
+      { minItems: 1, maxItems: S3_MAX_PARTS }
     )
   },
   { additionalProperties: false }

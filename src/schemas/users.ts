@@ -21,18 +21,11 @@ const Email = Type.String({
     'At most 254 characters. Unique across live users, compared trimmed and case-insensitively; stored trimmed, as sent.',
   examples: ['ada@example.com']
 })
-const Name = Type.String({
-  minLength: 1,
-  maxLength: 200,
-  pattern: '\\S',
-  description: '1 to 200 characters, not only whitespace'
-})
-const Department = Type.String({
-  minLength: 1,
-  maxLength: 100,
-  pattern: '\\S',
-  description: '1 to 100 characters, not only whitespace; matched exactly'
-})
+/** Text of 1 to `maxLength` characters that is not only whitespace. */
+const NonBlank = (maxLength: number, description: string) =>
+  Type.String({ minLength: 1, maxLength, pattern: '\\S', description })
+const Name = NonBlank(200, '1 to 200 characters, not only whitespace')
+const Department = NonBlank(100, '1 to 100 characters, not only whitespace; matched exactly')
 const EpochMs = (description: string) => Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS, description })
 const ExpiresAt = EpochMs(
   'Epoch milliseconds, in the future: from then on the user is gone (404, absent from lists) and its email free'

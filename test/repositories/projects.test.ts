@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
 import { ProjectsRepository, type ChangeInput } from '../../src/repositories/projects/index.ts'
-import { countCalls } from '../fixtures/counting-dynamodb.ts'
+import { countCalls } from '../../scripts/lib/counting-dynamodb.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { testConfig } from '../helper.ts'
 

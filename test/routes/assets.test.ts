@@ -3,7 +3,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
-import { safeFileName } from '../../src/repositories/assets.ts'
+import { safeFileName } from '../../src/repositories/assets/items.ts'
 import { motoAvailable, startMoto } from '../fixtures/moto.ts'
 import { buildTestApp, injectAs, type TestApp } from '../helper.ts'
 

@@ -13,6 +13,16 @@ async function create(app: TestApp['app'], body = datasetBody()) {
   return res.json() as { keyId: string; version: number; updatedAt: string }
 }
 
+/** PUT /data/{keyId} of a fresh body with this If-Match. */
+async function putIfMatch(app: TestApp['app'], keyId: string, ifMatch: string) {
+  return await app.inject({
+    method: 'PUT',
+    url: `/data/${keyId}`,
+    headers: { ...json, 'if-match': ifMatch },
+    payload: datasetBody()
+  })
+}
+
 async function itemCount({ clients, config }: TestApp, keyId: string): Promise<number> {
   const { Count } = await clients.dynamodb.send(
     new QueryCommand({
@@ -200,27 +210,12 @@ t.test('If-Match: a stale version is 412 and writes nothing; the current one wri
   await app.inject({ method: 'PUT', url: `/data/${keyId}`, headers: json, payload: datasetBody() })
   const before = (await app.inject({ method: 'GET', url: `/data/${keyId}` })).json()
 
-  const stale = await app.inject({
-    method: 'PUT',
-    url: `/data/${keyId}`,
-    headers: { ...json, 'if-match': '"1"' },
-    payload: datasetBody()
-  })
+  const stale = await putIfMatch(app, keyId, '"1"')
   t.equal(stale.statusCode, 412)
   t.equal(stale.json().code, 'VERSION_MISMATCH')
-  const garbage = await app.inject({
-    method: 'PUT',
-    url: `/data/${keyId}`,
-    headers: { ...json, 'if-match': 'nonsense' },
-    payload: datasetBody()
-  })
+  const garbage = await putIfMatch(app, keyId, 'nonsense')
   t.equal(garbage.statusCode, 412, 'an If-Match naming no version matches none')
-  const weak = await app.inject({
-    method: 'PUT',
-    url: `/data/${keyId}`,
-    headers: { ...json, 'if-match': 'W/"2"' },
-    payload: datasetBody()
-  })
+  const weak = await putIfMatch(app, keyId, 'W/"2"')
   t.equal(weak.statusCode, 412, 'If-Match compares strongly: a weak ETag of the current version does not match')
   t.same((await app.inject({ method: 'GET', url: `/data/${keyId}` })).json(), before, 'nothing written')
   t.same(
@@ -230,28 +225,13 @@ t.test('If-Match: a stale version is 412 and writes nothing; the current one wri
     [2, 1]
   )
 
-  const current = await app.inject({
-    method: 'PUT',
-    url: `/data/${keyId}`,
-    headers: { ...json, 'if-match': '"2"' },
-    payload: datasetBody()
-  })
+  const current = await putIfMatch(app, keyId, '"2"')
   t.equal(current.statusCode, 200)
   t.equal(current.json().version, 3)
-  const star = await app.inject({
-    method: 'PUT',
-    url: `/data/${keyId}`,
-    headers: { ...json, 'if-match': '*' },
-    payload: datasetBody()
-  })
+  const star = await putIfMatch(app, keyId, '*')
   t.equal(star.statusCode, 200)
   t.equal(star.json().version, 4)
-  const missing = await app.inject({
-    method: 'PUT',
-    url: `/data/${randomUUID()}`,
-    headers: { ...json, 'if-match': '*' },
-    payload: datasetBody()
-  })
+  const missing = await putIfMatch(app, randomUUID(), '*')
   t.equal(missing.statusCode, 404)
 })
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
-import { countCalls, describeCalls, totalOf, type Calls } from '../fixtures/counting-dynamodb.ts'
+import { countCalls, describeCalls, totalOf, type Calls } from '../../scripts/lib/counting-dynamodb.ts'
 import { buildTestApp, injectAs } from '../helper.ts'
 
 const writer = generateApiKey('projects-all', ['projects:*:*'])

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { toErrorResponse } from '../../src/plugins/app/errors.ts'
-import { UsersRepository, type User as UserBody } from '../../src/repositories/users.ts'
+import { UsersRepository, type User as UserBody } from '../../src/repositories/users/index.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { answerOf, buildTestApp, injectAs, type TestApp, type TestTap } from '../helper.ts'
 

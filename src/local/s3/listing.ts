@@ -210,7 +210,7 @@ export async function listUploads(
 ): Promise<[string, XmlBody]> {
   const prefix = query.get('prefix') ?? ''
   const encode = encoder(query)
-  const uploads = await store.uploads(bucket, prefix)
+  const uploads = await store.uploads.list(bucket, prefix)
   return [
     'ListMultipartUploadsResult',
     {

@@ -159,11 +159,11 @@ async function objectRequest(store: ObjectStore, request: Request): Promise<void
   if (query.has('tagging')) return await tagging(store, request, versionId)
   if (method === 'POST' && query.has('uploads')) {
     await drainBody(req)
-    const id = await store.createUpload(bucket, key, attributesOf(req))
+    const id = await store.uploads.create(bucket, key, attributesOf(req))
     return sendXml(res, 200, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: id })
   }
   if (method === 'PUT' && uploadId !== undefined) {
-    const etag = await store.uploadPart(bucket, key, uploadId, Number(query.get('partNumber')), requestBody(req))
+    const etag = await store.uploads.putPart(bucket, key, uploadId, Number(query.get('partNumber')), requestBody(req))
     res.setHeader('etag', `"${etag}"`)
     return sendEmpty(res, 200)
   }
@@ -173,7 +173,7 @@ async function objectRequest(store: ObjectStore, request: Request): Promise<void
       etag: text(part, 'ETag') ?? ''
     }))
     if (parts.some(part => !Number.isInteger(part.partNumber))) throw malformedXml()
-    const version = await store.completeUpload(bucket, key, uploadId, parts)
+    const version = await store.uploads.complete(bucket, key, uploadId, parts)
     await versionHeader(store, res, bucket, version.versionId)
     return sendXml(res, 200, 'CompleteMultipartUploadResult', {
       Location: `/${bucket}/${encodeURIComponent(key)}`,
@@ -183,7 +183,7 @@ async function objectRequest(store: ObjectStore, request: Request): Promise<void
     })
   }
   if (method === 'DELETE' && uploadId !== undefined) {
-    await store.abortUpload(bucket, key, uploadId)
+    await store.uploads.abort(bucket, key, uploadId)
     return sendEmpty(res, 204)
   }
   if (method === 'PUT') {

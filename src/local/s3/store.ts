@@ -8,7 +8,7 @@
  *   <root>/<bucket>/bucket.json             creation time, versioning status
  *   <root>/<bucket>/keys/<sha256>.json      { key, versions: [...] }
  *   <root>/<bucket>/blobs/<id>              one version's bytes
- *   <root>/<bucket>/uploads/<uploadId>/     a multipart upload: upload.json, part-<n>, part-<n>.json
+ *   <root>/<bucket>/uploads/<uploadId>/     a multipart upload (multipart-uploads.ts)
  *
  * The records of a bucket are read once into memory (listings need them
  * sorted); every change is written through, one write at a time per record,
@@ -16,39 +16,22 @@
  * longer names them is on disk.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { invalidArgument, noSuchBucket, noSuchKey, noSuchUpload, S3Error } from './errors.ts'
+import { ignoreMissing, randomId, writeAtomically, writeHashed } from './disk-files.ts'
+import { noSuchBucket, noSuchKey, S3Error } from './errors.ts'
+import { MultipartUploads } from './multipart-uploads.ts'
+import {
+  byUtf8,
+  checkKey,
+  type KeyRecord,
+  type NewVersion,
+  type ObjectAttributes,
+  type ObjectVersion,
+  type Versioning
+} from './object-records.ts'
 
-export type Versioning = 'Enabled' | 'Suspended'
-
-export interface ObjectAttributes {
-  contentType: string
-  /** x-amz-meta-* without the prefix. */
-  metadata: Record<string, string>
-  /** Content-Disposition, Cache-Control and the other stored representation headers, as given. */
-  headers: Record<string, string>
-  tags: Array<[string, string]>
-}
-
-export interface ObjectVersion extends ObjectAttributes {
-  /** `null` for the one version a bucket without versioning keeps. */
-  versionId: string
-  deleteMarker: boolean
-  lastModified: number
-  /** Hex MD5 of the bytes, or of the parts' MD5s with `-<parts>`; empty for a delete marker. */
-  etag: string
-  size: number
-  blob?: string
-}
-
-interface KeyRecord {
-  key: string
-  /** Newest first. */
-  versions: ObjectVersion[]
-}
+export { byUtf8, type ObjectAttributes, type ObjectVersion, type Versioning } from './object-records.ts'
 
 interface Bucket {
   name: string
@@ -59,15 +42,7 @@ interface Bucket {
   sorted?: string[]
 }
 
-interface Upload extends ObjectAttributes {
-  key: string
-  initiated: number
-}
-
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
-const UPLOAD_ID = /^[0-9a-f]{32}$/
-const MAX_KEY_BYTES = 1024
-const MIN_PART_BYTES = 5 * 1024 * 1024
 /** Records read at once when a bucket is loaded: enough to be quick, few enough to stay far from the fd limit. */
 const LOAD_BATCH = 64
 
@@ -75,7 +50,19 @@ export class ObjectStore {
   private readonly buckets = new Map<string, Promise<Bucket>>()
   private readonly writes = new Map<string, Promise<void>>()
 
-  constructor(private readonly root: string) {}
+  /** Multipart uploads; completing one adds a version here. */
+  readonly uploads: MultipartUploads
+
+  constructor(private readonly root: string) {
+    this.uploads = new MultipartUploads(root, {
+      checkBucket: async name => void (await this.bucket(name)),
+      newBlob: name => {
+        const blob = randomId()
+        return { blob, path: this.blobPath(name, blob) }
+      },
+      addVersion: async (name, key, fields) => await this.addVersion(await this.bucket(name), key, fields)
+    })
+  }
 
   async listBuckets(): Promise<Array<{ name: string; createdAt: number }>> {
     await mkdir(this.root, { recursive: true })
@@ -278,144 +265,8 @@ export class ObjectStore {
     return found
   }
 
-  async createUpload(name: string, key: string, attributes: ObjectAttributes): Promise<string> {
-    await this.bucket(name)
-    checkKey(key)
-    const uploadId = randomBytes(16).toString('hex')
-    const dir = this.uploadDir(name, uploadId)
-    await mkdir(dir, { recursive: true })
-    const upload: Upload = { ...attributes, key, initiated: Date.now() }
-    await writeAtomically(join(dir, 'upload.json'), JSON.stringify(upload))
-    return uploadId
-  }
-
-  /** Stores one part; its ETag (hex MD5). */
-  async uploadPart(
-    name: string,
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    body: AsyncIterable<Buffer>
-  ): Promise<string> {
-    await this.upload(name, key, uploadId)
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
-      throw invalidArgument(
-        'Part number must be an integer between 1 and 10000, inclusive',
-        'partNumber',
-        String(partNumber)
-      )
-    const dir = this.uploadDir(name, uploadId)
-    const temporary = join(dir, `part-${partNumber}.${randomId()}.tmp`)
-    const { digest, size } = await writeHashed(body, temporary)
-    const etag = digest.toString('hex')
-    await rename(temporary, join(dir, `part-${partNumber}`))
-    await writeAtomically(join(dir, `part-${partNumber}.json`), JSON.stringify({ etag, size }))
-    return etag
-  }
-
-  /** Joins the listed parts into the key's newest version, as S3 does: in order, each as uploaded, none too small. */
-  async completeUpload(
-    name: string,
-    key: string,
-    uploadId: string,
-    parts: Array<{ partNumber: number; etag: string }>
-  ): Promise<ObjectVersion> {
-    const bucket = await this.bucket(name)
-    const upload = await this.upload(name, key, uploadId)
-    const dir = this.uploadDir(name, uploadId)
-    if (parts.length === 0)
-      throw new S3Error(
-        'MalformedXML',
-        'The XML you provided was not well-formed or did not validate against our published schema',
-        400
-      )
-    const stored: Array<{ etag: string; size: number }> = []
-    for (const [i, part] of parts.entries()) {
-      if (i > 0 && part.partNumber <= parts[i - 1]!.partNumber)
-        throw new S3Error(
-          'InvalidPartOrder',
-          'The list of parts was not in ascending order. Parts must be ordered by part number.',
-          400,
-          { UploadId: uploadId }
-        )
-      const meta = await readFile(join(dir, `part-${part.partNumber}.json`), 'utf8').then(
-        text => JSON.parse(text) as { etag: string; size: number },
-        () => undefined
-      )
-      if (meta === undefined || meta.etag !== part.etag.replace(/"/g, ''))
-        throw new S3Error(
-          'InvalidPart',
-          "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-          400,
-          { UploadId: uploadId, PartNumber: String(part.partNumber) }
-        )
-      stored.push(meta)
-    }
-    const small = stored.findIndex((part, i) => i < stored.length - 1 && part.size < MIN_PART_BYTES)
-    if (small >= 0)
-      throw new S3Error(
-        'EntityTooSmall',
-        'Your proposed upload is smaller than the minimum allowed object size.',
-        400,
-        {
-          PartNumber: String(parts[small]!.partNumber)
-        }
-      )
-    const blob = randomId()
-    const path = this.blobPath(name, blob)
-    try {
-      const out = createWriteStream(path)
-      await pipeline(async function* () {
-        for (const part of parts) yield* createReadStream(join(dir, `part-${part.partNumber}`))
-      }, out)
-    } catch (err) {
-      await unlink(path).catch(() => undefined)
-      throw err
-    }
-    const etag = `${createHash('md5')
-      .update(Buffer.concat(stored.map(part => Buffer.from(part.etag, 'hex'))))
-      .digest('hex')}-${parts.length}`
-    const size = stored.reduce((sum, part) => sum + part.size, 0)
-    const { key: _key, initiated: _initiated, ...attributes } = upload
-    const version = await this.addVersion(bucket, key, { ...attributes, etag, size, blob })
-    await rm(dir, { recursive: true, force: true })
-    return version
-  }
-
-  async abortUpload(name: string, key: string, uploadId: string): Promise<void> {
-    await this.upload(name, key, uploadId)
-    await rm(this.uploadDir(name, uploadId), { recursive: true, force: true })
-  }
-
-  /** The multipart uploads started and neither completed nor aborted, of keys under `prefix`, by key then start. */
-  async uploads(name: string, prefix: string): Promise<Array<{ key: string; uploadId: string; initiated: number }>> {
-    await this.bucket(name)
-    const found: Array<{ key: string; uploadId: string; initiated: number }> = []
-    for (const uploadId of await readdir(join(this.root, name, 'uploads')).catch(() => [])) {
-      const upload = await this.upload(name, undefined, uploadId).catch(() => undefined)
-      if (upload !== undefined && upload.key.startsWith(prefix))
-        found.push({ key: upload.key, uploadId, initiated: upload.initiated })
-    }
-    return found.sort((a, b) => byUtf8(a.key, b.key) || a.initiated - b.initiated)
-  }
-
-  private async upload(name: string, key: string | undefined, uploadId: string): Promise<Upload> {
-    await this.bucket(name)
-    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload(uploadId)
-    const upload = await readFile(join(this.uploadDir(name, uploadId), 'upload.json'), 'utf8').then(
-      text => JSON.parse(text) as Upload,
-      () => undefined
-    )
-    if (upload === undefined || (key !== undefined && upload.key !== key)) throw noSuchUpload(uploadId)
-    return upload
-  }
-
   /** Adds the key's newest version: with versioning on, beside the others; otherwise in place of the `null` one. */
-  private async addVersion(
-    bucket: Bucket,
-    key: string,
-    fields: Omit<ObjectVersion, 'versionId' | 'lastModified' | 'deleteMarker'> & { deleteMarker?: boolean }
-  ): Promise<ObjectVersion> {
+  private async addVersion(bucket: Bucket, key: string, fields: NewVersion): Promise<ObjectVersion> {
     let record = bucket.records.get(key)
     if (record === undefined) {
       record = { key, versions: [] }
@@ -499,54 +350,4 @@ export class ObjectStore {
   private blobPath(bucket: string, blob: string): string {
     return join(this.root, bucket, 'blobs', blob)
   }
-
-  private uploadDir(bucket: string, uploadId: string): string {
-    return join(this.root, bucket, 'uploads', uploadId)
-  }
-}
-
-function checkKey(key: string): void {
-  if (key === '') throw invalidArgument('An object key must not be empty.', 'key', key)
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES)
-    throw new S3Error('KeyTooLongError', 'Your key is too long', 400, { MaxSizeAllowed: String(MAX_KEY_BYTES) })
-}
-
-/** S3 lists keys in the order of their UTF-8 bytes, which is not JavaScript's UTF-16 order past U+FFFF. */
-export function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b))
-}
-
-const randomId = (): string => randomBytes(16).toString('hex')
-
-const ignoreMissing = (err: NodeJS.ErrnoException): void => {
-  if (err.code !== 'ENOENT') throw err
-}
-
-/** Writes `body` to a new file at `path`: its MD5 and length; nothing is left there when the body fails. */
-async function writeHashed(body: AsyncIterable<Buffer>, path: string): Promise<{ digest: Buffer; size: number }> {
-  const hash = createHash('md5')
-  let size = 0
-  try {
-    await pipeline(
-      body,
-      async function* (chunks: AsyncIterable<Buffer>) {
-        for await (const chunk of chunks) {
-          hash.update(chunk)
-          size += chunk.length
-          yield chunk
-        }
-      },
-      createWriteStream(path)
-    )
-  } catch (err) {
-    await unlink(path).catch(() => undefined)
-    throw err
-  }
-  return { digest: hash.digest(), size }
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${randomId()}.tmp`
-  await writeFile(temporary, text)
-  await rename(temporary, path)
 }

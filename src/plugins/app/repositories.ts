@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.ts'
 import { defaultMetricsSink } from '../../emf.ts'
-import { AssetsRepository } from '../../repositories/assets.ts'
+import { AssetsRepository } from '../../repositories/assets/index.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
 import { HealthRepository } from '../../repositories/health.ts'
 import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects/index.ts'
@@ -9,7 +9,7 @@ import { SyncHistoryRepository } from '../../repositories/sync-history.ts'
 import { SyncObjectsRepository } from '../../repositories/sync-objects.ts'
 import { SyncRunsRepository } from '../../repositories/sync-runs.ts'
 import { SyncVaultsRepository } from '../../repositories/sync-vaults.ts'
-import { UsersRepository } from '../../repositories/users.ts'
+import { UsersRepository } from '../../repositories/users/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,7 +2,7 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { poll } from '../../poll.ts'
 import { latestSeqOf, type Batches, type Head, type SinceHint } from './batches.ts'
-import { entityKey, lastSeqOf, projectKey, type Change, type EntityItem } from './items.ts'
+import { entityKey, lastSeqOf, projectKey, type Change, type EntityItem, type MetaItem } from './items.ts'
 import { caughtUp, type Projector } from './projection.ts'
 
 export interface ChangePage {
@@ -18,16 +18,14 @@ export interface ReadOptions {
   includeOutdated: boolean
 }
 
-export interface ProjectStats {
+/** The counts META keeps, as the stats route answers them. */
+export interface ProjectStats extends Pick<
+  MetaItem,
+  'totalChanges' | 'projectedSeq' | 'byEntityType' | 'byOperation' | 'createdAt' | 'updatedAt'
+> {
   projectId: string
-  totalChanges: number
   latestSeq: number
-  projectedSeq: number
-  byEntityType: Record<string, number>
-  byOperation: Record<string, number>
   outdatedChanges: number
-  createdAt: string
-  updatedAt: string
 }
 
 /** How far the projection is behind the feed, as a read found them. */

@@ -1,12 +1,6 @@
 /**
- * File metadata in DynamoDB, bytes in S3 (/assets). The API never carries file
- * bodies: clients send and fetch them with presigned URLs.
- *
- * One item per asset, key `assetId`: fileName (made safe), contentType and
- * size as declared, s3Key `assets/<assetId>/<fileName>`, s3Bucket (the bucket
- * holding it; items written before it was stored read as ASSETS_BUCKET), status, createdAt,
- * `createdKey` for the status index, `ttl` (30 days; reads treat it as gone
- * once past), and for large files the multipart `uploadId`, partSize, partCount.
+ * File metadata in DynamoDB, bytes in S3 (/assets). How an asset is stored:
+ * `items.ts`; its bytes and presigned URLs: `objects.ts`.
  *
  * Status moves only from `pending`, each move one conditional update on
  * `status = pending`, so a GET and an S3 notification checking at once agree:
@@ -27,79 +21,28 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient
 } from '@aws-sdk/lib-dynamodb'
+import type { S3Client } from '@aws-sdk/client-s3'
+import type { AssetsConfig } from '../../config.ts'
+import { ConflictError, InvalidInputError, NotFoundError, TooLargeError } from '../../errors.ts'
+import { isExpired, LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, ttlFromMillis } from '../../expiry.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../../pagination.ts'
+import { ASSET_METADATA_TTL_DAYS } from '../../limits.ts'
+import type { CreateAssetBody } from '../../schemas/assets.ts'
+import { buckets } from '../../tables.ts'
+import { AssetObjects } from './objects.ts'
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-  type S3Client
-} from '@aws-sdk/client-s3'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import type { AssetsConfig } from '../config.ts'
-import { ConflictError, InvalidInputError, NotFoundError, TooLargeError } from '../errors.ts'
-import { isExpired, LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, ttlFromMillis } from '../expiry.ts'
-import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
-import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME } from '../limits.ts'
-import type { CreateAssetBody } from '../schemas/assets.ts'
-import { buckets } from '../tables.ts'
-import { conditional, conditionHolds, createdOrderKey, documentClient } from './dynamo.ts'
+  safeFileName,
+  toAsset,
+  type Asset,
+  type AssetItem,
+  type AssetStatus,
+  type UploadInstructions
+} from './items.ts'
+import { conditional, conditionHolds, createdOrderKey, documentClient } from '../dynamo.ts'
 
-export type AssetStatus = 'pending' | 'uploaded' | 'rejected'
-
-export interface Asset {
-  assetId: string
-  fileName: string
-  contentType: string
-  size: number
-  status: AssetStatus
-  s3Key: string
-  s3Bucket: string
-  createdAt: number
-  /** When the metadata expires (epoch ms). */
-  expiresAt: number
-  etag?: string
-  uploadedAt?: number
-  rejectedReason?: string
-  multipart?: { uploadId: string; partSize: number; partCount: number }
-}
-
-export type UploadInstructions =
-  | { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: number }
-  | { method: 'MULTIPART'; uploadId: string; partSize: number; partCount: number; expiresAt: number }
-
-interface Item extends Omit<Asset, 'expiresAt' | 'multipart' | 's3Bucket'> {
-  /** Absent on items written before the bucket was stored. */
-  s3Bucket?: string
-  createdKey: string
-  ttl: number
-  uploadId?: string
-  partSize?: number
-  partCount?: number
-}
+export type { Asset, AssetStatus, UploadInstructions } from './items.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
-const MIN_PART_BYTES = 5 * 1024 * 1024
-const MAX_PARTS = 10_000
-
-/**
- * A file name that cannot leave `assets/<assetId>/`: no slashes, backslashes,
- * `..` or control characters, at most 200 characters, never empty; otherwise as sent.
- */
-export function safeFileName(name: string): string {
-  const cleaned = name
-    .normalize('NFC')
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '') // eslint-disable-line no-control-regex
-    .replace(/[/\\]/g, '_')
-    .replace(/\.{2,}/g, '.')
-    .trim()
-    .replace(/^\.+/, '')
-  const short = [...cleaned].slice(0, MAX_FILE_NAME).join('')
-  return short === '' ? 'file' : short
-}
 
 export interface AssetsRepositoryOptions {
   dynamodb: DynamoDBClient
@@ -111,14 +54,14 @@ export interface AssetsRepositoryOptions {
 
 export class AssetsRepository {
   private readonly db: DynamoDBDocumentClient
-  private readonly s3: S3Client
+  private readonly objects: AssetObjects
   private readonly table: string
   readonly bucket: string
   private readonly limits: AssetsConfig
 
   constructor(options: AssetsRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
-    this.s3 = options.s3
+    this.objects = new AssetObjects(options)
     this.table = options.table
     this.bucket = options.bucket
     this.limits = options.limits
@@ -142,7 +85,7 @@ export class AssetsRepository {
     const fileName = safeFileName(input.fileName)
     const s3Key = `${buckets.assets.keyPrefix}${assetId}/${fileName}`
     const createdAt = Date.now()
-    const item: Item = {
+    const item: AssetItem = {
       assetId,
       fileName,
       contentType,
@@ -154,25 +97,9 @@ export class AssetsRepository {
       createdKey: createdOrderKey(createdAt, assetId),
       ttl: ttlFromMillis(createdAt + ASSET_METADATA_TTL_DAYS * DAY_MS)
     }
-    const expiresAt = this.urlExpiry()
-    let upload: UploadInstructions
     // Whatever can fail comes before the write: a record is stored only with its upload ready.
-    if (input.size > this.limits.multipartBytes) {
-      const partSize = Math.max(MIN_PART_BYTES, Math.ceil(input.size / MAX_PARTS / MIN_PART_BYTES) * MIN_PART_BYTES)
-      const { UploadId } = await this.s3.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType })
-      )
-      const multipart = { uploadId: UploadId!, partSize, partCount: Math.ceil(input.size / partSize) }
-      Object.assign(item, multipart)
-      upload = { method: 'MULTIPART', ...multipart, expiresAt }
-    } else {
-      const url = await getSignedUrl(
-        this.s3,
-        new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, ContentType: contentType, ContentLength: input.size }),
-        this.signing
-      )
-      upload = { method: 'PUT', url, headers: { 'content-type': contentType }, expiresAt }
-    }
+    const { upload, multipart } = await this.objects.prepareUpload(s3Key, contentType, input.size)
+    if (multipart !== undefined) Object.assign(item, multipart)
     await this.db.send(
       new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(assetId)' })
     )
@@ -192,7 +119,7 @@ export class AssetsRepository {
     if (item === undefined || item.s3Key !== key) return undefined
     if (item.status === 'pending') return (await this.check(item)).status
     // A second upload through a URL still valid: a rejected asset keeps no bytes.
-    if (item.status === 'rejected') await this.deleteObject(item.s3Key)
+    if (item.status === 'rejected') await this.objects.delete(item.s3Key)
     return item.status
   }
 
@@ -201,16 +128,7 @@ export class AssetsRepository {
     if (asset === undefined) throw assetNotFound(assetId)
     if (asset.status !== 'uploaded')
       throw new ConflictError('ASSET_NOT_UPLOADED', `Asset ${assetId} is ${asset.status}, not uploaded`)
-    const url = await getSignedUrl(
-      this.s3,
-      new GetObjectCommand({
-        Bucket: this.bucket,
-        Key: asset.s3Key,
-        ResponseContentDisposition: `attachment; filename*=UTF-8''${encodeURIComponent(asset.fileName)}`
-      }),
-      this.signing
-    )
-    return { url, expiresAt: this.urlExpiry() }
+    return await this.objects.downloadUrl(asset.s3Key, asset.fileName)
   }
 
   async partUrls(
@@ -219,24 +137,7 @@ export class AssetsRepository {
   ): Promise<{ parts: Array<{ partNumber: number; url: string }>; expiresAt: number }> {
     const item = await this.pendingMultipart(assetId)
     checkPartNumbers(partNumbers, item.partCount!)
-    const parts = await Promise.all(
-      [...new Set(partNumbers)]
-        .sort((a, b) => a - b)
-        .map(async partNumber => ({
-          partNumber,
-          url: await getSignedUrl(
-            this.s3,
-            new UploadPartCommand({
-              Bucket: this.bucket,
-              Key: item.s3Key,
-              UploadId: item.uploadId,
-              PartNumber: partNumber
-            }),
-            this.signing
-          )
-        }))
-    )
-    return { parts, expiresAt: this.urlExpiry() }
+    return await this.objects.partUrls(item.s3Key, item.uploadId!, partNumbers)
   }
 
   async complete(assetId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<Asset> {
@@ -245,30 +146,7 @@ export class AssetsRepository {
     checkPartNumbers(numbers, item.partCount!)
     if (new Set(numbers).size !== numbers.length)
       throw new InvalidInputError('INVALID_PART', 'a part number appears twice')
-    try {
-      await this.s3.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: item.s3Key,
-          UploadId: item.uploadId,
-          MultipartUpload: {
-            Parts: [...parts]
-              .sort((a, b) => a.partNumber - b.partNumber)
-              .map(p => ({ PartNumber: p.partNumber, ETag: p.etag.startsWith('"') ? p.etag : `"${p.etag}"` }))
-          }
-        })
-      )
-    } catch (err) {
-      const name = (err as { name?: string }).name ?? ''
-      if (['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML'].includes(name)) {
-        throw new InvalidInputError('INVALID_PARTS', `S3 refused the parts: ${name}`, { cause: err })
-      }
-      if (name === 'NoSuchUpload')
-        throw new ConflictError('UPLOAD_GONE', `The multipart upload of asset ${assetId} is no longer open`, {
-          cause: err
-        })
-      throw err
-    }
+    await this.objects.completeUpload(assetId, item.s3Key, item.uploadId!, parts)
     return toAsset(await this.check(item), this.bucket)
   }
 
@@ -281,22 +159,7 @@ export class AssetsRepository {
   async delete(assetId: string): Promise<{ objectError?: unknown }> {
     const item = await this.item(assetId)
     if (item === undefined) throw assetNotFound(assetId)
-    let objectError: unknown
-    if (item.uploadId !== undefined && item.status === 'pending') {
-      try {
-        await this.s3.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: item.s3Key, UploadId: item.uploadId })
-        )
-      } catch (err) {
-        // Already gone is done; anything else leaves the parts to the lifecycle rule's abort after a day.
-        if ((err as { name?: string }).name !== 'NoSuchUpload') objectError = err
-      }
-    }
-    try {
-      await this.deleteObject(item.s3Key)
-    } catch (err) {
-      objectError ??= err
-    }
+    const objectError = await this.objects.deleteAll(item.s3Key, item.status === 'pending' ? item.uploadId : undefined)
     const deleted = await conditionHolds(
       this.db.send(
         new DeleteCommand({ TableName: this.table, Key: { assetId }, ConditionExpression: 'attribute_exists(assetId)' })
@@ -326,21 +189,22 @@ export class AssetsRepository {
           ExclusiveStartKey: startKey
         })
       )
-      for (const item of (page.Items ?? []) as Item[]) if (!isExpired(item.ttl)) assets.push(toAsset(item, this.bucket))
+      for (const item of (page.Items ?? []) as AssetItem[])
+        if (!isExpired(item.ttl)) assets.push(toAsset(item, this.bucket))
       startKey = page.LastEvaluatedKey
     } while (startKey !== undefined && assets.length < limit)
     return { assets, cursor: startKey === undefined ? null : encodeCursor(startKey as CursorKey) }
   }
 
-  private async item(assetId: string): Promise<Item | undefined> {
+  private async item(assetId: string): Promise<AssetItem | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.table, Key: { assetId }, ConsistentRead: true })
     )
-    const item = Item as Item | undefined
+    const item = Item as AssetItem | undefined
     return item === undefined || isExpired(item.ttl) ? undefined : item
   }
 
-  private async pendingMultipart(assetId: string): Promise<Item> {
+  private async pendingMultipart(assetId: string): Promise<AssetItem> {
     const item = await this.item(assetId)
     if (item === undefined) throw assetNotFound(assetId)
     if (item.uploadId === undefined)
@@ -351,20 +215,13 @@ export class AssetsRepository {
   }
 
   /** Compares the object with the declaration and records the outcome, once. */
-  private async check(item: Item): Promise<Item> {
-    let head
-    try {
-      head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: item.s3Key }))
-    } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
-      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return item
-      throw err
-    }
-    const size = head.ContentLength ?? -1
-    const type = (head.ContentType ?? '').trim().toLowerCase()
+  private async check(item: AssetItem): Promise<AssetItem> {
+    const stored = await this.objects.head(item.s3Key)
+    if (stored === undefined) return item
+    const { size, contentType: type } = stored
     const matches = size === item.size && type === item.contentType
-    const update: Partial<Item> = matches
-      ? { status: 'uploaded', etag: head.ETag?.replace(/"/g, ''), uploadedAt: Date.now() }
+    const update: Partial<AssetItem> = matches
+      ? { status: 'uploaded', etag: stored.etag, uploadedAt: Date.now() }
       : {
           status: 'rejected',
           rejectedReason:
@@ -393,23 +250,10 @@ export class AssetsRepository {
     )
     if (!recorded.held) {
       // Another check (a GET or the S3 notification) recorded it first.
-      return (recorded.current as Item | undefined) ?? (await this.item(item.assetId)) ?? item
+      return (recorded.current as AssetItem | undefined) ?? (await this.item(item.assetId)) ?? item
     }
-    if (!matches) await this.deleteObject(item.s3Key)
-    return recorded.result.Attributes as Item
-  }
-
-  private async deleteObject(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
-  }
-
-  /** Content-Type and Content-Length are signed, so S3 refuses an upload that differs from the declaration. */
-  private get signing(): { expiresIn: number; signableHeaders: Set<string> } {
-    return { expiresIn: this.limits.presignTtlSeconds, signableHeaders: new Set(['content-type', 'content-length']) }
-  }
-
-  private urlExpiry(): number {
-    return Date.now() + this.limits.presignTtlSeconds * 1000
+    if (!matches) await this.objects.delete(item.s3Key)
+    return recorded.result.Attributes as AssetItem
   }
 }
 
@@ -422,38 +266,3 @@ function checkPartNumbers(partNumbers: number[], partCount: number): void {
 /** Written to an asset that does not exist (or expired); reads answer undefined instead. */
 export const assetNotFound = (assetId: string): NotFoundError =>
   new NotFoundError('ASSET_NOT_FOUND', `Asset ${assetId} not found`)
-
-/** `bucket`: the repository's, for items written before s3Bucket was stored (no asset lived elsewhere then). */
-function toAsset(item: Item, bucket: string): Asset {
-  const {
-    assetId,
-    fileName,
-    contentType,
-    size,
-    status,
-    s3Key,
-    s3Bucket,
-    createdAt,
-    etag,
-    uploadedAt,
-    rejectedReason,
-    uploadId,
-    partSize,
-    partCount
-  } = item
-  return {
-    assetId,
-    fileName,
-    contentType,
-    size,
-    status,
-    s3Key,
-    s3Bucket: s3Bucket ?? bucket,
-    createdAt,
-    expiresAt: item.ttl * 1000,
-    etag,
-    uploadedAt,
-    rejectedReason,
-    multipart: uploadId === undefined ? undefined : { uploadId, partSize: partSize!, partCount: partCount! }
-  }
-}
