@@ -37,6 +37,24 @@ export default tseslint.config(
     }
   },
   {
+    // Imports run one way, from the entries down: only an entry builds the app or imports another entry.
+    files: ['src/**/*.ts'],
+    ignores: ['src/entries/**', 'src/routes/**', 'src/repositories/**', 'src/sync/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(entries/|app(\\.ts)?$)|^\\./(entries/|app(\\.ts)?$)',
+              message: 'Only entries (src/entries) build the app; nothing imports an entry.'
+            }
+          ]
+        }
+      ]
+    }
+  },
+  {
     files: ['src/routes/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -65,8 +83,6 @@ export default tseslint.config(
   },
   {
     files: ['src/sync/**/*.ts'],
-    // cli.ts builds the app to run a sync from the command line; it is the one entry point here until it moves out.
-    ignores: ['src/sync/cli.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -77,8 +93,9 @@ export default tseslint.config(
               message: 'The sync engine never sees Fastify: the routes and the Lambda handler call it.'
             },
             {
-              regex: '^(\\.\\./)+(routes|plugins)(/|$)|^(\\.\\./)+(app|server)(\\.ts)?$',
-              message: 'The sync engine never imports the HTTP layer (routes, plugins, app, server): they import it.'
+              regex: '^(\\.\\./)+(routes|plugins|entries)(/|$)|^(\\.\\./)+app(\\.ts)?$',
+              message:
+                'The sync engine never imports the HTTP layer (routes, plugins, app) or an entry: they import it.'
             }
           ]
         }

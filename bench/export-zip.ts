@@ -115,7 +115,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { mib: { type: 'string', default: '64' } } })
   const { startEmbeddedStack } = await import('../src/local/embedded-stack.ts')
   const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3')
-  const { EMULATOR_CREDENTIALS } = await import('../src/aws-clients.ts')
+  const { EMULATOR_CREDENTIALS } = await import('../src/aws/clients.ts')
   const stack = await startEmbeddedStack()
   const s3 = new S3Client({
     region: 'us-east-1',

@@ -15,13 +15,13 @@
  *
  * Memory is `process.memoryUsage()` sampled every 20 ms; with BENCH_LIVE=1
  * garbage is collected before each sample (gc() as the function has it: the
- * exec wrapper leaves --expose-gc out, src/gc-on-demand.ts puts gc() back).
+ * exec wrapper leaves --expose-gc out, src/core/gc-on-demand.ts puts gc() back).
  */
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
-import { installGcOnDemand } from '../src/gc-on-demand.ts'
+import { loadConfig } from '../src/core/config.ts'
+import { installGcOnDemand } from '../src/core/gc-on-demand.ts'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
-import { precompiledCompilers } from '../src/schema-compilers.ts'
+import { precompiledCompilers } from '../src/http/schema-compilers.ts'
 import precompiled from '../src/precompiled/schemas.cjs'
 
 export interface Peaks {

@@ -55,7 +55,7 @@ async function buildLambda(version) {
   const result = await esbuild.build({
     ...lambdaBuildOptions,
     absWorkingDir: root,
-    entryPoints: { index: 'src/lambda.ts' },
+    entryPoints: { index: 'src/entries/lambda.ts' },
     outdir: lambdaDir,
     alias: PRECOMPILED_SCHEMAS_ALIAS
   })
@@ -87,9 +87,9 @@ async function buildLambda(version) {
   // The runtime's exec wrapper (AWS_LAMBDA_EXEC_WRAPPER), which Lambda runs only if it is executable.
   await cp(join(root, 'scripts/lib/node-flags.sh'), join(lambdaDir, 'node-flags.sh'))
   await chmod(join(lambdaDir, 'node-flags.sh'), 0o755)
-  // The precompiled schemas' code, read on first use (src/lambda.ts).
+  // The precompiled schemas' code, read on first use (src/entries/lambda.ts).
   await cp(join(root, 'src/precompiled/schema-code.txt'), join(lambdaDir, 'schema-code.txt'))
-  // src/lambda.ts serves /docs from ./static beside the bundle (and from ./openapi.json, written below).
+  // src/entries/lambda.ts serves /docs from ./static beside the bundle (and from ./openapi.json, written below).
   await cp(join(root, 'node_modules/@fastify/swagger-ui/static'), join(lambdaDir, 'static'), { recursive: true })
   await writeFile(
     join(lambdaDir, 'package.json'),
@@ -109,7 +109,7 @@ async function buildServer() {
   // S3 are imported only by that chunk, so a production install without them can still start the server.
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: ['src/server.ts'],
+    entryPoints: ['src/entries/server.ts'],
     bundle: true,
     packages: 'external',
     platform: 'node',

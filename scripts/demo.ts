@@ -1,7 +1,7 @@
 /**
  * `npm run demo [-- --obsidian-port 8200]`: /sync to try in one command. Starts
  * the stand-in for Obsidian Sync (one account, a small sample vault) and the
- * dev server (`src/server.ts`, its embedded stack under DATA_DIR) with the
+ * dev server (`src/entries/server.ts`, its embedded stack under DATA_DIR) with the
  * settings that point it there, waits until the API answers, then prints the
  * dev key and the first requests to send. Ctrl-C stops both.
  */
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DEV_KEY_FILE } from '../src/auth/dev-key.ts'
-import { loadConfig } from '../src/config.ts'
+import { loadConfig } from '../src/core/config.ts'
 import { portOrExit, sh, startDemoServiceOrExit } from './lib/demo-service.ts'
 
 /** How long the dev server may take to answer /health the first time (it starts its embedded stack). */
@@ -29,7 +29,7 @@ const dev = loadConfig(env)
 const api = `http://${dev.host.includes(':') ? `[${dev.host}]` : dev.host}:${dev.port}`
 const server = spawn(
   process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('../src/server.ts', import.meta.url))],
+  ['--import', 'tsx', fileURLToPath(new URL('../src/entries/server.ts', import.meta.url))],
   {
     env,
     stdio: ['ignore', 'inherit', 'inherit']

@@ -2,7 +2,7 @@
  * `node --import tsx scripts/precompile-schemas.ts` (run by `npm run build`):
  * builds the app, collects every schema Fastify hands its compilers (every
  * route's params, query string, headers, body and responses, whichever routes
- * exist), and writes src/precompiled/: the ajv validators (src/validation.ts's
+ * exist), and writes src/precompiled/: the ajv validators (src/http/validation.ts's
  * options) and fast-json-stringify serializers (Fastify's defaults) as code in
  * schema-code.txt, and schemas.cjs, their tables keyed by schemaKey(). The
  * Lambda bundle includes the tables and ships the code beside itself, so a
@@ -19,18 +19,18 @@ import * as esbuild from 'esbuild'
 import fastJsonStringify from 'fast-json-stringify'
 import type { FastifyInstance, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify'
 import { buildApp, type BuildOptions } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
+import { loadConfig } from '../src/core/config.ts'
 import {
   schemaKey,
   validatorKind,
   type PrecompiledModule,
   type PrecompiledSchemas,
   type SchemaCompilers
-} from '../src/schema-compilers.ts'
-import type { ValidatorKind } from '../src/input-rules.ts'
-import { createAjv } from '../src/validation.ts'
+} from '../src/http/schema-compilers.ts'
+import type { ValidatorKind } from '../src/http/input-rules.ts'
+import { createAjv } from '../src/http/validation.ts'
 
-// CommonJS with `default` beside `module.exports`, as ajv-formats (src/validation.ts).
+// CommonJS with `default` beside `module.exports`, as ajv-formats (src/http/validation.ts).
 const standaloneCode = standaloneModule.default
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')

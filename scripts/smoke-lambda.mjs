@@ -30,7 +30,7 @@ async function startStack(temp) {
     'npx',
     [
       'tsx',
-      'src/local/stack-cli.ts',
+      'src/entries/stack-cli.ts',
       '--dynamodb-port',
       String(dynamodbPort),
       '--s3-port',

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
-import type { AwsClients } from './aws-clients.ts'
-import type { Config } from './config.ts'
-import { loggerOptions } from './logger.ts'
+import type { AwsClients } from './aws/clients.ts'
+import type { Config } from './core/config.ts'
+import { loggerOptions } from './core/logger.ts'
 import authPlugin from './plugins/app/auth.ts'
 import awsPlugin from './plugins/app/aws.ts'
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/app/errors.ts'
@@ -22,7 +22,7 @@ import projectsRoutes from './routes/projects.ts'
 import syncRoutes from './routes/sync.ts'
 import syncHistoryRoutes from './routes/sync-history.ts'
 import usersRoutes from './routes/users.ts'
-import { schemaController, type SchemaCompilers } from './schema-compilers.ts'
+import { schemaController, type SchemaCompilers } from './http/schema-compilers.ts'
 
 /**
  * The longest path parameter the router takes, as it measures them (decoded):
@@ -64,7 +64,7 @@ export interface BuildOptions {
   extraRoutes?: FastifyPluginAsync[]
   /** How sync slices after a request start, and where sync metrics go (tests capture both). */
   sync?: Pick<SyncPluginOptions, 'launcher' | 'metricsSink'>
-  /** How route schemas become validators and serializers; by default they are compiled at start-up (src/validation.ts). */
+  /** How route schemas become validators and serializers; by default they are compiled at start-up (src/http/validation.ts). */
   schemaCompilers?: SchemaCompilers
   /** How long a request may take to arrive (REQUEST_TIMEOUT_MS); tests shorten it. */
   requestTimeoutMs?: number
@@ -76,7 +76,7 @@ export interface BuildOptions {
  */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Imported only when needed, so the Lambda bundle, which brings its own, never loads ajv.
-  const compilers = options.schemaCompilers ?? (await import('./validation.ts')).runtimeCompilers
+  const compilers = options.schemaCompilers ?? (await import('./http/validation.ts')).runtimeCompilers
   const timeouts = requestTimeouts(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),

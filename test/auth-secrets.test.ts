@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buildApp } from '../src/app.ts'
-import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
+import { createAwsClients, destroyAwsClients } from '../src/aws/clients.ts'
 import { buildTestApp, testConfig } from './helper.ts'
 import { motoAvailable, startMoto, storeSecretAndParameter } from './fixtures/moto.ts'
 

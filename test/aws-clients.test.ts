@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createAwsClients, destroyAwsClients, EMULATOR_CREDENTIALS } from '../src/aws-clients.ts'
+import { createAwsClients, destroyAwsClients, EMULATOR_CREDENTIALS } from '../src/aws/clients.ts'
 import { buildTestApp } from './helper.ts'
 
 t.test('every client is built once, on credentials and a region decided once', async t => {

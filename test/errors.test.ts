@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { errorCodes } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { ConflictError, ERROR_CODES, UnavailableError } from '../src/errors.ts'
+import { ConflictError, ERROR_CODES, UnavailableError } from '../src/core/errors.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 import { datasetBody, documentedErrorCodes, testConfig } from './helper.ts'
 
@@ -109,7 +109,7 @@ t.test('the README lists exactly the error codes the source can send', async t =
   )
   const src = new URL('../src/', import.meta.url)
   const sources = (readdirSync(src, { recursive: true }) as string[])
-    .filter(file => file.endsWith('.ts') && file !== 'errors.ts')
+    .filter(file => file.endsWith('.ts') && file !== 'core/errors.ts')
     .map(file => readFileSync(new URL(file, src), 'utf8'))
     .join('\n')
   t.same(

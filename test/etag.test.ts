@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { ifMatchVersions, matchesVersion } from '../src/etag.ts'
+import { ifMatchVersions, matchesVersion } from '../src/http/etag.ts'
 import { buildTestApp, datasetBody, injectAs } from './helper.ts'
 
 const key = generateApiKey('etag', ['*'])

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb'
 import t from 'tap'
-import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
+import { createAwsClients, destroyAwsClients } from '../src/aws/clients.ts'
 import { failWritesAfter } from './fixtures/failing-dynamodb.ts'
 import { testConfig } from './helper.ts'
 

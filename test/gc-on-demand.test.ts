@@ -1,12 +1,12 @@
 /**
- * `gc()` on demand (src/gc-on-demand.ts): in a process started without
+ * `gc()` on demand (src/core/gc-on-demand.ts): in a process started without
  * --expose-gc, as the function's exec wrapper starts it, `gc` is a function
  * that collects garbage; where node has its own, it is left alone.
  */
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
 
-const MODULE = new URL('../src/gc-on-demand.ts', import.meta.url).href
+const MODULE = new URL('../src/core/gc-on-demand.ts', import.meta.url).href
 
 // A WeakRef's target is collected by a full gc() once the job that made it has ended.
 const SCRIPT = `

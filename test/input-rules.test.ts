@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import type { SchemaCompilers } from '../src/schema-compilers.ts'
+import type { SchemaCompilers } from '../src/http/schema-compilers.ts'
 import { buildTestApp, datasetBody, injectAs, precompiledSchemaCompilers } from './helper.ts'
 
 const key = generateApiKey('everything', ['*'])

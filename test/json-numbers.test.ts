@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { inexactIntegerLiteral } from '../src/json-numbers.ts'
+import { inexactIntegerLiteral } from '../src/http/json-numbers.ts'
 import { buildTestApp, datasetBody } from './helper.ts'
 
 const key = generateApiKey('everything', ['*'])

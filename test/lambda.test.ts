@@ -6,10 +6,10 @@ import { GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client
 import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buildApp } from '../src/app.ts'
-import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
-import { loadConfig } from '../src/config.ts'
-import { createLambdaHandler } from '../src/lambda-handler.ts'
-import { buckets, tables, type BucketNames as Buckets, type TableNames as Tables } from '../src/tables.ts'
+import { createAwsClients, destroyAwsClients } from '../src/aws/clients.ts'
+import { loadConfig } from '../src/core/config.ts'
+import { createLambdaHandler } from '../src/entries/lambda-handler.ts'
+import { buckets, tables, type BucketNames as Buckets, type TableNames as Tables } from '../src/aws/tables.ts'
 import { datasetBody, testConfig } from './helper.ts'
 import {
   dynamodbStreamEvent,
@@ -45,7 +45,7 @@ Object.assign(process.env, {
   API_KEYS: JSON.stringify([assetsKey.entry, projectsKey.entry]),
   ALLOWED_ORIGINS: 'https://app.example'
 })
-// What src/lambda.ts does at init, with an app this file can close.
+// What src/entries/lambda.ts does at init, with an app this file can close.
 const app = await buildApp(loadConfig(process.env, 'lambda'))
 const handler = await createLambdaHandler(app, loadConfig(process.env, 'lambda'))
 t.teardown(() => app.close())

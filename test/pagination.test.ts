@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decodeCursor, encodeCursor } from '../src/pagination.ts'
+import { decodeCursor, encodeCursor } from '../src/http/pagination.ts'
 import { toErrorResponse } from '../src/plugins/app/errors.ts'
 
 t.test('a cursor round-trips the key it was made from', async t => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { poll } from '../src/poll.ts'
+import { poll } from '../src/core/poll.ts'
 
 /** A check answering `answer` on call `on` (1-based) and `undefined` before; counts its calls and their times. */
 function answeringOn<T>(on: number, answer: T) {

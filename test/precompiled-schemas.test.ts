@@ -11,9 +11,9 @@ import fastJsonStringify from 'fast-json-stringify'
 import type { FastifyPluginAsync } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
-import { precompiledCompilers, withInputRules, type PrecompiledSchemas } from '../src/schema-compilers.ts'
-import { validatorCompiler } from '../src/validation.ts'
+import { loadConfig } from '../src/core/config.ts'
+import { precompiledCompilers, withInputRules, type PrecompiledSchemas } from '../src/http/schema-compilers.ts'
+import { validatorCompiler } from '../src/http/validation.ts'
 import {
   collectSchemas,
   generateModule,
@@ -145,7 +145,7 @@ t.test('every precompiled validator decides as the one compiled at start-up, on 
     for (const [key, schema] of schemas.validators[kind]) {
       const httpPart = kind === 'body' ? 'body' : 'querystring'
       const runtime = validatorCompiler({ schema, httpPart, method: '', url: '' })
-      // Both with the rules src/input-rules.ts adds, as both compilers give them to Fastify.
+      // Both with the rules src/http/input-rules.ts adds, as both compilers give them to Fastify.
       const built = withInputRules(schema, httpPart, precompiled.validators[kind][key]!())
       const seed = Number.parseInt(key.slice(0, 6).replace(/[^0-9a-f]/gi, '0'), 16) || 1
       const random = prng(seed)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DYNAMODB_BACKOFF, OBSIDIAN_BACKOFF, retryDelay, withRetries } from '../src/retry.ts'
+import { DYNAMODB_BACKOFF, OBSIDIAN_BACKOFF, retryDelay, withRetries } from '../src/core/retry.ts'
 
 class Flaky extends Error {
   override message = 'flaky'

@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import { HeadBucketCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { createAwsClients, destroyAwsClients } from '../src/aws-clients.ts'
-import { loadConfig } from '../src/config.ts'
-import { buckets, tables } from '../src/tables.ts'
+import { createAwsClients, destroyAwsClients } from '../src/aws/clients.ts'
+import { loadConfig } from '../src/core/config.ts'
+import { buckets, tables } from '../src/aws/tables.ts'
 import { freePort } from '../scripts/lib/processes.mjs'
 import { testEngine, type TestTap } from './helper.ts'
 
 /**
- * `npm run dev` pointed at emulators started by hand (the endpoints set): src/server.ts in a process of its own, on
+ * `npm run dev` pointed at emulators started by hand (the endpoints set): src/entries/server.ts in a process of its own, on
  * names that exist nowhere yet. Resolves with what /health?deep=1 answers once it listens.
  */
 async function startServer(
@@ -22,7 +22,7 @@ async function startServer(
   const names: NodeJS.ProcessEnv = {}
   for (const def of [...Object.values(tables), ...Object.values(buckets)])
     names[def.envVar] = `dev-${def.defaultName}-${suffix}`
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/entries/server.ts'], {
     env: {
       ...process.env,
       ...names,

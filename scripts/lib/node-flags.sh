@@ -7,7 +7,7 @@
 # generation pinned at 2 x 4 MiB instead, added when the command has no such flag. It also leaves out the runtime's
 # --expose-gc: V8 started with it rejects the code cache Node ships for its built-in modules, so every built-in a cold
 # start loads is compiled anew (15–20 ms of this function's on Node 24). Nothing in the runtime's published
-# source or the app calls gc(); for code that does, the bundle puts it back on demand (src/gc-on-demand.ts).
+# source or the app calls gc(); for code that does, the bundle puts it back on demand (src/core/gc-on-demand.ts).
 # scripts/lib/bench-node.mjs starts the benchmarks' processes through it, as the runtime would;
 # test/node-flags.test.ts checks what it runs.
 semi="--max-semi-space-size=4"

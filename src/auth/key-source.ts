@@ -1,4 +1,4 @@
-import { readSecret, type SecretClients } from '../secrets.ts'
+import { readSecret, type SecretClients } from '../aws/secrets.ts'
 import { parseApiKeys, type ApiKey } from './api-keys.ts'
 
 export interface KeySource {

@@ -43,13 +43,13 @@ import {
   PutObjectCommand,
   type S3Client
 } from '@aws-sdk/client-s3'
-import { type VersionCondition, versionAllowed } from '../etag.ts'
-import { ConflictError, ContentionError, NotFoundError, PreconditionFailedError, TooLargeError } from '../errors.ts'
-import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../limits.ts'
+import { type VersionCondition, versionAllowed } from '../http/etag.ts'
+import { ConflictError, ContentionError, NotFoundError, PreconditionFailedError, TooLargeError } from '../core/errors.ts'
+import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../core/limits.ts'
 import type { DatasetMeta as DatasetMetaSchema, UpdateDatasetBody } from '../schemas/data.ts'
-import { buckets } from '../tables.ts'
+import { buckets } from '../aws/tables.ts'
 import { batchWriteAll, conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
-import { backoff, DYNAMODB_BACKOFF } from '../retry.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../core/retry.ts'
 
 export type DatasetMeta = Static<typeof DatasetMetaSchema>
 export type DatasetInput = Static<typeof UpdateDatasetBody>

@@ -13,7 +13,7 @@ import {
   type QueryCommandInput
 } from '@aws-sdk/lib-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
-import { DYNAMODB_BACKOFF, withRetries } from '../retry.ts'
+import { DYNAMODB_BACKOFF, withRetries } from '../core/retry.ts'
 
 export type Item = Record<string, unknown>
 type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }

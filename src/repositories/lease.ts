@@ -15,7 +15,7 @@
  * A holder that dies keeps the lease until it expires; then anyone may take it.
  */
 import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { ttlFromMillis } from '../expiry.ts'
+import { ttlFromMillis } from '../core/expiry.ts'
 import { conditional, conditionHolds, type Item } from './dynamo.ts'
 
 export interface LeaseOptions {

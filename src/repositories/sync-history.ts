@@ -21,8 +21,8 @@ import {
   type ListObjectVersionsCommandOutput,
   type S3Client
 } from '@aws-sdk/client-s3'
-import { InvalidInputError } from '../errors.ts'
-import { decodeCursor, encodeCursor } from '../pagination.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { decodeCursor, encodeCursor } from '../http/pagination.ts'
 import { parseVaultKeyPrefix, pathOfKey } from '../sync/paths.ts'
 import type { FileEntry, SyncVaultsRepository } from './sync-vaults.ts'
 

@@ -6,7 +6,7 @@
  * file whose tag or hash fails is never made visible (its multipart upload
  * is aborted, and the bucket's lifecycle rule collects what an engine keeps).
  */
-import { uploadBody } from '../upload-body.ts'
+import { uploadBody } from '../aws/upload-body.ts'
 import {
   DeleteObjectCommand,
   GetObjectCommand,

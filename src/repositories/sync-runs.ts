@@ -8,15 +8,15 @@
  *
  * Status moves queued -> running -> succeeded | failed | partial, each move one
  * conditional update on a status that is not final, so a run ends once.
- * Items expire 30 days (SYNC_RUN_TTL_DAYS, src/expiry.ts) after the run was created.
+ * Items expire 30 days (SYNC_RUN_TTL_DAYS, src/core/expiry.ts) after the run was created.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { Static } from '@sinclair/typebox'
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../expiry.ts'
-import { MAX_SYNC_ERROR_MESSAGES } from '../limits.ts'
+import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../core/expiry.ts'
+import { MAX_SYNC_ERROR_MESSAGES } from '../core/limits.ts'
 import type { SyncResponse } from '../schemas/sync.ts'
-import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../http/pagination.ts'
 import { conditional, documentClient, queryAll, type Item } from './dynamo.ts'
 
 export type SyncType = 'complete' | 'incremental'

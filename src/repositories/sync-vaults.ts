@@ -22,10 +22,10 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient
 } from '@aws-sdk/lib-dynamodb'
-import { InvalidInputError } from '../errors.ts'
-import { SYNC_LEASE_TTL_AFTER_MS } from '../expiry.ts'
-import { MAX_SYNC_VAULT_STATES } from '../limits.ts'
-import { decodeCursor, encodeCursor, type CursorKey } from '../pagination.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { SYNC_LEASE_TTL_AFTER_MS } from '../core/expiry.ts'
+import { MAX_SYNC_VAULT_STATES } from '../core/limits.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../http/pagination.ts'
 import { conditionHolds, documentClient, queryAll } from './dynamo.ts'
 import { ItemLease } from './lease.ts'
 

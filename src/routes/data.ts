@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { etagOf, ifMatchVersions, matchesVersion } from '../etag.ts'
-import { MAX_PAYLOAD_BYTES } from '../limits.ts'
+import { etagOf, ifMatchVersions, matchesVersion } from '../http/etag.ts'
+import { MAX_PAYLOAD_BYTES } from '../core/limits.ts'
 import { datasetNotFound, versionNotFound } from '../repositories/data.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Config } from '../config.ts'
-import { UnavailableError } from '../errors.ts'
+import type { Config } from '../core/config.ts'
+import { UnavailableError } from '../core/errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import { HealthDegraded, HealthQuery, HealthResponse } from '../schemas/health.ts'
 

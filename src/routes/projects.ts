@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { projectScope } from '../auth/scopes.ts'
-import { LAMBDA_BODY_BYTES } from '../limits.ts'
-import { decodeCursor, encodeCursor } from '../pagination.ts'
+import { LAMBDA_BODY_BYTES } from '../core/limits.ts'
+import { decodeCursor, encodeCursor } from '../http/pagination.ts'
 import { changeNotFound, entityNotFound, projectNotFound } from '../repositories/projects/index.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {

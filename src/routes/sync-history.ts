@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { SYNC_VERSION_RETENTION_DAYS } from '../limits.ts'
+import { SYNC_VERSION_RETENTION_DAYS } from '../core/limits.ts'
 import type { Target } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
 import { FileHistory, HistoryQuery } from '../schemas/sync-history.ts'

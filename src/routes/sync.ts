@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidInputError } from '../errors.ts'
+import { InvalidInputError } from '../core/errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
 import type { Target, VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { InvalidInputError } from '../errors.ts'
-import { etagOf, ifMatchVersions } from '../etag.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { etagOf, ifMatchVersions } from '../http/etag.ts'
 import { userNotFound, type StoredUser, type User as UserRecord } from '../repositories/users/index.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {

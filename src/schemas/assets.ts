@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME, S3_MAX_PARTS } from '../limits.ts'
-import { Cursor, Limit } from '../pagination.ts'
+import { ASSET_METADATA_TTL_DAYS, MAX_FILE_NAME, S3_MAX_PARTS } from '../core/limits.ts'
+import { Cursor, Limit } from '../http/pagination.ts'
 
 const AssetId = Type.String({ format: 'uuid', description: 'Asset id, a UUID' })
 const EpochMs = Type.Integer({ minimum: 0, description: 'Epoch milliseconds' })

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../limits.ts'
+import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../core/limits.ts'
 
 const STANDARD_BASE64 = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$'
 export const MAX_ITERATIONS = 10_000_000

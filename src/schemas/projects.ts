@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { MAX_BATCH, MAX_DATA_BYTES, MAX_SEQ, MAX_WAIT_SECONDS } from '../limits.ts'
-import { Cursor, Limit } from '../pagination.ts'
+import { MAX_BATCH, MAX_DATA_BYTES, MAX_SEQ, MAX_WAIT_SECONDS } from '../core/limits.ts'
+import { Cursor, Limit } from '../http/pagination.ts'
 
 // Ids become parts of DynamoDB keys joined with '#', so '#' is never in them.
 export const PROJECT_ID_PATTERN = '^[A-Za-z0-9_.-]{1,128}$'

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { Cursor, Limit } from '../pagination.ts'
+import { Cursor, Limit } from '../http/pagination.ts'
 import { destinationQuery } from './sync.ts'
 
 export const HistoryQuery = Type.Object(

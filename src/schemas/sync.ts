@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { MAX_SYNC_ERROR_MESSAGES, MAX_SYNC_WAIT_SECONDS, SYNC_VERSION_RETENTION_DAYS } from '../limits.ts'
-import { Cursor, Limit } from '../pagination.ts'
+import { MAX_SYNC_ERROR_MESSAGES, MAX_SYNC_WAIT_SECONDS, SYNC_VERSION_RETENTION_DAYS } from '../core/limits.ts'
+import { Cursor, Limit } from '../http/pagination.ts'
 
 /** The longest wait POST /sync?wait= accepts: API Gateway cuts requests at 30 s. */
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { MAX_EPOCH_MS, USERS_PAGE_DEFAULT, USERS_PAGE_MAX } from '../limits.ts'
-import { Cursor, Limit } from '../pagination.ts'
+import { MAX_EPOCH_MS, USERS_PAGE_DEFAULT, USERS_PAGE_MAX } from '../core/limits.ts'
+import { Cursor, Limit } from '../http/pagination.ts'
 
 // Dot-atom local part (at most 64 characters) @ dot-separated host labels with a
 // letter TLD. Surrounding whitespace is allowed: emails are compared trimmed.

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ObsidianError, type Credentials, type ObsidianClient } from './obsidian/index.ts'
 import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
-import { withRetries } from '../retry.ts'
+import { withRetries } from '../core/retry.ts'
 
 const TOTP_PERIOD_MS = 30_000
 /** Past the window's edge, for clocks a little apart. */

@@ -4,9 +4,9 @@
  * per container). Request credentials serve their run only: the engine keeps
  * them in memory and in its continuation events, never in storage or logs.
  */
-import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../config.ts'
-import { InvalidInputError } from '../errors.ts'
-import { readSecret, type SecretClients } from '../secrets.ts'
+import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../core/config.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { readSecret, type SecretClients } from '../aws/secrets.ts'
 import type { Credentials, VaultInfo } from './obsidian/index.ts'
 
 /** What a POST /sync may carry for its run. */

@@ -3,8 +3,8 @@
  * backup's first run, and not before what the bucket still keeps (a version no longer current is kept
  * SYNC_VERSION_RETENTION_DAYS days, so any moment since then is complete).
  */
-import { InvalidInputError } from '../errors.ts'
-import { SYNC_VERSION_RETENTION_DAYS } from '../limits.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { SYNC_VERSION_RETENTION_DAYS } from '../core/limits.ts'
 import type { VaultState } from '../repositories/sync-vaults.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000

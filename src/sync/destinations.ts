@@ -1,5 +1,5 @@
 /** Where a run goes, and where a read of what one wrote looks: a bucket allowed by SYNC_ALLOWED_BUCKETS and a one-segment prefix. */
-import { ForbiddenError, InvalidInputError } from '../errors.ts'
+import { ForbiddenError, InvalidInputError } from '../core/errors.ts'
 import type { Target } from '../repositories/sync-vaults.ts'
 import { isKeySegment } from './paths.ts'
 

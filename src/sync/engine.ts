@@ -9,7 +9,7 @@
  *
  * wired together by src/plugins/app/sync.ts. Here: what a start asks, and its refusal when the vault is busy.
  */
-import { ConflictError } from '../errors.ts'
+import { ConflictError } from '../core/errors.ts'
 import type { RunTrigger, SyncType } from '../repositories/sync-runs.ts'
 import type { RunCredentials } from './account.ts'
 

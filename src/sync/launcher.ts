@@ -1,12 +1,12 @@
 /**
  * How a run's next slice starts outside the request that recorded it: on
  * Lambda the function invokes itself asynchronously with the continuation as
- * its event (src/lambda-handler.ts dispatches it); anywhere else it runs in
+ * its event (src/entries/lambda-handler.ts dispatches it); anywhere else it runs in
  * the background of this process.
  */
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { Logger } from 'pino'
-import { continuationEvent, type Continuation } from '../lambda-events.ts'
+import { continuationEvent, type Continuation } from '../aws/lambda-events.ts'
 
 export interface SyncLauncher {
   launch: (next: Continuation) => Promise<void>
@@ -37,7 +37,7 @@ export function inProcessLauncher(run: SliceRunner, budgetMs: number, log: Logge
 
 export interface LambdaLauncherOptions {
   functionName: string
-  /** The app's Lambda client (src/aws-clients.ts), built on the first launch. */
+  /** The app's Lambda client (src/aws/clients.ts), built on the first launch. */
   client: () => Promise<LambdaClient>
 }
 

@@ -3,7 +3,7 @@
  * line per vault and per run.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics'
-import { emitMetrics, type MetricsSink } from '../emf.ts'
+import { emitMetrics, type MetricsSink } from '../aws/emf.ts'
 import type { RunTrigger } from '../repositories/sync-runs.ts'
 
 export const SYNC_METRICS_NAMESPACE = 'Atlas/Sync'

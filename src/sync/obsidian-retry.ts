@@ -1,4 +1,4 @@
-import { OBSIDIAN_BACKOFF, type RetryPolicy } from '../retry.ts'
+import { OBSIDIAN_BACKOFF, type RetryPolicy } from '../core/retry.ts'
 import { ObsidianError } from './obsidian/errors.ts'
 
 /**

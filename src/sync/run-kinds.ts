@@ -12,10 +12,10 @@
  *     SliceRunners, through which every continuation is dispatched: the Lambda
  *     handler's and the in-process launcher's alike.
  *
- * A continuation carries its kind (src/lambda-events.ts; none means 'sync').
+ * A continuation carries its kind (src/aws/lambda-events.ts; none means 'sync').
  */
-import type { Continuation, RunKind } from '../lambda-events.ts'
-import { poll } from '../poll.ts'
+import type { Continuation, RunKind } from '../aws/lambda-events.ts'
+import { poll } from '../core/poll.ts'
 import type { RunStatus } from '../repositories/sync-runs.ts'
 import { FINAL_STATUSES } from '../repositories/sync-runs.ts'
 import type { SyncLauncher } from './launcher.ts'

@@ -5,7 +5,7 @@
  * one, settles runs whose slices died and waits.
  */
 import type { Logger } from 'pino'
-import { NotFoundError } from '../errors.ts'
+import { NotFoundError } from '../core/errors.ts'
 import type { Run, SyncRunsRepository, VaultProgress } from '../repositories/sync-runs.ts'
 import type { SyncVaultsRepository, Target } from '../repositories/sync-vaults.ts'
 import type { AccountSettings } from './account.ts'

@@ -8,8 +8,8 @@
  * slice killed and started again, picks up from what is saved.
  */
 import type { Logger } from 'pino'
-import type { Config } from '../config.ts'
-import type { Continuation } from '../lambda-events.ts'
+import type { Config } from '../core/config.ts'
+import type { Continuation } from '../aws/lambda-events.ts'
 import {
   FINAL_STATUSES,
   zeroCounts,
@@ -20,7 +20,7 @@ import {
 } from '../repositories/sync-runs.ts'
 import type { SyncObjectsRepository } from '../repositories/sync-objects.ts'
 import type { SyncVaultsRepository, Target } from '../repositories/sync-vaults.ts'
-import { withRetries } from '../retry.ts'
+import { withRetries } from '../core/retry.ts'
 import { vaultPasswordFor, type Account, type AccountSettings } from './account.ts'
 import type { SignIns } from './account-session.ts'
 import { CipherCache } from './cipher-cache.ts'

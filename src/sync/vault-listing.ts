@@ -5,10 +5,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { NotFoundError } from '../errors.ts'
+import { NotFoundError } from '../core/errors.ts'
 import type { SyncObjectsRepository } from '../repositories/sync-objects.ts'
 import type { FileEntry, SyncVaultsRepository, VaultState } from '../repositories/sync-vaults.ts'
-import { withRetries } from '../retry.ts'
+import { withRetries } from '../core/retry.ts'
 import type { AccountSettings } from './account.ts'
 import type { SignIns } from './account-session.ts'
 import type { Destinations } from './destinations.ts'

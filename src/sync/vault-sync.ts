@@ -35,7 +35,7 @@ import {
 import { quote } from './obsidian/api.ts'
 import { contentTypeOf, objectKey, UnsafePathError } from './paths.ts'
 import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
-import { withRetries } from '../retry.ts'
+import { withRetries } from '../core/retry.ts'
 
 export interface VaultSliceInput {
   runId: string

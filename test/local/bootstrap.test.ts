@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
-import { createAwsClients } from '../../src/aws-clients.ts'
-import { loadConfig } from '../../src/config.ts'
+import { createAwsClients } from '../../src/aws/clients.ts'
+import { loadConfig } from '../../src/core/config.ts'
 import { createMissingStorage } from '../../src/local/bootstrap.ts'
-import { buckets, tables } from '../../src/tables.ts'
+import { buckets, tables } from '../../src/aws/tables.ts'
 import { testEngine } from '../helper.ts'
 
-// What `npm run dev` does first when pointed at DynamoDB Local alone (seed 003's setup): src/server.ts calls this.
+// What `npm run dev` does first when pointed at DynamoDB Local alone (seed 003's setup): src/entries/server.ts calls this.
 t.test('against DynamoDB Local alone, the missing tables are created and S3 is not touched', async t => {
   const { dynamodb } = await testEngine()
   const suffix = randomUUID().slice(0, 8)

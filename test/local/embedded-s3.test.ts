@@ -16,7 +16,7 @@ import {
   S3Client
 } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { EMULATOR_CREDENTIALS } from '../../src/aws-clients.ts'
+import { EMULATOR_CREDENTIALS } from '../../src/aws/clients.ts'
 import { S3_DIRECTORY, startEmbeddedStack } from '../../src/local/embedded-stack.ts'
 
 // The embedded S3 itself: what it keeps on disk and across restarts, and the edges of S3's keys.

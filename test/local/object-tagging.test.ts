@@ -7,7 +7,7 @@ import {
   PutObjectCommand
 } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { createAwsClients } from '../../src/aws-clients.ts'
+import { createAwsClients } from '../../src/aws/clients.ts'
 import { testConfig } from '../helper.ts'
 
 // What /data's expiry of uncommitted payloads relies on, as S3 does it: the embedded S3 (src/local/s3) does it, and

@@ -11,7 +11,7 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { createAwsClients } from '../../src/aws-clients.ts'
+import { createAwsClients } from '../../src/aws/clients.ts'
 import { motoAvailable, startMoto } from '../fixtures/moto.ts'
 import { testConfig, type TestTap } from '../helper.ts'
 

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
+import { createAwsClients, destroyAwsClients } from '../../src/aws/clients.ts'
 import { ProjectsRepository, type Change, type ChangeInput } from '../../src/repositories/projects/index.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { testConfig } from '../helper.ts'

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
+import { createAwsClients, destroyAwsClients } from '../../src/aws/clients.ts'
 import { ProjectsRepository, type ChangeInput } from '../../src/repositories/projects/index.ts'
 import { countCalls } from '../../scripts/lib/counting-dynamodb.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'

@@ -8,7 +8,7 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { createAwsClients } from '../../src/aws-clients.ts'
+import { createAwsClients } from '../../src/aws/clients.ts'
 import { createMissingStorage } from '../../src/local/bootstrap.ts'
 import { SyncHistoryRepository } from '../../src/repositories/sync-history.ts'
 import { SyncVaultsRepository } from '../../src/repositories/sync-vaults.ts'

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { QueryCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
-import { MAX_PAYLOAD_BYTES } from '../../src/limits.ts'
+import { MAX_PAYLOAD_BYTES } from '../../src/core/limits.ts'
 import { buildTestApp, datasetBody, type TestApp } from '../helper.ts'
 
 const json = { 'content-type': 'application/json' }

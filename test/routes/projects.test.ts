@@ -1,7 +1,7 @@
 import t from 'tap'
 import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
-import { poll } from '../../src/poll.ts'
+import { poll } from '../../src/core/poll.ts'
 import { failWritesAfter } from '../fixtures/failing-dynamodb.ts'
 import { change } from '../fixtures/project-changes.ts'
 import { buildTestApp, injectAs, type TestApp } from '../helper.ts'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SYNC_VERSION_RETENTION_DAYS } from '../../src/limits.ts'
+import { SYNC_VERSION_RETENTION_DAYS } from '../../src/core/limits.ts'
 import type { VaultState } from '../../src/repositories/sync-vaults.ts'
 import { checkAsOf, oldestMoment, parseAsOf } from '../../src/sync/as-of.ts'
 

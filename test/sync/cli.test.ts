@@ -7,10 +7,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
-import type { Config } from '../../src/config.ts'
+import { createAwsClients, destroyAwsClients } from '../../src/aws/clients.ts'
+import type { Config } from '../../src/core/config.ts'
 import { startEmbeddedStack } from '../../src/local/embedded-stack.ts'
-import { buckets, tables } from '../../src/tables.ts'
+import { buckets, tables } from '../../src/aws/tables.ts'
 import { startFakeObsidian } from '../../scripts/lib/obsidian-stand-in.ts'
 import {
   fillWithSample,
@@ -21,7 +21,7 @@ import {
 } from '../../scripts/lib/sample-vault.ts'
 import { account, syncBed, VAULT_PASSWORD } from '../fixtures/sync.ts'
 
-const CLI = fileURLToPath(new URL('../../src/sync/cli.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../../src/entries/sync-cli.ts', import.meta.url))
 const DEMO = fileURLToPath(new URL('../../scripts/obsidian-demo.ts', import.meta.url))
 
 interface CliRun {

@@ -8,9 +8,9 @@ import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { createAwsClients, destroyAwsClients } from '../../src/aws-clients.ts'
-import { continuationEvent, continuationOf, isSyncContinuation } from '../../src/lambda-events.ts'
-import type { Continuation } from '../../src/lambda-events.ts'
+import { createAwsClients, destroyAwsClients } from '../../src/aws/clients.ts'
+import { continuationEvent, continuationOf, isSyncContinuation } from '../../src/aws/lambda-events.ts'
+import type { Continuation } from '../../src/aws/lambda-events.ts'
 import { lambdaLauncher } from '../../src/sync/launcher.ts'
 
 interface Invocation {

@@ -4,7 +4,7 @@
  * vault's outcome answers its counters, so neither is read again.
  */
 import t from 'tap'
-import type { Continuation } from '../../src/lambda-events.ts'
+import type { Continuation } from '../../src/aws/lambda-events.ts'
 import type { SyncRunsRepository } from '../../src/repositories/sync-runs.ts'
 import { sampleVault, syncBed } from '../fixtures/sync.ts'
 import type { TestTap } from '../helper.ts'

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import { createAwsClients, destroyAwsClients, type AwsClients } from '../../aws-clients.ts'
-import type { Config } from '../../config.ts'
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../../aws/clients.ts'
+import type { Config } from '../../core/config.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,7 +10,7 @@ declare module 'fastify' {
 
 /**
  * Every AWS client of the app (per Lambda container), reused by every request: DynamoDB and S3 built now,
- * Lambda, Secrets Manager and SSM on first use (src/aws-clients.ts).
+ * Lambda, Secrets Manager and SSM on first use (src/aws/clients.ts).
  */
 export default fp<{ config: Config; clients?: AwsClients }>(
   async (app, { config, clients }) => {

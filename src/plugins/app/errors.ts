@@ -15,8 +15,8 @@ import {
   PreconditionFailedError,
   TooLargeError,
   UnavailableError
-} from '../../errors.ts'
-import { HttpError, RETRY_AFTER_SECONDS } from '../../http-error.ts'
+} from '../../core/errors.ts'
+import { HttpError, RETRY_AFTER_SECONDS } from '../../http/http-error.ts'
 
 interface ErrorBody {
   statusCode: number

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../../config.ts'
-import { defaultMetricsSink } from '../../emf.ts'
+import type { Config } from '../../core/config.ts'
+import { defaultMetricsSink } from '../../aws/emf.ts'
 import { AssetsRepository } from '../../repositories/assets/index.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'
 import { HealthRepository } from '../../repositories/health.ts'

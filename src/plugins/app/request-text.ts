@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { InvalidInputError } from '../../errors.ts'
-import { HttpError } from '../../http-error.ts'
-import { numberProblem } from '../../json-numbers.ts'
+import { InvalidInputError } from '../../core/errors.ts'
+import { HttpError } from '../../http/http-error.ts'
+import { numberProblem } from '../../http/json-numbers.ts'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 

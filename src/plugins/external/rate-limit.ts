@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import type { Config } from '../../config.ts'
-import { HttpError } from '../../http-error.ts'
+import type { Config } from '../../core/config.ts'
+import { HttpError } from '../../http/http-error.ts'
 
 /**
  * A window of `RATE_LIMIT_MAX` requests per `RATE_LIMIT_WINDOW_SECONDS`, per

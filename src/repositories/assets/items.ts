@@ -6,7 +6,7 @@
  * for the status index, `ttl` (30 days; reads treat it as gone once past), and
  * for large files the multipart `uploadId`, partSize, partCount.
  */
-import { MAX_FILE_NAME } from '../../limits.ts'
+import { MAX_FILE_NAME } from '../../core/limits.ts'
 
 export type AssetStatus = 'pending' | 'uploaded' | 'rejected'
 

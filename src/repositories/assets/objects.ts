@@ -15,9 +15,9 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import type { AssetsConfig } from '../../config.ts'
-import { ConflictError, InvalidInputError } from '../../errors.ts'
-import { S3_MAX_PARTS, S3_MIN_PART_BYTES } from '../../limits.ts'
+import type { AssetsConfig } from '../../core/config.ts'
+import { ConflictError, InvalidInputError } from '../../core/errors.ts'
+import { S3_MAX_PARTS, S3_MIN_PART_BYTES } from '../../core/limits.ts'
 import type { MultipartPlan, UploadInstructions } from './items.ts'
 
 /** What S3 holds at a key, as the declaration is checked against it. */

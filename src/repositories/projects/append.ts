@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { ConflictError, ContentionError, InvalidInputError } from '../../errors.ts'
+import { ConflictError, ContentionError, InvalidInputError } from '../../core/errors.ts'
 import { batchGetAll, batchWriteAll } from '../dynamo.ts'
-import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../../core/retry.ts'
 import { latestSeqOf, type Batches } from './batches.ts'
 import {
   batchKey,

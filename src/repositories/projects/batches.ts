@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { MAX_SEQ } from '../../limits.ts'
+import { MAX_SEQ } from '../../core/limits.ts'
 import { batchWriteAll, conditional, queryAll } from '../dynamo.ts'
 import {
   BATCH_PREFIX,

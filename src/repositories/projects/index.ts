@@ -58,8 +58,8 @@
  * the trigger. A dead projector's lease expires and the next one takes over.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { MetricsSink } from '../../emf.ts'
-import { NotFoundError } from '../../errors.ts'
+import type { MetricsSink } from '../../aws/emf.ts'
+import { NotFoundError } from '../../core/errors.ts'
 import { documentClient } from '../dynamo.ts'
 import { Appender, type AppendedChange } from './append.ts'
 import { BackgroundRuns } from './background.ts'

@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { Static } from '@sinclair/typebox'
-import { InvalidInputError, TooLargeError } from '../../errors.ts'
-import { MAX_DATA_BYTES, MAX_SEQ } from '../../limits.ts'
+import { InvalidInputError, TooLargeError } from '../../core/errors.ts'
+import { MAX_DATA_BYTES, MAX_SEQ } from '../../core/limits.ts'
 import type { ChangeInput as ChangeInputSchema } from '../../schemas/projects.ts'
 
 export type ChangeInput = Static<typeof ChangeInputSchema>

@@ -8,7 +8,7 @@
  *                                the page's oldest batch was projected.
  * A metric that fails to go out is reported, never the caller's failure.
  */
-import { emitMetrics, type MetricsSink } from '../../emf.ts'
+import { emitMetrics, type MetricsSink } from '../../aws/emf.ts'
 import type { BatchItem } from './items.ts'
 
 export const PROJECTS_METRICS_NAMESPACE = 'Atlas/Projects'

@@ -1,6 +1,6 @@
 /** Reading the feed, one change, an entity's state and the stats. */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { poll } from '../../poll.ts'
+import { poll } from '../../core/poll.ts'
 import { latestSeqOf, type Batches, type Head, type SinceHint } from './batches.ts'
 import { entityKey, lastSeqOf, projectKey, type Change, type EntityItem, type MetaItem } from './items.ts'
 import { caughtUp, type Projector } from './projection.ts'

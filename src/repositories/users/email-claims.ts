@@ -20,7 +20,7 @@ import {
   type DynamoDBDocumentClient,
   type PutCommandInput
 } from '@aws-sdk/lib-dynamodb'
-import { ConflictError, ContentionError, UnavailableError } from '../../errors.ts'
+import { ConflictError, ContentionError, UnavailableError } from '../../core/errors.ts'
 import { conditional, type Conditional } from '../dynamo.ts'
 import { claimKey, isLive, type ClaimItem, type UserItem } from './items.ts'
 

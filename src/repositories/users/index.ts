@@ -21,18 +21,18 @@ import { randomUUID } from 'node:crypto'
 import type { Static } from '@sinclair/typebox'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { type VersionCondition, versionAllowed } from '../../etag.ts'
+import { type VersionCondition, versionAllowed } from '../../http/etag.ts'
 import {
   ContentionError,
   DomainError,
   InvalidInputError,
   NotFoundError,
   PreconditionFailedError
-} from '../../errors.ts'
-import { LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds } from '../../expiry.ts'
-import { decodeCursor, encodeCursor, type CursorKey } from '../../pagination.ts'
+} from '../../core/errors.ts'
+import { LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds } from '../../core/expiry.ts'
+import { decodeCursor, encodeCursor, type CursorKey } from '../../http/pagination.ts'
 import { conditional, conditionHolds, documentClient } from '../dynamo.ts'
-import { backoff, DYNAMODB_BACKOFF } from '../../retry.ts'
+import { backoff, DYNAMODB_BACKOFF } from '../../core/retry.ts'
 import type { CreateUserBody, UpdateUserBody } from '../../schemas/users.ts'
 import { CLAIM_GRACE_MS, EmailClaims, StaleRead } from './email-claims.ts'
 import {

@@ -9,7 +9,7 @@
  *   EMAIL#<emailKey> the claim on an email: userId, version (the version of the
  *                   user write the claim is for), claimedAt (epoch ms).
  */
-import { TTL_ATTRIBUTE, ttlFromMillis } from '../../expiry.ts'
+import { TTL_ATTRIBUTE, ttlFromMillis } from '../../core/expiry.ts'
 import { createdOrderKey } from '../dynamo.ts'
 
 export interface User {

@@ -4,7 +4,7 @@
  * being filled, whatever the vault's size.
  */
 import type { S3Client } from '@aws-sdk/client-s3'
-import { uploadBody } from '../../upload-body.ts'
+import { uploadBody } from '../../aws/upload-body.ts'
 import type { Zip64Limits } from './zip-records.ts'
 import { zipChunks, type ZipEntry, type ZipStats } from './zip-stream.ts'
 

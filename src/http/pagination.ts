@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { InvalidInputError } from './errors.ts'
+import { InvalidInputError } from '../core/errors.ts'
 
 /**
  * List cursors are opaque to clients: base64url of JSON. For a Query they hold

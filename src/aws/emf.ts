@@ -7,7 +7,7 @@
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import type { Logger } from 'pino'
-import type { Runtime } from './config.ts'
+import type { Runtime } from '../core/config.ts'
 
 export type MetricsSink = (emf: Record<string, unknown>) => void
 

@@ -5,10 +5,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { EMULATOR_CREDENTIALS } from '../aws-clients.ts'
-import { loadConfig } from '../config.ts'
-import { buckets, tables } from '../tables.ts'
-import { startLocalStorage } from './storage.ts'
+import { EMULATOR_CREDENTIALS } from '../aws/clients.ts'
+import { loadConfig } from '../core/config.ts'
+import { buckets, tables } from '../aws/tables.ts'
+import { startLocalStorage } from '../local/storage.ts'
 
 const { values } = parseArgs({
   options: {

@@ -1,4 +1,4 @@
-import type { ErrorCode } from './errors.ts'
+import type { ErrorCode } from '../core/errors.ts'
 
 /** Seconds a client is asked to wait before retrying a 503 (and what auth's JWKS outage answers). */
 export const RETRY_AFTER_SECONDS = 2
@@ -6,7 +6,7 @@ export const RETRY_AFTER_SECONDS = 2
 /**
  * An answer the HTTP layer itself decides (credentials, rate limits, media
  * types), with its status and headers. Everything below the routes throws
- * DomainErrors (src/errors.ts), whose status plugins/app/errors.ts decides.
+ * DomainErrors (src/core/errors.ts), whose status plugins/app/errors.ts decides.
  */
 export class HttpError extends Error {
   override name = 'HttpError'

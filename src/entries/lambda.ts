@@ -1,12 +1,12 @@
 import { existsSync, openSync, readSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { buildApp } from './app.ts'
-import { loadConfig } from './config.ts'
-import { installGcOnDemand } from './gc-on-demand.ts'
+import { buildApp } from '../app.ts'
+import { loadConfig } from '../core/config.ts'
+import { installGcOnDemand } from '../core/gc-on-demand.ts'
 import { createLambdaHandler } from './lambda-handler.ts'
-import precompiled from './precompiled/schemas.cjs'
-import { precompiledCompilers } from './schema-compilers.ts'
+import precompiled from '../precompiled/schemas.cjs'
+import { precompiledCompilers } from '../http/schema-compilers.ts'
 
 // The cold start's phases, for `npm run bench:cold`: every module is evaluated by now.
 performance.mark('cold-start:modules-loaded')

@@ -1,6 +1,6 @@
 /**
  * How route schemas become validators and serializers. The app compiles them
- * when it starts (src/validation.ts); the Lambda bundle instead looks them up
+ * when it starts (src/http/validation.ts); the Lambda bundle instead looks them up
  * in code the build generated from the same schemas (scripts/precompile-schemas.ts),
  * so a cold start compiles nothing. The lookup is by content: a schema that
  * differs from the one the build saw finds nothing, and the app refuses to
@@ -80,7 +80,7 @@ function lazyValidator(make: () => Validate): Validate {
 }
 
 /**
- * `validate`, preceded by the rules no schema can say (src/input-rules.ts:
+ * `validate`, preceded by the rules no schema can say (src/http/input-rules.ts:
  * UUIDs lower-cased, numbers in text decimal). Both compilers wrap theirs,
  * so the app and the Lambda bundle judge input the same.
  */

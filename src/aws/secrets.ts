@@ -1,6 +1,6 @@
-import type { AwsClients } from './aws-clients.ts'
+import type { AwsClients } from './clients.ts'
 
-/** Where secrets are read from: the app's clients (src/aws-clients.ts), each built on its first read. */
+/** Where secrets are read from: the app's clients (src/aws/clients.ts), each built on its first read. */
 export type SecretClients = Pick<AwsClients, 'secretsManager' | 'ssm'>
 
 /**

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { SSMClient } from '@aws-sdk/client-ssm'
-import type { Config } from './config.ts'
+import type { Config } from '../core/config.ts'
 
 /**
  * Every AWS client the app uses, one of each, on credentials worked out once.

@@ -6,7 +6,7 @@
 import awsLambdaFastify from '@fastify/aws-lambda'
 import type { Context } from 'aws-lambda'
 import type { FastifyInstance } from 'fastify'
-import type { Config } from './config.ts'
+import type { Config } from '../core/config.ts'
 import {
   assetIdOfKey,
   continuationOf,
@@ -21,7 +21,7 @@ import {
   objectKeyOf,
   type DynamoDBStreamEvent,
   type S3Event
-} from './lambda-events.ts'
+} from '../aws/lambda-events.ts'
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>
 

@@ -10,12 +10,13 @@ import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from '../app.ts'
-import { loadConfig, type Config } from '../config.ts'
+import { loadConfig, type Config } from '../core/config.ts'
 import type { EmbeddedStack } from '../local/embedded-stack.ts'
 import { FINAL_STATUSES, type Run, type VaultProgress } from '../repositories/sync-runs.ts'
-import { poll } from '../poll.ts'
-import { inProcessLauncher } from './launcher.ts'
-import type { SliceRunners } from './run-kinds.ts'
+import { poll } from '../core/poll.ts'
+import { inProcessLauncher } from '../sync/launcher.ts'
+import { prepareStorage } from './boot.ts'
+import type { SliceRunners } from '../sync/run-kinds.ts'
 
 const USAGE = 'usage: npm run sync -- [--vault ID] [--complete]'
 const POLL_MS = 500
@@ -53,10 +54,7 @@ async function shutdown(code: number): Promise<never> {
 }
 
 try {
-  if (config.embeddedStack) {
-    const { startLocalStorage } = await import('../local/storage.ts')
-    ;({ config, stack } = await startLocalStorage(config, { dataDir: config.dataDir }))
-  }
+  ;({ config, stack } = await prepareStorage(config))
   // The background launcher of `npm run dev`, noting a slice that failed outright, which would leave the run unended.
   const timeBudgetMs = config.sync.timeBudgetMs
   const launcher = (slices: SliceRunners, log: Logger) =>

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { generateApiKey } from './api-keys.ts'
-import { isValidScope } from './scopes.ts'
+import { generateApiKey } from '../auth/api-keys.ts'
+import { isValidScope } from '../auth/scopes.ts'
 
 const { values } = parseArgs({
   options: {

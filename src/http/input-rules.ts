@@ -10,7 +10,7 @@
  *   decimal digits: ajv's coercion reads `0x10` as 16, `1e1` as 10 and
  *   ` 16 ` as 16; those are refused instead.
  */
-/** Which ajv a request part is validated with (src/validation.ts): bodies as sent, everything else coerced from text. */
+/** Which ajv a request part is validated with (src/http/validation.ts): bodies as sent, everything else coerced from text. */
 export type ValidatorKind = 'body' | 'text'
 
 type Schema = {
