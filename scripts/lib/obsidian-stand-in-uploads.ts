@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import { vaultCipher } from '../../src/sync/obsidian/vault-cipher.ts'
-import { FakeVault, PIECE_BYTES, type FakeRecord } from './obsidian-stand-in.ts'
+import { FakeVault, PIECE_BYTES, pushMessage, type FakeRecord } from './obsidian-stand-in.ts'
 
 /** Where the stand-in cuts a push's connection, on cue: on its metadata, after its first piece, or once it is stored. */
 export type PushDropPoint = 'metadata' | 'piece' | 'stored'
@@ -132,19 +132,7 @@ export class UploadReceiver {
     })
     this.deps.received.set(vault.id, [...(this.deps.received.get(vault.id) ?? []), message])
     if (this.deps.drop('stored')) return this.deps.socket.terminate()
-    const echo = JSON.stringify({
-      op: 'push',
-      uid: record.uid,
-      path: record.encPath,
-      hash: record.encHash,
-      size: record.size,
-      ctime: record.ctime,
-      mtime: record.mtime,
-      folder: record.folder,
-      deleted: record.deleted,
-      device: 'restorer',
-      user: 1
-    })
+    const echo = pushMessage(record, 'restorer')
     const broadcast = (): void => {
       for (const peer of this.deps.peers(vault.id)) peer.send(echo)
     }
