@@ -19,6 +19,9 @@
  *   creates nothing: `uploaded` then counts the files it would upload.
  * - Aborting the signal closes the session at once, mid-upload too, as a
  *   killed process would; the restore then throws the signal's reason.
+ *   `shouldPause` stops it between files instead (a slice whose time is up):
+ *   it returns, not finished, and the next slice starts again from the first
+ *   entry, skipping what the earlier ones uploaded.
  *
  * No password or key passes through here: the session holds the keys.
  */
@@ -63,6 +66,11 @@ export interface RestoreCounts {
   folders: number
 }
 
+export interface RestoreResult extends RestoreCounts {
+  /** False when `shouldPause` stopped it before the last entry. */
+  finished: boolean
+}
+
 export type RestoreAction = 'uploaded' | 'would-upload' | 'skipped' | 'failed' | 'folder'
 
 export interface RestoreProgress {
@@ -81,12 +89,14 @@ export interface RestoreUploadOptions {
   dryRun?: boolean
   /** Called after each entry; keep it quick (a run saves progress now and then, not at every call). */
   onProgress?: (progress: RestoreProgress) => void
+  /** Asked before each entry: true stops the restore there, unfinished. */
+  shouldPause?: () => boolean
   signal?: AbortSignal
   log?: ClientLog
 }
 
-/** Restores `entries` into the target; the counts when every entry was seen. */
-export async function restoreUpload(options: RestoreUploadOptions): Promise<RestoreCounts> {
+/** Restores `entries` into the target; the counts when every entry was seen, or it paused. */
+export async function restoreUpload(options: RestoreUploadOptions): Promise<RestoreResult> {
   const restore = new Restore(options)
   try {
     return await restore.run()
@@ -112,17 +122,18 @@ class Restore {
     options.signal?.addEventListener('abort', this.onAbort)
   }
 
-  async run(): Promise<RestoreCounts> {
+  async run(): Promise<RestoreResult> {
     const { entries, dryRun, open } = this.options
     if (open === undefined && dryRun !== true) throw new Error('A restore that is not a dry run needs a target')
     if (open !== undefined) await this.connect()
     for await (const entry of entries) {
       this.options.signal?.throwIfAborted()
+      if (this.options.shouldPause?.() === true) return { ...this.counts, finished: false }
       for (const folder of parentsOf(entry.path)) await this.folder(folder)
       if (entry.folder === true) await this.folder(entry.path)
       else await this.file(entry)
     }
-    return { ...this.counts }
+    return { ...this.counts, finished: true }
   }
 
   close(): void {
@@ -202,6 +213,8 @@ class Restore {
       const opened = await open()
       try {
         this.held.clear()
+        // Registered first: whatever comes after `ready` goes to it, whatever came before to the list read here.
+        opened.onChange(event => this.note(event))
         for await (const event of opened.pushes()) this.note(event)
         return opened
       } catch (err) {
@@ -209,7 +222,6 @@ class Restore {
         throw err
       }
     }, OBSIDIAN_RETRY)
-    session.onChange(event => this.note(event))
     this.session = session
     // Aborted while it opened: the abort's close found no session to close.
     if (this.options.signal?.aborted === true) session.close()

@@ -214,6 +214,21 @@ t.test('aborting closes the session mid-upload; the service keeps nothing of tha
   )
 })
 
+t.test('a restore that pauses between files returns unfinished; the next slice goes on from there', async t => {
+  const { open, client, token, vault, cipher, pushed } = await target('Sliced')
+  const files = sampleFiles()
+  const entries = async function* () {
+    for (const f of files) yield restoreFile(f)
+  }
+  let asked = 0
+  const first = await restoreUpload({ entries: entries(), open, shouldPause: () => ++asked > 4 })
+  t.match(first, { finished: false, files_count: 4, uploaded: 4 })
+  const second = await restoreUpload({ entries: entries(), open })
+  t.match(second, { finished: true, files_count: files.length, uploaded: files.length - 4, skipped: 4 })
+  t.equal(pushed().filter(m => m.folder !== true).length, files.length, 'each file pushed once')
+  t.same(differences(await readBack(client, token, vault, { cipher }), files), [])
+})
+
 t.test('piece by piece, content encrypts as the whole-file encryption does', async t => {
   for (const version of [0, 3]) {
     const cipher = await vaultCipher('password', 'salt', version)

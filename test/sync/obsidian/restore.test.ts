@@ -69,8 +69,16 @@ for (const encryption of ['end-to-end', 'standard'] as const) {
       log
     })
     const folders = foldersOf(files)
-    t.same(counts, { files_count: files.length, uploaded: files.length, skipped: 0, errors: 0, folders: folders.size })
-    t.same(progress.at(-1)?.counts, counts, 'progress ends at the counts')
+    t.same(counts, {
+      files_count: files.length,
+      uploaded: files.length,
+      skipped: 0,
+      errors: 0,
+      folders: folders.size,
+      finished: true
+    })
+    const { finished: _, ...last } = counts
+    t.same(progress.at(-1)?.counts, last, 'progress ends at the counts')
     t.same(
       progress.filter(p => p.action === 'folder').map(p => p.path),
       [...folders],
@@ -162,7 +170,8 @@ t.test('a dry run creates nothing and counts what it would upload', async t => {
     uploaded: files.length,
     skipped: 0,
     errors: 0,
-    folders: foldersOf(files).size
+    folders: foldersOf(files).size,
+    finished: true
   })
   t.equal(service.vaults.size, vaults, 'no vault created')
   t.equal([...service.received.values()].flat().length, received, 'nothing pushed')
