@@ -1,4 +1,4 @@
-/** What a sync server's messages mean: a change it announces, and an `init` it refused. */
+/** What a sync server's messages mean: a frame's JSON, a change it announces, a refusal. */
 import { ObsidianError } from './errors.ts'
 import { quote, REFUSAL_MESSAGES, refusalCode } from './refusal.ts'
 import type { VaultCipher } from './vault-cipher.ts'
@@ -23,6 +23,24 @@ export type PushEvent =
   { kind: 'push'; push: Push } | { kind: 'unreadable'; uid: number | undefined; error: ObsidianError }
 
 const HASH = /^[0-9a-f]{64}$/
+
+/** Text frames (JSON) are small; a binary frame is a piece, which may be as large as its file. */
+export const MAX_TEXT_FRAME_BYTES = 4 * 1024 * 1024
+
+/** A text frame's message: a JSON object, or the error that it is not one. */
+export function parseMessage(data: Buffer): Record<string, unknown> | ObsidianError {
+  if (data.length > MAX_TEXT_FRAME_BYTES)
+    return new ObsidianError('TOO_LARGE', `The sync server sent a message over ${MAX_TEXT_FRAME_BYTES} bytes`)
+  let message: unknown
+  try {
+    message = JSON.parse(data.toString('utf8'))
+  } catch {
+    return new ObsidianError('PROTOCOL', 'The sync server sent a text frame that is not JSON')
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message))
+    return new ObsidianError('PROTOCOL', 'The sync server sent JSON that is not an object')
+  return message as Record<string, unknown>
+}
 
 /** A `push` message, checked and decrypted. */
 export function readPush(m: Record<string, unknown>, cipher: VaultCipher): PushEvent {

@@ -23,7 +23,7 @@
 import WebSocket from 'ws'
 import { ObsidianError } from './errors.ts'
 import { silentLog, type ClientLog } from './log.ts'
-import { initError, readPush, type Push, type PushEvent } from './messages.ts'
+import { initError, MAX_TEXT_FRAME_BYTES, parseMessage, readPush, type Push, type PushEvent } from './messages.ts'
 import { pullContent } from './pull.ts'
 import { uploadItem, type UploadItem } from './upload.ts'
 import { USER_AGENT } from './user-agent.ts'
@@ -54,8 +54,6 @@ export interface SessionOptions {
   log?: ClientLog
 }
 
-/** Text frames (JSON) are small; a binary frame is a piece, which may be as large as its file. */
-const MAX_TEXT_FRAME_BYTES = 4 * 1024 * 1024
 const DEFAULT_TIMEOUT_MS = 60_000
 const DEFAULT_CONNECT_TIMEOUT_MS = 120_000
 /** What encryption adds to a file on the wire: the IV and the tag. */
@@ -305,22 +303,8 @@ export class VaultSession {
       }
       return
     }
-    if (data.length > MAX_TEXT_FRAME_BYTES) {
-      this.fail(new ObsidianError('TOO_LARGE', `The sync server sent a message over ${MAX_TEXT_FRAME_BYTES} bytes`))
-      return
-    }
-    let message: unknown
-    try {
-      message = JSON.parse(data.toString('utf8'))
-    } catch {
-      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent a text frame that is not JSON'))
-      return
-    }
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent JSON that is not an object'))
-      return
-    }
-    const m = message as Record<string, unknown>
+    const m = parseMessage(data)
+    if (m instanceof ObsidianError) return this.fail(m)
     if (m.op !== 'pong') this.waitingSince = this.lastHeard
     switch (m.op) {
       case 'pong':
