@@ -27,6 +27,13 @@ export type PushDropPoint = 'metadata' | 'piece' | 'stored'
 /** Every push the stand-in stored, by vault: the metadata as the client sent it. */
 export type ReceivedPushes = Map<string, Array<Record<string, unknown>>>
 
+/** How many pushes the service stored per path of a vault (the path encrypted, as the service sees it). */
+export function pushCounts(received: ReceivedPushes, vaultId: string): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const m of received.get(vaultId) ?? []) counts.set(m.path as string, (counts.get(m.path as string) ?? 0) + 1)
+  return counts
+}
+
 const HEX = /^(?:[0-9a-f]{2})+$/
 const KEYHASH = /^[0-9a-f]{64}$/
 /** What content encryption adds to a file: the IV and the tag. */
