@@ -78,6 +78,8 @@ export interface UploadDeps {
   received: ReceivedPushes
   /** True when a cue says to cut the connection at this point of a push (the cue is then used up). */
   drop: (at: PushDropPoint) => boolean
+  /** True when a cue says to store the next push and answer it, but echo it to nobody. */
+  loseEcho: () => boolean
 }
 
 /** One connection's uploads: at most one push in progress, its pieces counted and checked as they come. */
@@ -140,8 +142,9 @@ export class UploadReceiver {
     this.deps.received.set(vault.id, [...(this.deps.received.get(vault.id) ?? []), message])
     if (this.deps.drop('stored')) return this.deps.socket.terminate()
     const echo = pushMessage(record, 'restorer')
+    const lost = this.deps.loseEcho()
     const broadcast = (): void => {
-      for (const peer of this.deps.peers(vault.id)) peer.send(echo)
+      if (!lost) for (const peer of this.deps.peers(vault.id)) peer.send(echo)
     }
     if (this.deps.settings.echo === 'before-answer') broadcast()
     this.answer({ res: 'ok' })

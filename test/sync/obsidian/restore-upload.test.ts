@@ -214,6 +214,34 @@ t.test('aborting closes the session mid-upload; the service keeps nothing of tha
   )
 })
 
+t.test('an echo that never comes times the session out; the restore finds the file stored and goes on', async t => {
+  const { cipher, pushed } = await target('Lost echo')
+  const client = new ObsidianClient({ apiUrl: service.url, device: 'restorer', timeoutMs: 300 })
+  const { token } = await client.signIn(account)
+  const vault = (await client.vaults(token)).find(v => v.name === 'Lost echo')!
+  const session = await client.openVault({ token, vault, cipher })
+  for await (const _ of session.pushes());
+  service.cue({ kind: 'lose-echo' })
+  await t.rejects(session.upload(file('unechoed.md', 'stored, never echoed')), { code: 'TIMEOUT' })
+  t.ok(session.closed, 'the session is over')
+  service.cue({ kind: 'lose-echo' })
+  const progress: RestoreProgress[] = []
+  const counts = await restoreUpload({
+    entries: (async function* () {
+      yield file('lost echo.md', 'stored, its echo lost')
+      yield file('after.md', 'next')
+    })(),
+    open: async () => await client.openVault({ token, vault, cipher }),
+    onProgress: p => void progress.push(p)
+  })
+  t.match(counts, { files_count: 2, uploaded: 2, errors: 0 })
+  t.same(
+    pushed().map(m => cipher.decryptPath(m.path as string)),
+    ['unechoed.md', 'lost echo.md', 'after.md'],
+    'each stored once: the file whose echo was lost was not pushed again'
+  )
+})
+
 t.test('a restore that pauses between files returns unfinished; the next slice goes on from there', async t => {
   const { open, client, token, vault, cipher, pushed } = await target('Sliced')
   const files = sampleFiles()
