@@ -44,7 +44,13 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import { type VersionCondition, versionAllowed } from '../http/etag.ts'
-import { ConflictError, ContentionError, NotFoundError, PreconditionFailedError, TooLargeError } from '../core/errors.ts'
+import {
+  ConflictError,
+  ContentionError,
+  NotFoundError,
+  PreconditionFailedError,
+  TooLargeError
+} from '../core/errors.ts'
 import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../core/limits.ts'
 import type { DatasetMeta as DatasetMetaSchema, UpdateDatasetBody } from '../schemas/data.ts'
 import { buckets } from '../aws/tables.ts'

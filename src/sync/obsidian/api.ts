@@ -1,6 +1,6 @@
 /**
- * Obsidian Sync's REST API: sign-in, the account's vaults, and the check of a
- * vault's key. Every call is a POST of JSON with our User-Agent; the service
+ * Obsidian Sync's REST API: sign-in, the account's vaults, the creation of
+ * one, and the check of a vault's key. Every call is a POST of JSON with our User-Agent; the service
  * answers errors as HTTP 200 with `{error}`, which become typed errors here.
  * Sign-in goes as Obsidian's own client sends it: an OPTIONS preflight, then
  * the POST with `Origin: https://obsidian.md` (a service that checks the
@@ -116,6 +116,28 @@ export class ObsidianApi {
     const own = Array.isArray(body.vaults) ? body.vaults : []
     const shared = Array.isArray(body.shared) ? body.shared : []
     return [...own.map(v => this.vault(v, false)), ...shared.map(v => this.vault(v, true))].filter(v => v !== undefined)
+  }
+
+  /**
+   * Creates a vault (`/vault/create`, encryption version 3), as the official
+   * client does: with a `keyhash` and a `salt`, an end-to-end vault whose key
+   * only its password derives; with neither, a standard one, whose password
+   * and salt the service makes and its vault list then carries. The new
+   * vault's id, when the answer says it.
+   */
+  async createVault(
+    token: string,
+    vault: { name: string; keyhash?: string; salt?: string; region?: string }
+  ): Promise<{ id: string | undefined }> {
+    const keys = vault.keyhash === undefined ? {} : { keyhash: vault.keyhash, salt: vault.salt }
+    const body = await this.post('/vault/create', {
+      token,
+      name: vault.name,
+      ...keys,
+      ...(vault.region === undefined ? {} : { region: vault.region }),
+      encryption_version: 3
+    })
+    return { id: typeof body.id === 'string' && VAULT_ID.test(body.id) ? body.id : undefined }
   }
 
   /**

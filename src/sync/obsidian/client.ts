@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { ObsidianApi, type Account, type Credentials, type VaultInfo } from './api.ts'
+import { ObsidianError } from './errors.ts'
 import { silentLog, type ClientLog } from './log.ts'
 import { VaultSession } from './session.ts'
 import { vaultCipher, type VaultCipher } from './vault-cipher.ts'
@@ -36,12 +38,29 @@ export interface OpenVaultOptions {
   initial?: boolean
 }
 
+export interface CreateVaultOptions {
+  token: string
+  name: string
+  /** End-to-end: the key comes from `password`, which the service never sees. Standard: from the service's. */
+  encryption: 'end-to-end' | 'standard'
+  /** The new vault's encryption password; end-to-end only. */
+  password?: string
+  /** Where the service keeps it (its default when absent). */
+  region?: string
+}
+
+/** A vault just created: its entry in the vault list, and its keys. Neither may be logged or stored whole. */
+export interface CreatedVault {
+  vault: VaultInfo
+  cipher: VaultCipher
+}
+
 export const DEFAULT_API_URL = 'https://api.obsidian.md'
 
 /**
- * A client of Obsidian Sync, read-only: sign in, list vaults, and open a
- * session on a vault that streams its changes and pulls its files,
- * decrypted and checked.
+ * A client of Obsidian Sync: sign in, list and create vaults, and open a
+ * session on a vault that streams its changes, pulls its files (decrypted
+ * and checked) and uploads files and folders.
  */
 export class ObsidianClient {
   readonly api: ObsidianApi
@@ -67,6 +86,37 @@ export class ObsidianClient {
   /** The vault's keys: scrypt makes this take a moment, so derive once per vault and reuse. */
   async cipherFor(vault: Pick<VaultInfo, 'salt' | 'encryptionVersion'>, password: string): Promise<VaultCipher> {
     return await vaultCipher(password, vault.salt, vault.encryptionVersion)
+  }
+
+  /**
+   * Creates a new vault (encryption version 3) and returns it with its keys,
+   * ready for `openVault({token, vault, cipher})`. End-to-end: a fresh random
+   * salt, and the keyhash of `password` with it, are what the service gets.
+   * Standard: the service makes the password, and its vault list carries it.
+   * The vault is found in the list by the id the service answered, else as
+   * the one new since before the creation with that name (and that salt).
+   */
+  async createVault(options: CreateVaultOptions): Promise<CreatedVault> {
+    const endToEnd = options.encryption === 'end-to-end'
+    if (endToEnd && !options.password) throw new Error('An end-to-end vault needs an encryption password')
+    const before = new Set((await this.vaults(options.token)).map(v => v.id))
+    const salt = endToEnd ? randomBytes(16).toString('hex') : undefined
+    const keys = salt === undefined ? undefined : await vaultCipher(options.password!, salt, 3)
+    const { id } = await this.api.createVault(options.token, {
+      name: options.name,
+      keyhash: keys?.keyhash,
+      salt,
+      region: options.region
+    })
+    const after = await this.vaults(options.token)
+    const vault =
+      id === undefined
+        ? after.find(v => !before.has(v.id) && v.name === options.name && (salt === undefined || v.salt === salt))
+        : after.find(v => v.id === id)
+    if (vault === undefined) throw new ObsidianError('PROTOCOL', 'The vault just created is not in the vault list')
+    if (!endToEnd && vault.password === undefined)
+      throw new ObsidianError('PROTOCOL', 'The standard vault just created is listed without its password')
+    return { vault, cipher: keys ?? (await this.cipherFor(vault, vault.password!)) }
   }
 
   /** Checks the vault's key with the service (/vault/access), then connects and sends `init`. */

@@ -33,6 +33,8 @@ export type ObsidianErrorCode =
   | 'TOO_LARGE'
   /** A pulled version of a file turned out to be a deletion. */
   | 'FILE_GONE'
+  /** The sync server refused an upload, in its words (a file too large, a vault over its limit …). */
+  | 'REFUSED'
 
 const RETRYABLE = new Set<ObsidianErrorCode>(['NETWORK', 'TIMEOUT', 'SERVICE_ERROR'])
 

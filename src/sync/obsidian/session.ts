@@ -5,43 +5,32 @@
  *   <- {res: "ok", perFileMax} | {res: "err", msg} | {status: "err", msg}
  *   <- {op: "push", uid, path, hash, size, ctime, mtime, folder, deleted} …   every change after `version`
  *   <- {op: "ready", version}                                                  (with initial: the live files)
- *   -> {op: "pull", uid}   <- {size, pieces, deleted}, then `pieces` binary frames
+ *   -> {op: "pull", uid}   <- {size, pieces, deleted}, then `pieces` binary frames   (pull.ts)
+ *   -> {op: "push", …}     <- an answer, then a piece and its answer at a time      (upload.ts)
  *   -> {op: "ping"}        <- {op: "pong"}                                     when idle
  *
- * Replies to a pull carry no id, so one pull is in flight at a time; pushes
- * and `ready` may arrive between its frames, and any other message (whatever
- * its `op`) is the answer to the request in flight. Liveness as Obsidian's own
+ * Replies carry no id, so one pull or upload is in flight at a time (they
+ * take turns); pushes and `ready` may arrive between its frames, and any
+ * other message (whatever its `op`) is the answer to the request in flight.
+ * Changes announced after `ready` (the echoes of this client's own uploads
+ * among them) go to the listeners of `onChange` when there are any, else
+ * they wait in the queue `pushes()` reads. Liveness as Obsidian's own
  * client keeps it: a ping after `pingIntervalMs` (10 s) without a message; the
  * connection is dead after `idleTimeoutMs` (120 s) without any message, pongs
  * included; a request (and each frame of its answer) times out after
  * `timeoutMs` (60 s); connecting and `init` may take `connectTimeoutMs` (2 min).
  */
-import { createHash } from 'node:crypto'
 import WebSocket from 'ws'
 import { ObsidianError } from './errors.ts'
 import { silentLog, type ClientLog } from './log.ts'
-import { quote, REFUSAL_MESSAGES, refusalCode } from './refusal.ts'
+import { initError, MAX_TEXT_FRAME_BYTES, parseMessage, readPush, type Push, type PushEvent } from './messages.ts'
+import { pullContent } from './pull.ts'
+import { uploadItem, type UploadItem } from './upload.ts'
 import { USER_AGENT } from './user-agent.ts'
 import type { VaultCipher } from './vault-cipher.ts'
+import { EchoWaits, type SessionWire } from './wire.ts'
 
-/** A change the server announces, its path and hash decrypted. */
-export interface Push {
-  /** The version of this change; what `pull` fetches. */
-  uid: number
-  path: string
-  /** hex(sha256(plaintext)); empty for folders and deletions, and for a file the service holds no hash of. */
-  hash: string
-  /** Bytes of encrypted content on the wire. */
-  size: number
-  ctime: number
-  mtime: number
-  folder: boolean
-  deleted: boolean
-}
-
-/** What the push stream yields: a readable change, or one whose fields do not decrypt or make sense. */
-export type PushEvent =
-  { kind: 'push'; push: Push } | { kind: 'unreadable'; uid: number | undefined; error: ObsidianError }
+export type { Push, PushEvent } from './messages.ts'
 
 export interface SessionOptions {
   url: string
@@ -65,13 +54,10 @@ export interface SessionOptions {
   log?: ClientLog
 }
 
-/** Text frames (JSON) are small; a binary frame is a piece, which may be as large as its file. */
-const MAX_TEXT_FRAME_BYTES = 4 * 1024 * 1024
 const DEFAULT_TIMEOUT_MS = 60_000
 const DEFAULT_CONNECT_TIMEOUT_MS = 120_000
 /** What encryption adds to a file on the wire: the IV and the tag. */
 const CONTENT_OVERHEAD = 12 + 16
-const HASH = /^[0-9a-f]{64}$/
 
 type Waiter<T> = { resolve: (value: T) => void; reject: (err: Error) => void }
 
@@ -89,7 +75,10 @@ export class VaultSession {
   private replyWaiter: Waiter<Record<string, unknown>> | undefined
   private readonly pieces: Buffer[] = []
   private pieceWaiter: Waiter<Buffer> | undefined
-  private pullLock: Promise<void> = Promise.resolve()
+  private readonly echoes = new EchoWaits()
+  private readonly listeners = new Set<(event: PushEvent) => void>()
+  /** Pulls and uploads take turns: each holds it until its last frame. */
+  private turn: Promise<void> = Promise.resolve()
   private lastHeard = Date.now()
   private lastPing = Date.now()
   /** Until `init` is answered the wait is the connect timeout's, not a request's. */
@@ -97,6 +86,7 @@ export class VaultSession {
   /** When the current wait for a reply, a piece or the next push began, or the last such frame came. */
   private waitingSince = Date.now()
   private readonly timer: NodeJS.Timeout
+  private readonly wire: SessionWire
 
   private constructor(options: SessionOptions, socket: WebSocket) {
     // Each default by `??`: the client passes every option it was given, undefined included, and spreading those
@@ -111,6 +101,7 @@ export class VaultSession {
       log: options.log ?? silentLog
     }
     this.socket = socket
+    this.wire = this.makeWire()
     const { pingIntervalMs, timeoutMs, idleTimeoutMs, connectTimeoutMs } = this.options
     const tick = Math.max(10, Math.min(pingIntervalMs, timeoutMs, idleTimeoutMs, connectTimeoutMs) / 4)
     this.timer = setInterval(() => this.keepAlive(), tick)
@@ -188,92 +179,43 @@ export class VaultSession {
   }
 
   /**
-   * One file's plaintext, piece by piece (at most a piece in memory). The
-   * pieces are unverified until the iteration ends without error: the tag and
-   * the hash are checked last, so nothing pulled may be made visible before.
-   * Pulls queue behind each other; abandoning one midway closes the session.
-   * A push with an empty `hash` has it set to the content's SHA-256 when the
-   * pull ends verified.
+   * One file's plaintext, piece by piece, unverified until the iteration ends
+   * without error (see pull.ts). Pulls and uploads queue behind each other;
+   * abandoning a pull midway closes the session.
    */
   async *pull(push: Pick<Push, 'uid' | 'hash'>): AsyncGenerator<Buffer> {
-    const previous = this.pullLock
-    let release!: () => void
-    this.pullLock = new Promise(resolve => {
-      release = resolve
-    })
-    await previous
-    let finished = false
+    const release = await this.takeTurn()
     try {
-      this.check()
-      const reply = await this.request({ op: 'pull', uid: push.uid })
-      if (
-        typeof reply.err === 'string' ||
-        typeof reply.error === 'string' ||
-        reply.res === 'err' ||
-        reply.status === 'err'
-      ) {
-        const said = String(reply.err ?? reply.error ?? reply.msg ?? '')
-        throw new ObsidianError('SERVICE_ERROR', `The sync server refused to send version ${push.uid}: ${quote(said)}`)
-      }
-      if (reply.deleted === true)
-        throw new ObsidianError('FILE_GONE', `Version ${push.uid} is a deletion; it has no content`)
-      const size = reply.size
-      const pieces = reply.pieces
-      // Pieces may be any size up to the file's: at most one per byte.
-      if (
-        !Number.isSafeInteger(size) ||
-        (size as number) < 0 ||
-        !Number.isSafeInteger(pieces) ||
-        (pieces as number) < 0 ||
-        (pieces as number) > Math.max(1, size as number)
-      ) {
-        throw this.broken(
-          new ObsidianError(
-            'PROTOCOL',
-            `The pull of version ${push.uid} was answered with a malformed size or piece count`
-          )
-        )
-      }
-      const [limit, whose] = this.sizeLimit()
-      if ((size as number) > limit) {
-        throw this.broken(
-          new ObsidianError('TOO_LARGE', `Version ${push.uid} is ${size as number} bytes, over ${whose} of ${limit}`)
-        )
-      }
-      const decryptor = this.options.cipher.contentDecryptor(size as number)
-      const digest = createHash('sha256')
-      let received = 0
-      for (let i = 0; i < (pieces as number); i++) {
-        const piece = await this.nextPiece()
-        received += piece.length
-        if (received > (size as number))
-          throw this.broken(new ObsidianError('PROTOCOL', `Version ${push.uid} sent more bytes than its size`))
-        const plain = decryptor.update(piece)
-        digest.update(plain)
-        if (plain.length > 0) yield plain
-      }
-      if (received !== size)
-        throw this.broken(
-          new ObsidianError('PROTOCOL', `Version ${push.uid} sent ${received} of ${size as number} bytes`)
-        )
-      const last = decryptor.final()
-      digest.update(last)
-      // A file the service holds no hash of (an empty `hash` field) has only its tag to check; once that passed,
-      // the push is given the hash of what was pulled, so whoever records the file records its real hash.
-      const sha256 = digest.digest('hex')
-      if (push.hash === '') push.hash = sha256
-      else if (sha256 !== push.hash) throw new ObsidianError('INTEGRITY', `Version ${push.uid} does not match its hash`)
-      if (last.length > 0) yield last
-      finished = true
-    } catch (err) {
-      finished = true
-      throw err
+      yield* pullContent(this.wire, push)
     } finally {
-      // Left midway by its reader: the rest of its frames would be taken for the next pull's.
-      if (!finished)
-        this.fail(new ObsidianError('PROTOCOL', 'A pull was abandoned before its end; the session was closed'))
       release()
     }
+  }
+
+  /**
+   * Uploads a file or a folder as Obsidian's client does (see upload.ts) and
+   * returns the change as the server echoed it, its acknowledgement. A file's
+   * content is read only when the server asks for it; an upload that fails
+   * before its last piece closes the session, and the server stores nothing.
+   */
+  async upload(item: UploadItem): Promise<Push> {
+    const release = await this.takeTurn()
+    try {
+      return await uploadItem(this.wire, item)
+    } finally {
+      release()
+    }
+  }
+
+  /** Calls `listener` with every change announced after `ready` (this client's echoed uploads among them). */
+  onChange(listener: (event: PushEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** True once the session has failed or been closed. */
+  get closed(): boolean {
+    return this.failure !== undefined
   }
 
   close(): void {
@@ -282,6 +224,30 @@ export class VaultSession {
 
   private send(message: Record<string, unknown>): void {
     this.socket.send(JSON.stringify(message))
+  }
+
+  private async takeTurn(): Promise<() => void> {
+    const previous = this.turn
+    let release!: () => void
+    this.turn = new Promise(resolve => {
+      release = resolve
+    })
+    await previous
+    return release
+  }
+
+  /** What pull.ts and upload.ts see of the session. */
+  private makeWire(): SessionWire {
+    return {
+      cipher: this.options.cipher,
+      perFileMax: () => this.perFileMax,
+      check: () => this.check(),
+      exchange: async frame => await this.exchange(frame),
+      nextPiece: async () => await this.nextPiece(),
+      sizeLimit: () => this.sizeLimit(),
+      broken: err => this.broken(err),
+      expectPush: match => this.echoes.expect(match)
+    }
   }
 
   /** The largest file a pull takes: ours, or the server's announced per-file limit when that is lower. */
@@ -293,12 +259,15 @@ export class VaultSession {
       : [this.options.maxFileBytes, 'the limit']
   }
 
-  private async request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** Sends a message, or a piece as a binary frame, and waits for the answer. */
+  private async exchange(frame: Record<string, unknown> | Buffer): Promise<Record<string, unknown>> {
+    this.check()
     const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.replyWaiter = { resolve, reject }
     })
     this.waitingSince = Date.now()
-    this.send(message)
+    if (Buffer.isBuffer(frame)) this.socket.send(frame)
+    else this.send(frame)
     return await reply
   }
 
@@ -334,29 +303,14 @@ export class VaultSession {
       }
       return
     }
-    if (data.length > MAX_TEXT_FRAME_BYTES) {
-      this.fail(new ObsidianError('TOO_LARGE', `The sync server sent a message over ${MAX_TEXT_FRAME_BYTES} bytes`))
-      return
-    }
-    let message: unknown
-    try {
-      message = JSON.parse(data.toString('utf8'))
-    } catch {
-      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent a text frame that is not JSON'))
-      return
-    }
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      this.fail(new ObsidianError('PROTOCOL', 'The sync server sent JSON that is not an object'))
-      return
-    }
-    const m = message as Record<string, unknown>
+    const m = parseMessage(data)
+    if (m instanceof ObsidianError) return this.fail(m)
     if (m.op !== 'pong') this.waitingSince = this.lastHeard
     switch (m.op) {
       case 'pong':
         return
       case 'push':
-        this.pushQueue.push(this.readPush(m))
-        this.wakePushes()
+        this.onPush(readPush(m, this.options.cipher))
         return
       case 'ready':
         if (!Number.isSafeInteger(m.version) || (m.version as number) < 0) {
@@ -382,53 +336,14 @@ export class VaultSession {
     waiter.resolve(m)
   }
 
-  private readPush(m: Record<string, unknown>): PushEvent {
-    const uid = Number.isSafeInteger(m.uid) && (m.uid as number) > 0 ? (m.uid as number) : undefined
-    const unreadable = (message: string, cause?: unknown): PushEvent => ({
-      kind: 'unreadable',
-      uid,
-      error: cause instanceof ObsidianError ? cause : new ObsidianError('PROTOCOL', message)
-    })
-    if (uid === undefined) return unreadable('A push has no valid uid')
-    const folder = m.folder === true
-    const deleted = m.deleted === true
-    const times = [m.ctime ?? 0, m.mtime ?? 0]
-    if (
-      typeof m.path !== 'string' ||
-      m.path.length > 16_384 ||
-      !times.every(t => Number.isSafeInteger(t) && (t as number) >= 0)
-    ) {
-      return unreadable(`Push ${uid} has a malformed path or time`)
+  private onPush(event: PushEvent): void {
+    if (event.kind === 'push') this.echoes.offer(event.push)
+    if (this.version !== undefined && this.listeners.size > 0) {
+      for (const listener of this.listeners) listener(event)
+      return
     }
-    const size = folder || deleted ? 0 : m.size
-    if (!Number.isSafeInteger(size) || (size as number) < 0) return unreadable(`Push ${uid} has a malformed size`)
-    try {
-      const path = this.options.cipher.decryptPath(m.path)
-      let hash = ''
-      if (!folder && !deleted) {
-        if (typeof m.hash !== 'string') return unreadable(`Push ${uid} has no hash`)
-        if (m.hash !== '') hash = this.options.cipher.decryptHash(m.hash)
-        if (hash !== '' && !HASH.test(hash)) return unreadable(`Push ${uid} has a hash that is not a SHA-256`)
-      }
-      return {
-        kind: 'push',
-        push: {
-          uid,
-          path,
-          hash,
-          size: size as number,
-          ctime: times[0] as number,
-          mtime: times[1] as number,
-          folder,
-          deleted
-        }
-      }
-    } catch (err) {
-      // Which field failed, and the change it belongs to.
-      if (err instanceof ObsidianError)
-        return unreadable('', new ObsidianError(err.code, `Push ${uid}: ${err.message}`, { cause: err }))
-      return unreadable(`Push ${uid} does not decrypt`, err)
-    }
+    this.pushQueue.push(event)
+    this.wakePushes()
   }
 
   private wakePushes(): void {
@@ -454,6 +369,9 @@ export class VaultSession {
       ) {
         // Waiting, pongs alone do not count: the server must make progress.
         this.fail(new ObsidianError('TIMEOUT', `The sync server sent nothing expected for ${timeoutMs} ms`))
+        return
+      } else if (this.echoes.overdue(now, timeoutMs)) {
+        this.fail(new ObsidianError('TIMEOUT', `The sync server did not echo an upload within ${timeoutMs} ms`))
         return
       }
       if (now - this.lastHeard > idleTimeoutMs) {
@@ -488,6 +406,7 @@ export class VaultSession {
     this.failure = err
     clearInterval(this.timer)
     for (const waiter of [this.replyWaiter, this.pieceWaiter, this.pushWaiter]) waiter?.reject(err)
+    this.echoes.failAll(err)
     this.replyWaiter = undefined
     this.pieceWaiter = undefined
     this.pushWaiter = undefined
@@ -497,23 +416,4 @@ export class VaultSession {
     if (err.code !== 'NETWORK' || err.message !== 'The session was closed')
       this.options.log.debug({ vaultId: this.options.vaultId, code: err.code }, 'vault session ended')
   }
-}
-
-/**
- * What an `init` refusal means: `{res: "err", msg}` and `{status: "err", msg}`
- * alike. The key was checked with /vault/access before, so a refusal is not
- * blamed on the password: known words get their code (a busy or maintenance
- * answer is retryable), any other is ACCESS_DENIED with the service's words.
- */
-function initError(answer: Record<string, unknown>): ObsidianError {
-  const said = String(answer.msg ?? answer.error ?? answer.message ?? '')
-  if (answer.res !== 'err' && answer.status !== 'err')
-    return new ObsidianError('PROTOCOL', 'The sync server did not answer init')
-  const code = refusalCode(said)
-  if (code === undefined || code === 'SERVICE_ERROR')
-    return new ObsidianError(code ?? 'ACCESS_DENIED', `The sync server refused to open the vault: ${quote(said)}`)
-  return new ObsidianError(
-    code,
-    `${REFUSAL_MESSAGES[code] ?? 'The sync server refused to open the vault'} (${quote(said)})`
-  )
 }

@@ -23,7 +23,16 @@
  * bytes, or 12 (an IV and nothing else). A file's `hash` field encrypts
  * hex(sha256(plaintext)) as a path. A decrypted path loses a leading BOM.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdf, randomBytes, scrypt, type DecipherGCM } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdf,
+  randomBytes,
+  scrypt,
+  type CipherGCM,
+  type DecipherGCM
+} from 'node:crypto'
 import { promisify } from 'node:util'
 import { sivDecrypt, sivEncrypt } from './aes-siv.ts'
 import { ObsidianError } from './errors.ts'
@@ -51,6 +60,8 @@ export interface VaultCipher {
   /** What the service checks the key against; not a secret on its own. */
   readonly keyhash: string
   encryptPath(plain: string): string
+  /** A file's `hash` field: hex(sha256(plaintext)), encrypted as a path is. */
+  encryptHash(sha256Hex: string): string
   /** The plain path; throws INTEGRITY, saying it was a path, when it does not decrypt. */
   decryptPath(encrypted: string): string
   /** A file's `hash` field, decrypted; throws INTEGRITY, saying it was a hash field, when it does not decrypt. */
@@ -59,6 +70,43 @@ export interface VaultCipher {
   encryptContent(plain: Buffer, iv?: Buffer): Buffer
   /** A decryptor for one file's content of `size` bytes on the wire, fed piece by piece. */
   contentDecryptor(size: number): ContentDecryptor
+  /** An encryptor for one non-empty file's content, fed piece by piece, with a random IV (or the one given). */
+  contentEncryptor(iv?: Buffer): ContentEncryptor
+}
+
+/** What a file of `plainBytes` bytes is on the wire: an empty file is nothing, any other gains an IV and a tag. */
+export const encryptedSize = (plainBytes: number): number => (plainBytes === 0 ? 0 : plainBytes + IV_BYTES + TAG_BYTES)
+
+/**
+ * Encrypts content that is read in pieces: the IV comes out first, then the
+ * ciphertext as it is made, and the tag last, from `final`, so a file never
+ * has to be whole in memory. An empty file is not encrypted at all (it is 0
+ * bytes on the wire, as Obsidian's client sends it).
+ */
+export class ContentEncryptor {
+  private readonly cipher: CipherGCM
+  private started = false
+
+  constructor(
+    key: Buffer,
+    private readonly iv: Buffer = randomBytes(IV_BYTES)
+  ) {
+    this.cipher = createCipheriv('aes-256-gcm', key, iv)
+  }
+
+  update(plain: Buffer): Buffer {
+    const out = this.cipher.update(plain)
+    if (this.started) return out
+    this.started = true
+    return Buffer.concat([this.iv, out])
+  }
+
+  /** The last ciphertext bytes and the tag (and the IV, if nothing was fed). */
+  final(): Buffer {
+    const head = this.started ? [] : [this.iv]
+    this.started = true
+    return Buffer.concat([...head, this.cipher.final(), this.cipher.getAuthTag()])
+  }
 }
 
 /**
@@ -176,17 +224,21 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
   const decryptor = (size: number): ContentDecryptor => new ContentDecryptor(contentKey, size)
   const encryptContent = (plain: Buffer, iv: Buffer = randomBytes(IV_BYTES)): Buffer =>
     plain.length === 0 ? Buffer.alloc(0) : gcmSeal(contentKey, iv, plain)
+  const encryptor = (iv?: Buffer): ContentEncryptor => new ContentEncryptor(contentKey, iv)
 
   if (encryptionVersion === 0) {
+    const encryptPath = (plain: string): string =>
+      gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')).toString('hex')
     return {
       encryptionVersion,
       keyhash: sha256(key).toString('hex'),
-      encryptPath: plain =>
-        gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')).toString('hex'),
+      encryptPath,
+      encryptHash: encryptPath,
       decryptPath: encrypted => toText(gcmOpen(key, fromHex(encrypted, 'path')), 'path'),
       decryptHash: encrypted => toText(gcmOpen(key, fromHex(encrypted, 'hash field')), 'hash field'),
       encryptContent,
-      contentDecryptor: decryptor
+      contentDecryptor: decryptor,
+      contentEncryptor: encryptor
     }
   }
   const saltBytes = Buffer.from(salt, 'utf8')
@@ -198,13 +250,16 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
     derive('ObsidianAesSivEnc')
   ])
   const sivKey = Buffer.concat([sivMac, sivEnc])
+  const encryptPath = (plain: string): string => sivEncrypt(sivKey, Buffer.from(plain, 'utf8')).toString('hex')
   return {
     encryptionVersion,
     keyhash: keyhash.toString('hex'),
-    encryptPath: plain => sivEncrypt(sivKey, Buffer.from(plain, 'utf8')).toString('hex'),
+    encryptPath,
+    encryptHash: encryptPath,
     decryptPath: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted, 'path')), 'path'),
     decryptHash: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted, 'hash field')), 'hash field'),
     encryptContent,
-    contentDecryptor: decryptor
+    contentDecryptor: decryptor,
+    contentEncryptor: encryptor
   }
 }
