@@ -1,5 +1,5 @@
 import { createAwsClients, destroyAwsClients } from '../src/aws/clients.ts'
-import { loadConfig, type Config } from '../src/core/config.ts'
+import { loadConfig, type Config } from '../src/config/config.ts'
 import { bootstrapStorage } from '../src/local/bootstrap.ts'
 import { startEmbeddedStack } from '../src/local/embedded-stack.ts'
 

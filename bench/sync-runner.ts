@@ -18,7 +18,7 @@
  * exec wrapper leaves --expose-gc out, src/core/gc-on-demand.ts puts gc() back).
  */
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { installGcOnDemand } from '../src/core/gc-on-demand.ts'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
 import { precompiledCompilers } from '../src/http/schema-compilers.ts'

@@ -14,7 +14,7 @@
  */
 import { createCipheriv, createHash } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { startLocalStorage } from '../src/local/storage.ts'
 import { emptyVault, startFakeObsidian } from '../scripts/lib/obsidian-stand-in.ts'
 

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { DEV_KEY_FILE } from '../src/auth/dev-key.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { portOrExit, sh, startDemoServiceOrExit } from './lib/demo-service.ts'
 
 /** How long the dev server may take to answer /health the first time (it starts its embedded stack). */

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { DEV_KEY_FILE } from '../src/auth/dev-key.ts'
 import { portOrExit, sh, startDemoServiceOrExit } from './lib/demo-service.ts'
 

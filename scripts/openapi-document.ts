@@ -5,7 +5,7 @@
  *   tsx scripts/openapi-document.ts > openapi.json
  */
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 
 const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' }))
 await app.ready()

@@ -19,7 +19,7 @@ import * as esbuild from 'esbuild'
 import fastJsonStringify from 'fast-json-stringify'
 import type { FastifyInstance, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify'
 import { buildApp, type BuildOptions } from '../src/app.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import {
   schemaKey,
   validatorKind,

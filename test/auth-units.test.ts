@@ -2,7 +2,7 @@ import t from 'tap'
 import { ApiKeyStore, generateApiKey, hashKey, parseApiKeys } from '../src/auth/api-keys.ts'
 import { grants, missingScopes } from '../src/auth/scopes.ts'
 import { ensureDevApiKey } from '../src/auth/dev-key.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 
 t.test('scope wildcards', async t => {
   t.ok(grants('*', 'users:read'))

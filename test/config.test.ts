@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/core/config.ts'
+import { ConfigError, loadConfig } from '../src/config/config.ts'
 
 t.test('defaults for a laptop', async t => {
   const config = loadConfig({})

@@ -22,7 +22,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { generateApiKey } from '../src/auth/api-keys.ts'
-import { buckets, tables } from '../src/aws/tables.ts'
+import { buckets, tables } from '../src/core/tables.ts'
 import {
   buildTestApp,
   datasetBody,

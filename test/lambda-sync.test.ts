@@ -7,7 +7,7 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { createLambdaHandler } from '../src/entries/lambda-handler.ts'
 import { continuationEvent } from '../src/aws/lambda-events.ts'
 import type { Continuation } from '../src/aws/lambda-events.ts'

@@ -7,9 +7,9 @@ import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { generateApiKey } from '../src/auth/api-keys.ts'
 import { buildApp } from '../src/app.ts'
 import { createAwsClients, destroyAwsClients } from '../src/aws/clients.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { createLambdaHandler } from '../src/entries/lambda-handler.ts'
-import { buckets, tables, type BucketNames as Buckets, type TableNames as Tables } from '../src/aws/tables.ts'
+import { buckets, tables, type BucketNames as Buckets, type TableNames as Tables } from '../src/core/tables.ts'
 import { datasetBody, testConfig } from './helper.ts'
 import {
   dynamodbStreamEvent,

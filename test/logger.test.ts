@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { loadConfig, type Runtime } from '../src/core/config.ts'
+import { loadConfig, type Runtime } from '../src/config/config.ts'
 
 async function firstLine(
   t: { teardown: (fn: () => unknown) => void },

@@ -6,7 +6,7 @@
  * the policy grants must be one the code uses.
  */
 import t from 'tap'
-import { buckets } from '../src/aws/tables.ts'
+import { buckets } from '../src/core/tables.ts'
 import { codeOperations, type Operation } from './fixtures/aws-operations.ts'
 import {
   allows,

@@ -11,7 +11,7 @@ import fastJsonStringify from 'fast-json-stringify'
 import type { FastifyPluginAsync } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/core/config.ts'
+import { loadConfig } from '../src/config/config.ts'
 import { precompiledCompilers, withInputRules, type PrecompiledSchemas } from '../src/http/schema-compilers.ts'
 import { validatorCompiler } from '../src/http/validation.ts'
 import {

@@ -5,7 +5,7 @@ import { UNCOMMITTED_TAG } from '../src/repositories/data.ts'
 import { EXPORT_RETENTION_DAYS, EXPORTS_KEY_PREFIX } from '../src/sync/export/retention.ts'
 import { SyncMetrics, SYNC_METRICS_NAMESPACE } from '../src/sync/metrics.ts'
 import { SYNC_VERSION_RETENTION_DAYS } from '../src/core/limits.ts'
-import { buckets, tables, type BucketDefinition } from '../src/aws/tables.ts'
+import { buckets, tables, type BucketDefinition } from '../src/core/tables.ts'
 
 // CloudFormation's short forms (!Ref, !Sub …) as the long forms they stand for.
 const INTRINSICS = [
@@ -58,7 +58,7 @@ const sorted = <T>(list: T[] | undefined): T[] =>
   [...(list ?? [])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
 
 for (const [key, def] of Object.entries(tables)) {
-  t.test(`table ${key} in template.yaml matches src/aws/tables.ts`, async t => {
+  t.test(`table ${key} in template.yaml matches src/core/tables.ts`, async t => {
     const table = resources[def.logicalId]
     t.ok(table, `${def.logicalId} exists`)
     t.equal(table!.Type, 'AWS::DynamoDB::Table')

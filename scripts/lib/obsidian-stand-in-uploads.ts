@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import { vaultCipher } from '../../src/sync/obsidian/vault-cipher.ts'
-import { FakeVault, PIECE_BYTES, pushMessage, type FakeRecord } from './obsidian-stand-in.ts'
+import { FakeVault, PIECE_BYTES, pushMessage, type FakeRecord } from './obsidian-stand-in-vault.ts'
 
 /** Where the stand-in cuts a push's connection, on cue: on its metadata, after its first piece, or once it is stored. */
 export type PushDropPoint = 'metadata' | 'piece' | 'stored'

@@ -1,7 +1,7 @@
 /** The rehearsal's short scenario through the created function: one request or two per resource, as API Gateway 2.0 sends them. */
 import { randomBytes } from 'node:crypto'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
-import { buckets, tables } from '../../src/aws/tables.ts'
+import { buckets, tables } from '../../src/core/tables.ts'
 import { jsonOf, show } from '../lib/bundle-process.mjs'
 import { datasetBody } from '../lib/datasets.ts'
 import { httpApiEvent } from '../lib/lambda-events.mjs'
@@ -25,7 +25,7 @@ export async function rehearseRoutes({ invoke, check, headers, s3, env }: Contex
     health.statusCode === 200 &&
       Object.keys(tables).every(key => probed.tables?.[key] === 'ok') &&
       Object.keys(buckets).every(key => probed.buckets?.[key] === 'ok'),
-    'GET /health?deep=1 -> 200, every table and bucket of src/aws/tables.ts answers',
+    'GET /health?deep=1 -> 200, every table and bucket of src/core/tables.ts answers',
     show(health)
   )
 

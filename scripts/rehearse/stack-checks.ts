@@ -1,10 +1,10 @@
 /** What the created stack must be, checked before the function runs: its environment, outputs and dashboards. */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
-import { buckets, tables } from '../../src/aws/tables.ts'
+import { buckets, tables } from '../../src/core/tables.ts'
 import type { Context } from './context.ts'
 
-/** Every variable src/aws/tables.ts reads is set on the function and names a resource of this stack. */
+/** Every variable src/core/tables.ts reads is set on the function and names a resource of this stack. */
 export async function checkEnvironment(
   { check, env, deployed }: Context,
   clients: { dynamodb: DynamoDBClient; s3: S3Client }
@@ -29,7 +29,7 @@ export async function checkEnvironment(
         !check(
           name !== undefined && name !== '',
           `the function's environment has ${envVar}`,
-          `src/aws/tables.ts reads ${envVar}; the function lacks it`
+          `src/core/tables.ts reads ${envVar}; the function lacks it`
         )
       )
         continue

@@ -3,7 +3,6 @@ import { S3Client } from '@aws-sdk/client-s3'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { SSMClient } from '@aws-sdk/client-ssm'
-import type { Config } from '../core/config.ts'
 
 /**
  * Every AWS client the app uses, one of each, on credentials worked out once.
@@ -32,7 +31,12 @@ export interface AwsClients {
  */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
 
-export type AwsClientsConfig = Pick<Config, 'region' | 'endpoints' | 'useEmulatorCredentials'>
+/** What the clients are built from (Config has it): AWS sits below config, so it names only what it reads. */
+export interface AwsClientsConfig {
+  region: string
+  endpoints: { dynamodb?: string; s3?: string; secretsManager?: string; ssm?: string; lambda?: string }
+  useEmulatorCredentials: boolean
+}
 
 export function createAwsClients(config: AwsClientsConfig): AwsClients {
   // The one place credentials are decided: the emulators' pair, else the SDK's default chain (the function's role).

@@ -7,7 +7,6 @@
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import type { Logger } from 'pino'
-import type { Runtime } from '../core/config.ts'
 
 export type MetricsSink = (emf: Record<string, unknown>) => void
 
@@ -24,7 +23,11 @@ export async function emitMetrics(
 }
 
 /** Where lines go unless told otherwise: stdout on Lambda (CloudWatch Logs reads it), the debug log elsewhere. */
-export function defaultMetricsSink(runtime: Runtime, log: Pick<Logger, 'debug'>, message: string): MetricsSink {
+export function defaultMetricsSink(
+  runtime: 'server' | 'lambda',
+  log: Pick<Logger, 'debug'>,
+  message: string
+): MetricsSink {
   return runtime === 'lambda'
     ? emf => process.stdout.write(`${JSON.stringify(emf)}\n`)
     : emf => log.debug({ emf }, message)

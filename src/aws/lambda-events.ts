@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
-import { buckets } from './tables.ts'
+import { buckets } from '../core/tables.ts'
 
 /** The API Gateway event shapes the handler serves: REST API (payload 1.0) and HTTP API (payload 2.0). */
 export interface ApiGatewayEvent {

@@ -5,7 +5,7 @@
  * the laptop's dev key); with emulators started by hand, their missing tables
  * and buckets created; against AWS, nothing: the template made them.
  */
-import type { Config } from '../core/config.ts'
+import type { Config } from '../config/config.ts'
 import type { EmbeddedStack } from '../local/embedded-stack.ts'
 
 export interface DevKey {

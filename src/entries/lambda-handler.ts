@@ -6,7 +6,7 @@
 import awsLambdaFastify from '@fastify/aws-lambda'
 import type { Context } from 'aws-lambda'
 import type { FastifyInstance } from 'fastify'
-import type { Config } from '../core/config.ts'
+import type { Config } from '../config/config.ts'
 import {
   assetIdOfKey,
   continuationOf,

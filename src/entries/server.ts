@@ -1,5 +1,5 @@
 import { buildApp } from '../app.ts'
-import { loadConfig } from '../core/config.ts'
+import { loadConfig } from '../config/config.ts'
 import { prepareStorage } from './boot.ts'
 
 const { config, stack, devKey } = await prepareStorage(loadConfig(process.env, 'server'), { devKey: true })

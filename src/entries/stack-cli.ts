@@ -6,8 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { EMULATOR_CREDENTIALS } from '../aws/clients.ts'
-import { loadConfig } from '../core/config.ts'
-import { buckets, tables } from '../aws/tables.ts'
+import { loadConfig } from '../config/config.ts'
+import { buckets, tables } from '../core/tables.ts'
 import { startLocalStorage } from '../local/storage.ts'
 
 const { values } = parseArgs({

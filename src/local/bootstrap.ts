@@ -8,7 +8,7 @@ import {
 import { CreateBucketCommand, HeadBucketCommand, PutBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../aws/clients.ts'
-import type { Config } from '../core/config.ts'
+import type { Config } from '../config/config.ts'
 import {
   buckets,
   tables,
@@ -16,10 +16,10 @@ import {
   type BucketNames,
   type TableDefinition,
   type TableNames
-} from '../aws/tables.ts'
+} from '../core/tables.ts'
 
 /**
- * Creates every table and bucket of src/aws/tables.ts that does not exist yet (only the tables, or only the buckets,
+ * Creates every table and bucket of src/core/tables.ts that does not exist yet (only the tables, or only the buckets,
  * when told). Safe to run on every start.
  */
 export async function bootstrapStorage(
@@ -38,7 +38,7 @@ export async function bootstrapStorage(
 }
 
 /**
- * Creates what src/aws/tables.ts defines and the configured emulators lack (started by hand): the tables when a
+ * Creates what src/core/tables.ts defines and the configured emulators lack (started by hand): the tables when a
  * DynamoDB endpoint is set, the buckets when an S3 endpoint is. The other service is AWS's own, never touched.
  */
 export async function createMissingStorage(config: Config): Promise<void> {

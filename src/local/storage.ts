@@ -1,5 +1,5 @@
 import { createAwsClients, destroyAwsClients } from '../aws/clients.ts'
-import type { Config } from '../core/config.ts'
+import type { Config } from '../config/config.ts'
 import { bootstrapStorage } from './bootstrap.ts'
 import { startEmbeddedStack, type EmbeddedStack, type EmbeddedStackOptions } from './embedded-stack.ts'
 

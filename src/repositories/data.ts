@@ -53,7 +53,7 @@ import {
 } from '../core/errors.ts'
 import { HISTORY_DEPTH, MAX_PAYLOAD_BYTES, MAX_VERSION } from '../core/limits.ts'
 import type { DatasetMeta as DatasetMetaSchema, UpdateDatasetBody } from '../schemas/data.ts'
-import { buckets } from '../aws/tables.ts'
+import { buckets } from '../core/tables.ts'
 import { batchWriteAll, conditional, conditionHolds, documentClient, queryAll } from './dynamo.ts'
 import { backoff, DYNAMODB_BACKOFF } from '../core/retry.ts'
 

@@ -6,9 +6,9 @@ export type DependencyStatus = 'ok' | 'unavailable'
 export interface HealthRepositoryOptions {
   dynamodb: DynamoDBClient
   s3: S3Client
-  /** Every table the app uses, by its key in src/aws/tables.ts. */
+  /** Every table the app uses, by its key in src/core/tables.ts. */
   tables: Record<string, string>
-  /** Every bucket the app uses, by its key in src/aws/tables.ts. */
+  /** Every bucket the app uses, by its key in src/core/tables.ts. */
   buckets: Record<string, string>
   /** Each probe gives up after this long: a check that hangs must not hold the health route. */
   timeoutMs?: number

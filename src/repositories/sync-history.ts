@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { InvalidInputError } from '../core/errors.ts'
 import { decodeCursor, encodeCursor } from '../http/pagination.ts'
-import { parseVaultKeyPrefix, pathOfKey } from '../sync/paths.ts'
+import { parseVaultKeyPrefix, pathOfKey } from './sync-paths.ts'
 import type { FileEntry, SyncVaultsRepository } from './sync-vaults.ts'
 
 /** A file as the backup held it at a moment. */

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Config } from '../core/config.ts'
+import type { Config } from '../config/config.ts'
 import { UnavailableError } from '../core/errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import { HealthDegraded, HealthQuery, HealthResponse } from '../schemas/health.ts'

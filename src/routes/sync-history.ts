@@ -6,7 +6,7 @@ import { errorResponses } from '../schemas/common.ts'
 import { FileHistory, HistoryQuery } from '../schemas/sync-history.ts'
 import { VaultParams } from '../schemas/sync.ts'
 import { checkAsOf, parseAsOf } from '../sync/as-of.ts'
-import { objectKey, UnsafePathError, vaultKeyPrefix } from '../sync/paths.ts'
+import { objectKey, UnsafePathError, vaultKeyPrefix } from '../repositories/sync-paths.ts'
 import { syncFileNotFound } from '../sync/vault-listing.ts'
 
 /**

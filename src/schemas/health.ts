@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox'
-import { buckets, tables } from '../aws/tables.ts'
+import { buckets, tables } from '../core/tables.ts'
 import { errorProperties } from './common.ts'
 
 const DependencyStatus = Type.Union([Type.Literal('ok'), Type.Literal('unavailable')])
 
-/** One status per table (or bucket) of src/aws/tables.ts, by its key there. */
+/** One status per table (or bucket) of src/core/tables.ts, by its key there. */
 const statusOfEach = (defs: Record<string, { logicalId: string }>, kind: string) =>
   Type.Object(
     Object.fromEntries(

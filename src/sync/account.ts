@@ -4,7 +4,7 @@
  * per container). Request credentials serve their run only: the engine keeps
  * them in memory and in its continuation events, never in storage or logs.
  */
-import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../core/config.ts'
+import { ConfigError, parseVaultPasswords, type SyncAccountConfig } from '../config/config.ts'
 import { InvalidInputError } from '../core/errors.ts'
 import { readSecret, type SecretClients } from '../aws/secrets.ts'
 import type { Credentials, VaultInfo } from './obsidian/index.ts'

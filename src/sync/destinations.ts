@@ -1,7 +1,7 @@
 /** Where a run goes, and where a read of what one wrote looks: a bucket allowed by SYNC_ALLOWED_BUCKETS and a one-segment prefix. */
 import { ForbiddenError, InvalidInputError } from '../core/errors.ts'
 import type { Target } from '../repositories/sync-vaults.ts'
-import { isKeySegment } from './paths.ts'
+import { isKeySegment } from '../repositories/sync-paths.ts'
 
 export const DEFAULT_DEST_PREFIX = 'vaults'
 

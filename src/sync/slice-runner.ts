@@ -8,7 +8,7 @@
  * slice killed and started again, picks up from what is saved.
  */
 import type { Logger } from 'pino'
-import type { Config } from '../core/config.ts'
+import type { Config } from '../config/config.ts'
 import type { Continuation } from '../aws/lambda-events.ts'
 import {
   FINAL_STATUSES,

@@ -33,7 +33,7 @@ import {
   type VaultSession
 } from './obsidian/index.ts'
 import { quote } from './obsidian/api.ts'
-import { contentTypeOf, objectKey, UnsafePathError } from './paths.ts'
+import { contentTypeOf, objectKey, UnsafePathError } from '../repositories/sync-paths.ts'
 import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
 import { withRetries } from '../core/retry.ts'
 

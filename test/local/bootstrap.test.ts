@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import { createAwsClients } from '../../src/aws/clients.ts'
-import { loadConfig } from '../../src/core/config.ts'
+import { loadConfig } from '../../src/config/config.ts'
 import { createMissingStorage } from '../../src/local/bootstrap.ts'
-import { buckets, tables } from '../../src/aws/tables.ts'
+import { buckets, tables } from '../../src/core/tables.ts'
 import { testEngine } from '../helper.ts'
 
 // What `npm run dev` does first when pointed at DynamoDB Local alone (seed 003's setup): src/entries/server.ts calls this.

@@ -12,7 +12,7 @@ import { createAwsClients } from '../../src/aws/clients.ts'
 import { createMissingStorage } from '../../src/local/bootstrap.ts'
 import { SyncHistoryRepository } from '../../src/repositories/sync-history.ts'
 import { SyncVaultsRepository } from '../../src/repositories/sync-vaults.ts'
-import { vaultKeyPrefix } from '../../src/sync/paths.ts'
+import { vaultKeyPrefix } from '../../src/repositories/sync-paths.ts'
 import { testConfig, type TestTap } from '../helper.ts'
 
 /** A repository on fresh storage whose listings come two entries a page, so a key's versions straddle pages. */

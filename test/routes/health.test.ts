@@ -1,8 +1,8 @@
 import { createServer, type Socket } from 'node:net'
 import t, { type Test as Tap } from 'tap'
 import { buildApp } from '../../src/app.ts'
-import { buckets, tables } from '../../src/aws/tables.ts'
-import type { Config } from '../../src/core/config.ts'
+import { buckets, tables } from '../../src/core/tables.ts'
+import type { Config } from '../../src/config/config.ts'
 import { buildTestApp, testConfig } from '../helper.ts'
 
 const every = (defs: Record<string, unknown>, status: string) =>
@@ -19,7 +19,7 @@ t.test('GET /health answers status, version and uptime', async t => {
   t.notOk('checks' in body, 'a shallow check touches no dependency')
 })
 
-t.test('GET /health?deep=1 checks every table and bucket of src/aws/tables.ts', async t => {
+t.test('GET /health?deep=1 checks every table and bucket of src/core/tables.ts', async t => {
   const { app } = await buildTestApp(t)
   const res = await app.inject({ method: 'GET', url: '/health?deep=1' })
   t.equal(res.statusCode, 200)

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { createAwsClients, destroyAwsClients } from '../../src/aws/clients.ts'
-import type { Config } from '../../src/core/config.ts'
+import type { Config } from '../../src/config/config.ts'
 import { startEmbeddedStack } from '../../src/local/embedded-stack.ts'
-import { buckets, tables } from '../../src/aws/tables.ts'
+import { buckets, tables } from '../../src/core/tables.ts'
 import { startFakeObsidian } from '../../scripts/lib/obsidian-stand-in.ts'
 import {
   fillWithSample,

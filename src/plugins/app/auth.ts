@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { createCredentialResolver, type Principal, type Resolution } from '../../auth/credentials.ts'
 import { isValidScope, missingScopes } from '../../auth/scopes.ts'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 import { HttpError, RETRY_AFTER_SECONDS } from '../../http/http-error.ts'
 import { errorResponses } from '../../schemas/common.ts'
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../aws/clients.ts'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

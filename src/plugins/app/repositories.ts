@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 import { defaultMetricsSink } from '../../aws/emf.ts'
 import { AssetsRepository } from '../../repositories/assets/index.ts'
 import { DataRepository, type DataRepositoryOptions } from '../../repositories/data.ts'

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 import { defaultMetricsSink } from '../../aws/emf.ts'
 import { AccountSettings } from '../../sync/account.ts'
 import { SignIns } from '../../sync/account-session.ts'

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors'
 import fp from 'fastify-plugin'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 
 /** Headers a browser client must be able to read: ETag above all, for If-Match. */
 export const EXPOSED_HEADERS = ['ETag', 'Location', 'Retry-After', 'X-Request-Id']

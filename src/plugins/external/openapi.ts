@@ -1,6 +1,6 @@
 import type { SwaggerOptions } from '@fastify/swagger'
 import fp from 'fastify-plugin'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 import { SECURITY_SCHEMES } from '../../auth/credentials.ts'
 import docsOnDemand from './docs-on-demand.ts'
 import { uiOptions } from './docs-ui.ts'

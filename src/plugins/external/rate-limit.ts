@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import type { Config } from '../../core/config.ts'
+import type { Config } from '../../config/config.ts'
 import { HttpError } from '../../http/http-error.ts'
 
 /**

@@ -22,13 +22,13 @@ import {
   type DynamoDBDocumentClient
 } from '@aws-sdk/lib-dynamodb'
 import type { S3Client } from '@aws-sdk/client-s3'
-import type { AssetsConfig } from '../../core/config.ts'
+import type { AssetsConfig } from '../../config/config.ts'
 import { ConflictError, InvalidInputError, NotFoundError, TooLargeError } from '../../core/errors.ts'
 import { isExpired, LIVE_FILTER, LIVE_FILTER_NAMES, nowSeconds, ttlFromMillis } from '../../core/expiry.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../../http/pagination.ts'
 import { ASSET_METADATA_TTL_DAYS } from '../../core/limits.ts'
 import type { CreateAssetBody } from '../../schemas/assets.ts'
-import { buckets } from '../../aws/tables.ts'
+import { buckets } from '../../core/tables.ts'
 import { AssetObjects } from './objects.ts'
 import {
   safeFileName,

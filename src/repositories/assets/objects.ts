@@ -15,7 +15,7 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import type { AssetsConfig } from '../../core/config.ts'
+import type { AssetsConfig } from '../../config/config.ts'
 import { ConflictError, InvalidInputError } from '../../core/errors.ts'
 import { S3_MAX_PARTS, S3_MIN_PART_BYTES } from '../../core/limits.ts'
 import type { MultipartPlan, UploadInstructions } from './items.ts'

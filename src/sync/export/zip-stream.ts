@@ -6,7 +6,7 @@
 import { extname } from 'node:path'
 import { pipeline } from 'node:stream'
 import { crc32, createDeflateRaw } from 'node:zlib'
-import { unsafeReason } from '../paths.ts'
+import { unsafeReason } from '../../repositories/sync-paths.ts'
 import {
   centralHeader,
   dataDescriptor,

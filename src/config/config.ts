@@ -2,7 +2,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import { ApiKeysError, parseApiKeys, type ApiKey } from '../auth/api-keys.ts'
 import type { JwtConfig } from '../auth/jwt.ts'
 import { isValidScope } from '../auth/scopes.ts'
-import { tableNames, bucketNames, type TableNames, type BucketNames } from '../aws/tables.ts'
+import { tableNames, bucketNames, type TableNames, type BucketNames } from '../core/tables.ts'
 
 export type Runtime = 'server' | 'lambda'
 
@@ -22,7 +22,7 @@ export interface Config {
   /** True when no AWS endpoint is configured outside production: the HTTP server then starts the embedded stack. */
   embeddedStack: boolean
   /**
-   * The HTTP server outside production pointed at emulators: it creates the tables of src/aws/tables.ts that are missing
+   * The HTTP server outside production pointed at emulators: it creates the tables of src/core/tables.ts that are missing
    * when a DynamoDB endpoint is set, the buckets when an S3 endpoint is, as the embedded stack does. Never in
    * production, never on Lambda.
    */
