@@ -134,6 +134,27 @@ t.test('a wrong command line exits 2 with the usage', async t => {
   t.match(run.stderr, /usage: npm run sync -- \[--vault ID\] \[--complete\]/)
 })
 
+t.test('pointed at emulators without tables or buckets, it creates them first, as npm run dev does', async t => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'atlas-sync-cli-bare-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  // A bare stack: DynamoDB and S3 with nothing in them, like DynamoDB Local and moto started by hand.
+  const stack = await startEmbeddedStack({ dataDir })
+  t.teardown(() => stack.close())
+  const vault = await sampleVault()
+  const service = await startFakeObsidian({ accounts: [SAMPLE_ACCOUNT], vaults: [vault] })
+  t.teardown(() => service.close())
+  const run = await runCli(['--vault', vault.id, '--complete'], {
+    AWS_ENDPOINT_URL_DYNAMODB: stack.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
+    OBSIDIAN_API_URL: service.url,
+    OBSIDIAN_EMAIL: SAMPLE_ACCOUNT.email,
+    OBSIDIAN_PASSWORD: SAMPLE_ACCOUNT.password,
+    OBSIDIAN_VAULT_PASSWORDS: JSON.stringify({ [vault.id]: SAMPLE_VAULT_PASSWORD })
+  })
+  t.equal(run.code, 0, 'exit code 0', { stderr: run.stderr })
+  t.match(JSON.parse(run.stdout), { success: true, vaults_synced: [vault.id], files_count: 5 })
+})
+
 t.test('with no AWS endpoint it starts the embedded stack under DATA_DIR, as npm run dev does', async t => {
   const dataDir = await mkdtemp(join(tmpdir(), 'atlas-sync-cli-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
