@@ -118,26 +118,20 @@ export class FakeVault {
   }
 
   folder(path: string): FakeRecord {
-    return this.add({
-      encPath: this.requireCipher().encryptPath(path),
-      encHash: '',
-      folder: true,
-      deleted: false,
-      ctime: 0,
-      mtime: 0,
-      content: Buffer.alloc(0),
-      size: 0
-    })
+    return this.addEmpty(path, { folder: true, deleted: false, mtime: 0 })
   }
 
   remove(path: string): FakeRecord {
+    return this.addEmpty(path, { folder: false, deleted: true, mtime: Date.now() })
+  }
+
+  /** A record without content: a folder, or the deletion of a path. */
+  private addEmpty(path: string, kind: { folder: boolean; deleted: boolean; mtime: number }): FakeRecord {
     return this.add({
       encPath: this.requireCipher().encryptPath(path),
       encHash: '',
-      folder: false,
-      deleted: true,
+      ...kind,
       ctime: 0,
-      mtime: Date.now(),
       content: Buffer.alloc(0),
       size: 0
     })

@@ -1,26 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { ObsidianApi, type Account, type Credentials, type VaultInfo } from './api.ts'
 import { ObsidianError } from './errors.ts'
-import { silentLog, type ClientLog } from './log.ts'
-import { VaultSession } from './session.ts'
+import { silentLog } from './log.ts'
+import { VaultSession, type ConnectionLimits } from './session.ts'
 import { vaultCipher, type VaultCipher } from './vault-cipher.ts'
 
-export interface ObsidianClientOptions {
+export interface ObsidianClientOptions extends ConnectionLimits {
   /** OBSIDIAN_API_URL (default https://api.obsidian.md). */
   apiUrl?: string
   /** The name this client gives the service as its device. */
   device?: string
-  /** Longest wait for an answer, a frame or a piece (default 60 s; REST calls 30 s at most). */
-  timeoutMs?: number
-  /** Time without a message before a WebSocket ping (default 10 s). */
-  pingIntervalMs?: number
-  /** Time without any message, pongs included, after which a WebSocket is dead (default 120 s). */
-  idleTimeoutMs?: number
-  /** Longest time to connect to a sync server and have `init` answered (default 2 min). */
-  connectTimeoutMs?: number
-  /** Largest file it pulls (default 1 GiB). */
-  maxFileBytes?: number
-  log?: ClientLog
 }
 
 export interface OpenVaultOptions {

@@ -32,7 +32,22 @@ import { EchoWaits, type SessionWire } from './wire.ts'
 
 export type { Push, PushEvent } from './messages.ts'
 
-export interface SessionOptions {
+/** How a connection to a sync server behaves: its waits, its liveness, what it will pull, where it logs. */
+export interface ConnectionLimits {
+  /** Longest wait for the answer to a request, and for each next frame of it (default 60 s; REST calls 30 s at most). */
+  timeoutMs?: number
+  /** Time without a message before a WebSocket ping (default 10 s). */
+  pingIntervalMs?: number
+  /** Time without any message, pongs included, after which a WebSocket is dead (default 120 s). */
+  idleTimeoutMs?: number
+  /** Longest time to connect to a sync server and have `init` answered (default 2 min). */
+  connectTimeoutMs?: number
+  /** Largest file it pulls (default 1 GiB). */
+  maxFileBytes?: number
+  log?: ClientLog
+}
+
+export interface SessionOptions extends ConnectionLimits {
   url: string
   token: string
   vaultId: string
@@ -41,17 +56,6 @@ export interface SessionOptions {
   version: number
   initial: boolean
   device: string
-  /** Longest wait for the answer to a request, and for each next frame of it (default 60 s). */
-  timeoutMs?: number
-  /** Time without a message before a ping (default 10 s). */
-  pingIntervalMs?: number
-  /** Time without any message, pongs included, after which the connection is dead (default 120 s). */
-  idleTimeoutMs?: number
-  /** Longest time to connect and have `init` answered (default 2 min). */
-  connectTimeoutMs?: number
-  /** Largest file the client will pull (default 1 GiB). */
-  maxFileBytes?: number
-  log?: ClientLog
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000

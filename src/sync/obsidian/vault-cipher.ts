@@ -227,15 +227,13 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
   const encryptor = (iv?: Buffer): ContentEncryptor => new ContentEncryptor(contentKey, iv)
 
   if (encryptionVersion === 0) {
-    const encryptPath = (plain: string): string =>
-      gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')).toString('hex')
     return {
       encryptionVersion,
       keyhash: sha256(key).toString('hex'),
-      encryptPath,
-      encryptHash: encryptPath,
-      decryptPath: encrypted => toText(gcmOpen(key, fromHex(encrypted, 'path')), 'path'),
-      decryptHash: encrypted => toText(gcmOpen(key, fromHex(encrypted, 'hash field')), 'hash field'),
+      ...pathCipher(
+        plain => gcmSeal(key, sha256(plain).subarray(0, IV_BYTES), Buffer.from(plain, 'utf8')),
+        encrypted => gcmOpen(key, encrypted)
+      ),
       encryptContent,
       contentDecryptor: decryptor,
       contentEncryptor: encryptor
@@ -250,16 +248,29 @@ export async function vaultCipher(password: string, salt: string, encryptionVers
     derive('ObsidianAesSivEnc')
   ])
   const sivKey = Buffer.concat([sivMac, sivEnc])
-  const encryptPath = (plain: string): string => sivEncrypt(sivKey, Buffer.from(plain, 'utf8')).toString('hex')
   return {
     encryptionVersion,
     keyhash: keyhash.toString('hex'),
-    encryptPath,
-    encryptHash: encryptPath,
-    decryptPath: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted, 'path')), 'path'),
-    decryptHash: encrypted => toText(sivDecrypt(sivKey, fromHex(encrypted, 'hash field')), 'hash field'),
+    ...pathCipher(
+      plain => sivEncrypt(sivKey, Buffer.from(plain, 'utf8')),
+      encrypted => sivDecrypt(sivKey, encrypted)
+    ),
     encryptContent,
     contentDecryptor: decryptor,
     contentEncryptor: encryptor
+  }
+}
+
+/** Paths and hash fields: the same deterministic cipher, in hex, each error naming which of the two failed. */
+function pathCipher(
+  seal: (plain: string) => Buffer,
+  open: (encrypted: Buffer) => Buffer | undefined
+): Pick<VaultCipher, 'encryptPath' | 'encryptHash' | 'decryptPath' | 'decryptHash'> {
+  const encryptPath = (plain: string): string => seal(plain).toString('hex')
+  return {
+    encryptPath,
+    encryptHash: encryptPath,
+    decryptPath: encrypted => toText(open(fromHex(encrypted, 'path')), 'path'),
+    decryptHash: encrypted => toText(open(fromHex(encrypted, 'hash field')), 'hash field')
   }
 }
