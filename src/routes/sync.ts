@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { InvalidInputError } from '../core/errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
-import type { Target, VaultState } from '../repositories/sync-vaults.ts'
+import type { VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   DownloadFileQuery,
@@ -22,7 +22,6 @@ import {
 } from '../schemas/sync.ts'
 import type { RunCredentials } from '../sync/account.ts'
 import { syncRunNotFound } from '../sync/run-service.ts'
-import { downloadAsOf, filesAsOf } from './sync-history.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
 const run = { auth: { scopes: ['sync:run'] } }
@@ -81,11 +80,7 @@ function vaultRow({ vault, state }: { vault?: VaultInfo; state?: VaultState }) {
 
 /** /sync: Obsidian vaults backed up into S3, runs recorded in DynamoDB. Thin handlers: app.sync does the work. */
 const syncRoutes: FastifyPluginAsyncTypebox = async app => {
-  const { runs: runService, vaults } = app.sync
-
-  /** The destination a read names, checked like a run's. */
-  const targetOf = (query: { dest_bucket?: string; dest_prefix?: string }): Target =>
-    runService.target(query.dest_bucket, query.dest_prefix)
+  const { runs: runService, vaults, history } = app.sync
 
   app.post(
     '/sync',
@@ -214,7 +209,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
     async request => {
       const { prefix, limit, cursor, as_of: asOf, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
       if (asOf !== undefined)
-        return await filesAsOf(app, request.params.vault_id, targetOf(request.query), { ...request.query, as_of: asOf })
+        return await history.files(request.params.vault_id, { destBucket, destPrefix, prefix, limit, cursor, asOf })
       const page = await vaults.files(request.params.vault_id, { destBucket, destPrefix, prefix, limit, cursor })
       return {
         files: page.files.map(f => ({
@@ -245,7 +240,11 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
     async request => {
       const { path, dest_bucket: destBucket, dest_prefix: destPrefix } = request.query
       if (request.query.as_of !== undefined)
-        return await downloadAsOf(app, request.params.vault_id, targetOf(request.query), path, request.query.as_of)
+        return await history.download(request.params.vault_id, path, {
+          destBucket,
+          destPrefix,
+          asOf: request.query.as_of
+        })
       return await vaults.download(request.params.vault_id, path, { destBucket, destPrefix })
     }
   )

@@ -11,6 +11,7 @@ import { RunEnd } from '../../sync/run-end.ts'
 import { RunTracker, SliceRunners } from '../../sync/run-kinds.ts'
 import { SyncRunService, syncRunBook } from '../../sync/run-service.ts'
 import { SyncSliceRunner } from '../../sync/slice-runner.ts'
+import { VaultHistory } from '../../sync/vault-history.ts'
 import { VaultListing } from '../../sync/vault-listing.ts'
 
 /** /sync's parts, as routes, the Lambda handler and the CLI call them. */
@@ -19,6 +20,8 @@ export interface SyncServices {
   runs: SyncRunService
   /** The account's vaults and their backed-up files. */
   vaults: VaultListing
+  /** A backup's past: files and downloads as of a moment, a file's versions. */
+  history: VaultHistory
   /** Every kind's slice runner: where a continuation goes. */
   slices: SliceRunners
 }
@@ -96,7 +99,13 @@ export default fp<SyncPluginOptions>(
       apiUrl: config.obsidian.apiUrl,
       log
     })
-    app.decorate('sync', { runs: service, vaults: listing, slices })
+    const history = new VaultHistory({
+      vaults,
+      history: app.syncHistoryRepository,
+      objects: app.syncObjectsRepository,
+      destinations
+    })
+    app.decorate('sync', { runs: service, vaults: listing, history, slices })
     app.addHook('onClose', async () => {
       slices.stop()
       await launch.close()
