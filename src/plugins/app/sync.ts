@@ -12,6 +12,8 @@ import { RunTracker, SliceRunners } from '../../sync/run-kinds.ts'
 import { SyncRunService, syncRunBook } from '../../sync/run-service.ts'
 import { SyncSliceRunner } from '../../sync/slice-runner.ts'
 import { VaultListing } from '../../sync/vault-listing.ts'
+import { exportService } from './sync-exports.ts'
+import type { ExportService } from '../../sync/export/export-service.ts'
 
 /** /sync's parts, as routes, the Lambda handler and the CLI call them. */
 export interface SyncServices {
@@ -21,6 +23,8 @@ export interface SyncServices {
   vaults: VaultListing
   /** Every kind's slice runner: where a continuation goes. */
   slices: SliceRunners
+  /** Start, read and wait for exports (zips of a vault at a moment). */
+  exports: ExportService
 }
 
 declare module 'fastify' {
@@ -96,7 +100,8 @@ export default fp<SyncPluginOptions>(
       apiUrl: config.obsidian.apiUrl,
       log
     })
-    app.decorate('sync', { runs: service, vaults: listing, slices })
+    const exports = exportService(app, { config, destinations, launcher: launch, slices, log })
+    app.decorate('sync', { runs: service, vaults: listing, slices, exports })
     app.addHook('onClose', async () => {
       slices.stop()
       await launch.close()
