@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { TestTap } from '../helper.ts'
+import { generateApiKey } from '../../src/auth/api-keys.ts'
+import { injectAs } from '../helper.ts'
 import { syncBed } from '../fixtures/sync.ts'
 
 // Moments compare to the second (S3 lists times so): a moment between two runs is a second clear of both.
@@ -131,3 +133,82 @@ t.test(
     t.equal((await bed.api.get('/sync/exports/not-an-id')).statusCode, 400)
   }
 )
+
+/** Polls the export until it has ended. */
+async function ended(api: ReturnType<typeof injectAs>, exportId: string): Promise<Json> {
+  for (let i = 0; ; i++) {
+    const body = (await api.get(`/sync/exports/${exportId}`)).json()
+    if (body.status === 'succeeded' || body.status === 'failed' || i === 300) return body
+    await sleep(100)
+  }
+}
+
+t.test('a file that cannot be read fails the export, with why, and leaves no zip', async t => {
+  const bed = await syncBed(t)
+  bed.vault.put('a.md', 'fine')
+  bed.vault.put('b.md', 'unreadable')
+  t.equal((await bed.sync()).status, 'succeeded')
+  // S3 failing the GET of one file's bytes, in the app's own client (the engine is real; only this answer is not).
+  bed.app.aws.s3.middlewareStack.add(
+    next => async args => {
+      const input = args.input as { Key?: string; VersionId?: string }
+      if (input.Key === 'vaults/vault-1/b.md' && input.VersionId !== undefined) throw new Error('S3 said no')
+      return await next(args)
+    },
+    { step: 'initialize', name: 'failOneGet' }
+  )
+  const started = await bed.api.post('/sync/exports', { vault_id: 'vault-1' })
+  t.equal(started.statusCode, 202)
+  const body = await ended(bed.api, started.json().export_id)
+  t.match(body, { status: 'failed', url: null, errors: [/S3 said no/] })
+  t.same([...(await bed.objects('exports/')).keys()], [], 'the multipart upload aborted: no zip')
+})
+
+t.test('an export no slice works on any more (its slice died) ends failed after a lease’s length', async t => {
+  const bed = await syncBed(t, {
+    env: { SYNC_LEASE_MS: '3000' },
+    // Slices of exports are dropped, as a continuation never delivered; sync runs run in the background.
+    build: {
+      sync: {
+        launcher: slices => ({
+          launch: async next => {
+            if (next.kind !== 'export') setImmediate(() => void slices.run(next, Date.now() + 60_000))
+          },
+          close: async () => {}
+        })
+      }
+    }
+  })
+  bed.vault.put('a.md', 'a')
+  t.equal((await bed.sync()).status, 'succeeded')
+  const started = await bed.api.post('/sync/exports', { vault_id: 'vault-1' })
+  const exportId = started.json().export_id
+  t.equal((await bed.api.get(`/sync/exports/${exportId}`)).json().status, 'queued', 'not yet a lease')
+  await sleep(3200)
+  t.match((await bed.api.get(`/sync/exports/${exportId}`)).json(), {
+    status: 'failed',
+    url: null,
+    errors: [/no slice worked on it/]
+  })
+})
+
+t.test('starting an export takes sync:run, reading one sync:read; another destination must be allowed', async t => {
+  const bed = await syncBed(t)
+  bed.vault.put('a.md', 'a')
+  t.equal((await bed.sync()).status, 'succeeded')
+  const reader = generateApiKey('reader', ['sync:read'])
+  const runner = generateApiKey('runner', ['sync:run'])
+  const withKeys = await syncBed(t, {
+    env: { API_KEYS: JSON.stringify([reader.entry, runner.entry]) }
+  })
+  const asReader = injectAs(withKeys.app, reader.key)
+  const asRunner = injectAs(withKeys.app, runner.key)
+  t.equal((await asReader.post('/sync/exports', { vault_id: 'vault-1' })).statusCode, 403)
+  t.not((await asRunner.post('/sync/exports', { vault_id: 'vault-1' })).statusCode, 403)
+  t.equal((await asRunner.get('/sync/exports/01890a5d-ac96-774b-bcce-b302099a8057')).statusCode, 403)
+  t.equal((await asReader.get('/sync/exports/01890a5d-ac96-774b-bcce-b302099a8057')).statusCode, 404)
+
+  const elsewhere = await bed.api.post('/sync/exports', { vault_id: 'vault-1', dest_bucket: 'not-allowed-bucket' })
+  t.equal(elsewhere.statusCode, 403)
+  t.equal(elsewhere.json().code, 'SYNC_BUCKET_NOT_ALLOWED')
+})
