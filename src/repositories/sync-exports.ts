@@ -9,10 +9,10 @@
  * it (exportExpiresAt, 7 days).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ttlFromMillis } from '../core/expiry.ts'
 import { exportExpiresAt } from '../sync/export/retention.ts'
-import { conditional, documentClient, type Item } from './dynamo.ts'
+import { documentClient, updateWhileLive, type Item } from './dynamo.ts'
 
 export type ExportStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 
@@ -136,26 +136,13 @@ export class SyncExportsRepository {
     return ended !== undefined
   }
 
-  /** One update of the export while it has not ended: the item as it is now, undefined when it had. */
+  /** One update of the item while it has not ended: the item as it is now, undefined when it had. */
   private async updateLive(
     exportId: string,
     update: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {}
   ): Promise<Item | undefined> {
-    const written = await conditional(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: EXPORTS, sk: exportId },
-          UpdateExpression: update,
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#status': 'status', ...names },
-          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values },
-          ReturnValues: 'ALL_NEW'
-        })
-      )
-    )
-    return written.held ? (written.result.Attributes as Item) : undefined
+    return await updateWhileLive(this.db, this.table, { pk: EXPORTS, sk: exportId }, update, values, names)
   }
 }
