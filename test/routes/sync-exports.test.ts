@@ -74,7 +74,11 @@ t.test(
 
     const zip = await download(t, body.url)
     t.equal(zip.res.status, 200)
-    t.match(zip.res.headers.get('content-disposition'), /^attachment; filename/, 'downloaded as an attachment')
+    const disposition = `attachment; filename*=UTF-8''${exportId}.zip`
+    t.equal(new URL(body.url).searchParams.get('response-content-disposition'), disposition, 'asks for an attachment')
+    // moto does not serve the Content-Disposition a URL asks for (S3 and our S3 do), as in test/routes/sync.test.ts.
+    if (process.env.AWS_ENDPOINT_URL_S3 === undefined)
+      t.equal(zip.res.headers.get('content-disposition'), disposition, 'downloaded as an attachment')
     t.equal(zip.bytes.length, body.bytes, 'bytes is the zip’s size')
     t.same(
       zip.entries.map(e => [e.name, e.size, e.sha256, e.ntfs_mtime_ms]),
