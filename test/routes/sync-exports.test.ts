@@ -17,6 +17,14 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** A moment a second clear of what happened before it and of what happens after. */
+async function aMomentApart(): Promise<number> {
+  await sleep(SECOND_CLEAR)
+  const moment = Date.now()
+  await sleep(SECOND_CLEAR)
+  return moment
+}
+
 /** The zip at `url` as Python's zipfile (a reader that shares no code with ours) reads it, with its response. */
 async function download(t: TestTap, url: string) {
   const res = await fetch(url)
@@ -39,9 +47,7 @@ t.test(
     bed.vault.put('notes/kept.md', 'kept as is', Date.UTC(2022, 1, 2, 3, 4, 8))
     bed.vault.put('img/pic.png', image, Date.UTC(2021, 1, 2, 3, 4, 12))
     t.equal((await bed.sync()).status, 'succeeded')
-    await sleep(SECOND_CLEAR)
-    const between = Date.now()
-    await sleep(SECOND_CLEAR)
+    const between = await aMomentApart()
     bed.vault.put('edited.md', 'second, longer words')
     bed.vault.remove('deleted.md')
     bed.vault.put('created.md', 'new')
