@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { QueryCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import type { TestTap } from '../helper.ts'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
@@ -136,6 +137,14 @@ t.test(
     const bad = await bed.api.post('/sync/exports', { vault_id: 'vault-1', as_of: 'yesterday' })
     t.equal(bad.statusCode, 400)
     t.same([...(await bed.objects('exports/')).keys()], [], 'no zip written')
+    const recorded = await bed.clients.dynamodb.send(
+      new QueryCommand({
+        TableName: bed.config.tables.sync,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: 'EXPORTS' } }
+      })
+    )
+    t.equal(recorded.Count, 0, 'no export recorded')
 
     const missing = await bed.api.get('/sync/exports/01890a5d-ac96-774b-bcce-b302099a8057')
     t.equal(missing.statusCode, 404)
