@@ -11,15 +11,21 @@
  * dead; a slice that is killed stops heartbeating, and after a lease's length the export is ended failed
  * (RunTracker.settled), its incomplete upload removed by the bucket's AbortIncompleteUploads rule.
  */
+import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { Logger } from 'pino'
 import type { Continuation } from '../../aws/lambda-events.ts'
 import type { ExportRun, SyncExportsRepository } from '../../repositories/sync-exports.ts'
-import type { SyncHistoryRepository } from '../../repositories/sync-history.ts'
+import type { PastFile, SyncHistoryRepository } from '../../repositories/sync-history.ts'
 import { vaultKeyPrefix } from '../paths.ts'
 import type { SliceWorker } from '../run-kinds.ts'
 import { writeZipToS3 } from './zip-to-s3.ts'
 import type { ZipEntry, ZipStats } from './zip-stream.ts'
+
+/** Small files whose GET is under way before the zip reaches them. */
+const READ_AHEAD = 8
+/** A file read ahead is at most this large: its answer fits a socket's buffers. */
+const READ_AHEAD_MAX_BYTES = 64 * 1024
 
 export interface ExportSliceOptions {
   exports: SyncExportsRepository
@@ -68,16 +74,44 @@ export class ExportSliceRunner implements SliceWorker {
     this.stopping.abort(new Error('The process is closing'))
   }
 
-  /** The vault's files at the export's moment, each opened (its version's bytes) when the zip comes to it. */
+  /**
+   * The vault's files at the export's moment. A small file's GET starts up to READ_AHEAD files before the zip
+   * comes to it, so the zip does not wait a round trip per note; its whole answer fits the socket's buffers, so
+   * S3 is never left waiting on a reader (a larger file is opened when its turn comes, as a stalled answer could
+   * be cut), and what is held ahead stays under READ_AHEAD × READ_AHEAD_MAX_BYTES.
+   */
   private async *entries(run: ExportRun): AsyncGenerator<ZipEntry> {
     const { history } = this.options
     const prefix = vaultKeyPrefix(run.destPrefix, run.vaultId)
-    for await (const file of history.filesAsOf(run.destBucket, prefix, run.asOf))
-      yield {
-        path: file.path,
-        mtime: file.mtime,
-        size: file.size,
-        open: async () => (await history.open(run.destBucket, file.s3_key, file.version_id)).body
+    const ahead: Array<{ file: PastFile; body: Promise<Readable> }> = []
+    const entry = ({ file, body }: { file: PastFile; body: Promise<Readable> }): ZipEntry => ({
+      path: file.path,
+      mtime: file.mtime,
+      size: file.size,
+      open: () => body
+    })
+    try {
+      for await (const file of history.filesAsOf(run.destBucket, prefix, run.asOf)) {
+        const open = () => history.open(run.destBucket, file.s3_key, file.version_id).then(opened => opened.body)
+        if (file.size > READ_AHEAD_MAX_BYTES) {
+          while (ahead.length > 0) yield entry(ahead.shift()!)
+          yield { path: file.path, mtime: file.mtime, size: file.size, open }
+          continue
+        }
+        const body = open()
+        // Its failure is the zip's to report when it opens the file; until then it is not unhandled.
+        body.catch(() => {})
+        ahead.push({ file, body })
+        if (ahead.length > READ_AHEAD) yield entry(ahead.shift()!)
       }
+      while (ahead.length > 0) yield entry(ahead.shift()!)
+    } finally {
+      // The zip stopped early: the GETs started for it are closed.
+      for (const { body } of ahead)
+        body.then(
+          b => b.destroy(),
+          () => {}
+        )
+    }
   }
 }
