@@ -10,6 +10,8 @@
  *   ← { op: 'idle', peaks }                          the app built and idle for 500 ms: the floor
  *   → { op: 'run', syncType }
  *   ← { op: 'ran', status, errors, seconds, vault, peaks }
+ *   → { op: 'export', vaultId }                      the vault as it is now, zipped into the sync bucket
+ *   ← { op: 'exported', status, errors, seconds, files, bytes, peaks }
  *   → { op: 'close' }
  *   ← { op: 'closed', maxRss }                       the kernel's peak for the whole process, in bytes
  *
@@ -31,9 +33,10 @@ export interface Peaks {
   arrayBuffers: number
 }
 
-export type RunnerRequest = { op: 'run'; syncType: SyncType } | { op: 'close' }
+export type RunnerRequest = { op: 'run'; syncType: SyncType } | { op: 'export'; vaultId: string } | { op: 'close' }
 export type RunnerReply =
   | { op: 'idle'; peaks: Peaks }
+  | { op: 'exported'; status: string; errors: string[]; seconds: number; files: number; bytes: number; peaks: Peaks }
   | { op: 'ran'; status: string; errors: unknown; seconds: number; vault: VaultProgress; peaks: Peaks }
   | { op: 'closed'; maxRss: number }
 
@@ -80,7 +83,22 @@ async function syncRun(syncType: SyncType): Promise<RunnerReply> {
   return { op: 'ran', status: ended.status, errors: ended.result?.errors, seconds, vault, peaks }
 }
 
+async function exportRun(vaultId: string): Promise<RunnerReply> {
+  peaks = zero()
+  sample()
+  const started = performance.now()
+  const run = await app.sync.exports.start({ vaultId })
+  const ended = await app.sync.exports.waitFor(run.runId, 3_600_000)
+  const seconds = (performance.now() - started) / 1000
+  const { status, errors, filesCount: files, bytes } = ended
+  return { op: 'exported', status, errors, seconds, files, bytes, peaks }
+}
+
 process.on('message', (message: RunnerRequest) => {
+  if (message.op === 'export') {
+    void exportRun(message.vaultId).then(send)
+    return
+  }
   if (message.op === 'run') {
     void syncRun(message.syncType).then(send)
     return

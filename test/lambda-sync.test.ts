@@ -186,3 +186,14 @@ t.test('a direct invocation whose run goes on past it answers with the run id', 
   const run = JSON.parse((await api('GET', `/sync/runs/${result.sync_run}`)).body)
   t.equal(run.status, 'succeeded', JSON.stringify(run.result?.errors))
 })
+
+t.test('POST /sync/exports through API Gateway: the export is written in an invocation of its own', async t => {
+  const accepted = await api('POST', '/sync/exports', { vault_id: vault.id })
+  t.equal(accepted.statusCode, 202, accepted.body)
+  const { export_id: exportId } = JSON.parse(accepted.body)
+  t.equal(accepted.headers.location, `/sync/exports/${exportId}`)
+  t.match(sent, [{ sync_run: exportId, hop: 1, kind: 'export' }], 'its slice sent with its kind, and no work done')
+  t.equal(await drain(30_000), 1, 'one slice wrote it')
+  const exported = JSON.parse((await api('GET', `/sync/exports/${exportId}`)).body)
+  t.match(exported, { status: 'succeeded', files_count: 52, url: String, errors: [] })
+})

@@ -122,7 +122,7 @@ export function insertedKeys(event: DynamoDBStreamEvent, table: string): Array<R
  * The kinds of run that outlive an invocation, each with its slice runner (src/sync/run-kinds.ts). A
  * continuation without a kind is a sync run's: events sent before kinds existed mean the same.
  */
-export type RunKind = 'sync'
+export type RunKind = 'sync' | 'export'
 
 /** The event a run's slice sends the function to start the next: `{sync_run, hop, kind?, credentials?, token?}`. */
 export interface SyncContinuationEvent {

@@ -7,6 +7,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
   BatchGetCommand,
+  UpdateCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
   QueryCommand,
@@ -124,4 +125,32 @@ export async function batchGetAll<T>(
     }, UNPROCESSED_RETRY)
   }
   return items
+}
+
+/**
+ * One update of a run's item (any kind's: RunStatus) made only while the run has not ended (its status queued or
+ * running): the item as it is now, undefined when it had ended or never was. Runs end once this way.
+ */
+export async function updateWhileLive(
+  db: DynamoDBDocumentClient,
+  table: string,
+  key: Item,
+  update: string,
+  values: Record<string, unknown>,
+  names: Record<string, string> = {}
+): Promise<Item | undefined> {
+  const written = await conditional(
+    db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: update,
+        ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
+        ExpressionAttributeNames: { '#status': 'status', ...names },
+        ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values },
+        ReturnValues: 'ALL_NEW'
+      })
+    )
+  )
+  return written.held ? (written.result.Attributes as Item) : undefined
 }

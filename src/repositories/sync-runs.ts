@@ -17,7 +17,7 @@ import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../core/expiry.ts'
 import { MAX_SYNC_ERROR_MESSAGES } from '../core/limits.ts'
 import type { SyncResponse } from '../schemas/sync.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../http/pagination.ts'
-import { conditional, documentClient, queryAll, type Item } from './dynamo.ts'
+import { conditional, documentClient, updateWhileLive, queryAll, type Item } from './dynamo.ts'
 
 export type SyncType = 'complete' | 'incremental'
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'partial'
@@ -276,26 +276,13 @@ export class SyncRunsRepository {
     return ended !== undefined
   }
 
-  /** One update of the run item, made only while the run has not ended: the item as it is now, undefined when it had. */
+  /** One update of the item while it has not ended: the item as it is now, undefined when it had. */
   private async updateLive(
     runId: string,
     update: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {}
   ): Promise<Item | undefined> {
-    const written = await conditional(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: RUNS, sk: runId },
-          UpdateExpression: update,
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#status': 'status', ...names },
-          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ...values },
-          ReturnValues: 'ALL_NEW'
-        })
-      )
-    )
-    return written.held ? (written.result.Attributes as Item) : undefined
+    return await updateWhileLive(this.db, this.table, { pk: RUNS, sk: runId }, update, values, names)
   }
 }

@@ -13,6 +13,8 @@ import { SyncRunService, syncRunBook } from '../../sync/run-service.ts'
 import { SyncSliceRunner } from '../../sync/slice-runner.ts'
 import { VaultHistory } from '../../sync/vault-history.ts'
 import { VaultListing } from '../../sync/vault-listing.ts'
+import { exportService } from './sync-exports.ts'
+import type { ExportService } from '../../sync/export/export-service.ts'
 
 /** /sync's parts, as routes, the Lambda handler and the CLI call them. */
 export interface SyncServices {
@@ -24,6 +26,8 @@ export interface SyncServices {
   history: VaultHistory
   /** Every kind's slice runner: where a continuation goes. */
   slices: SliceRunners
+  /** Start, read and wait for exports (zips of a vault at a moment). */
+  exports: ExportService
 }
 
 declare module 'fastify' {
@@ -105,7 +109,8 @@ export default fp<SyncPluginOptions>(
       objects: app.syncObjectsRepository,
       destinations
     })
-    app.decorate('sync', { runs: service, vaults: listing, history, slices })
+    const exports = exportService(app, { config, destinations, launcher: launch, slices, log })
+    app.decorate('sync', { runs: service, vaults: listing, history, slices, exports })
     app.addHook('onClose', async () => {
       slices.stop()
       await launch.close()
