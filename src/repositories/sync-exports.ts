@@ -11,7 +11,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ttlFromMillis } from '../core/expiry.ts'
-import { exportExpiresAt } from '../sync/export/retention.ts'
+import { exportExpiresAt } from '../core/export-retention.ts'
 import { documentClient, updateWhileLive, type Item } from './dynamo.ts'
 
 export type ExportStatus = 'queued' | 'running' | 'succeeded' | 'failed'

@@ -4,7 +4,7 @@ import { errorResponses } from '../schemas/common.ts'
 import { ExportDetail, ExportParams, ExportQueued, StartExportBody, StartExportQuery } from '../schemas/sync-exports.ts'
 import type { ExportService } from '../sync/export/export-service.ts'
 import { syncExportNotFound } from '../sync/export/export-service.ts'
-import { EXPORT_RETENTION_DAYS, exportExpiresAt } from '../sync/export/retention.ts'
+import { EXPORT_RETENTION_DAYS, exportExpiresAt } from '../core/export-retention.ts'
 
 /** /sync/exports: a vault at a moment as one zip in the sync bucket. Thin handlers: app.sync.exports does the work. */
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { MAX_SYNC_ERROR_MESSAGES } from '../core/limits.ts'
-import { EXPORT_RETENTION_DAYS } from '../sync/export/retention.ts'
+import { EXPORT_RETENTION_DAYS } from '../core/export-retention.ts'
 import { AsOf, destinationQuery, StartSyncQuery, VaultParams } from './sync.ts'
 
 const ExportId = Type.String({ format: 'uuid', description: 'An export id (a UUIDv7: newer exports sort later)' })

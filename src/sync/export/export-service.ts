@@ -12,7 +12,7 @@ import { checkAsOf, parseAsOf } from '../as-of.ts'
 import type { Destinations } from '../destinations.ts'
 import { runId as newRunId } from '../run-id.ts'
 import type { RunBook, RunTracker } from '../run-kinds.ts'
-import { EXPORTS_KEY_PREFIX } from './retention.ts'
+import { EXPORTS_KEY_PREFIX } from '../../core/export-retention.ts'
 
 /** The answer to a read of an export that does not exist. */
 export const syncExportNotFound = (exportId: string): NotFoundError =>
