@@ -21,6 +21,7 @@ import healthRoutes from './routes/health.ts'
 import projectsRoutes from './routes/projects.ts'
 import syncRoutes from './routes/sync.ts'
 import syncHistoryRoutes from './routes/sync-history.ts'
+import syncRestoresRoutes from './routes/sync-restores.ts'
 import usersRoutes from './routes/users.ts'
 import { schemaController, type SchemaCompilers } from './http/schema-compilers.ts'
 
@@ -126,6 +127,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(assetsRoutes)
   await app.register(syncRoutes)
   await app.register(syncHistoryRoutes)
+  await app.register(syncRestoresRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

@@ -12,6 +12,8 @@ import { RunTracker, SliceRunners } from '../../sync/run-kinds.ts'
 import { SyncRunService, syncRunBook } from '../../sync/run-service.ts'
 import { SyncSliceRunner } from '../../sync/slice-runner.ts'
 import { VaultListing } from '../../sync/vault-listing.ts'
+import type { RestoreService } from '../../sync/restore-service.ts'
+import { restoreParts } from './sync-restores.ts'
 
 /** /sync's parts, as routes, the Lambda handler and the CLI call them. */
 export interface SyncServices {
@@ -19,6 +21,8 @@ export interface SyncServices {
   runs: SyncRunService
   /** The account's vaults and their backed-up files. */
   vaults: VaultListing
+  /** Start, read and wait for restores into new Obsidian vaults. */
+  restores: RestoreService
   /** Every kind's slice runner: where a continuation goes. */
   slices: SliceRunners
 }
@@ -96,7 +100,8 @@ export default fp<SyncPluginOptions>(
       apiUrl: config.obsidian.apiUrl,
       log
     })
-    app.decorate('sync', { runs: service, vaults: listing, slices })
+    const restores = restoreParts(app, { config, account, destinations, signIns, slices, launcher: launch, log })
+    app.decorate('sync', { runs: service, vaults: listing, restores, slices })
     app.addHook('onClose', async () => {
       slices.stop()
       await launch.close()

@@ -1,0 +1,236 @@
+/**
+ * POST /sync/restores end to end: a vault backed up from the stand-in, changed,
+ * backed up again, and restored as it was between the two runs into a new
+ * vault, read back through our own client byte for byte; a dry run; a restore
+ * whose slices end after every upload, with connections cut and a
+ * continuation delivered twice; the scope and the refusals.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { generateApiKey } from '../../src/auth/api-keys.ts'
+import { poll } from '../../src/core/poll.ts'
+import { ObsidianClient } from '../../src/sync/obsidian/index.ts'
+import type { SyncLauncher } from '../../src/sync/launcher.ts'
+import type { SliceRunners } from '../../src/sync/run-kinds.ts'
+import { pushCounts } from '../../scripts/lib/obsidian-stand-in-uploads.ts'
+import { account, syncBed, syncKey, type SyncBed } from '../fixtures/sync.ts'
+import { differences, foldersOf, readBack, sampleFiles, type SampleFile } from '../fixtures/restore.ts'
+import { injectAs } from '../helper.ts'
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+// Moments compare to the second (S3 lists times so): a moment between two runs is a second clear of both.
+const SECOND_CLEAR = 1100
+const TARGET_PASSWORD = 'restored pässword'
+const restoreKey = generateApiKey('restore', ['sync:run', 'sync:read', 'sync:restore'])
+const keys = JSON.stringify([syncKey.entry, restoreKey.entry])
+
+async function waitForRestore(api: ReturnType<typeof injectAs>, restoreId: string): Promise<Json> {
+  const ended = await poll(
+    async () => {
+      const res = await api.get(`/sync/restores/${restoreId}`)
+      if (res.statusCode !== 200) throw new Error(`GET restore: ${res.statusCode} ${res.body}`)
+      const restore = res.json()
+      return ['succeeded', 'failed', 'partial'].includes(restore.status) ? restore : undefined
+    },
+    { intervalMs: 50, timeoutMs: 100_000 }
+  )
+  if (ended === undefined) throw new Error(`restore ${restoreId} did not end`)
+  return ended
+}
+
+/** The files put in the vault before its first backup. */
+function putAll(bed: SyncBed, files: SampleFile[]): void {
+  for (const file of files) bed.vault.put(file.path, file.content, file.mtime)
+}
+
+/** The account's vaults and a token, through our own client. */
+async function signedIn(bed: SyncBed): Promise<{ client: ObsidianClient; token: string }> {
+  const client = new ObsidianClient({ apiUrl: bed.service.url })
+  return { client, token: (await client.signIn(account)).token }
+}
+
+t.test('a vault as it was between two backups, restored into new vaults of both encryptions', async t => {
+  const bed = await syncBed(t, { env: { API_KEYS: keys } })
+  const restorer = injectAs(bed.app, restoreKey.key)
+  const before = sampleFiles()
+  putAll(bed, before)
+  t.equal((await bed.sync()).status, 'succeeded')
+  await sleep(SECOND_CLEAR)
+  const between = Date.now()
+  await sleep(SECOND_CLEAR)
+  bed.vault.put('Welcome.md', 'rewritten since')
+  bed.vault.remove('README')
+  bed.vault.put('created since.md', 'new')
+  t.equal((await bed.sync()).status, 'succeeded')
+
+  const { client, token } = await signedIn(bed)
+  for (const encryption of ['end-to-end', 'standard'] as const) {
+    const res = await restorer.post('/sync/restores', {
+      vault_id: bed.vault.id,
+      as_of: new Date(between).toISOString(),
+      target_name: `Restored ${encryption}`,
+      encryption,
+      ...(encryption === 'end-to-end' ? { target_password: TARGET_PASSWORD } : {})
+    })
+    t.equal(res.statusCode, 202, res.body)
+    t.equal(res.headers.location, `/sync/restores/${res.json().restore_id}`)
+    const restore = await waitForRestore(bed.api, res.json().restore_id)
+    t.match(restore, {
+      status: 'succeeded',
+      files_count: before.length,
+      uploaded: before.length,
+      skipped: 0,
+      errors: 0,
+      target_vault_id: String,
+      dry_run: false
+    })
+    const vault = (await client.vaults(token)).find(v => v.id === restore.target_vault_id)
+    t.ok(vault, 'a new vault in the account')
+    t.equal(vault!.name, `Restored ${encryption}`)
+    const read = await readBack(client, token, vault!, encryption === 'end-to-end' ? { password: TARGET_PASSWORD } : {})
+    t.same(differences(read, before), [], `${encryption}: every file of that moment, byte for byte`)
+    t.same([...read.folders].sort(), [...foldersOf(before)].sort(), 'with its folders')
+  }
+
+  // The first backup's moment is restorable; before it there is nothing.
+  const early = await restorer.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    as_of: String(between - 60_000),
+    target_name: 'Too early',
+    encryption: 'standard'
+  })
+  t.equal(early.statusCode, 400)
+  t.equal(early.json().code, 'AS_OF_OUT_OF_RANGE')
+})
+
+t.test('a dry run counts what it would upload and creates nothing; refusals create nothing', async t => {
+  const bed = await syncBed(t, { env: { API_KEYS: keys } })
+  const restorer = injectAs(bed.app, restoreKey.key)
+  const files = sampleFiles().slice(0, 4)
+  putAll(bed, files)
+  t.equal((await bed.sync()).status, 'succeeded')
+  const { client, token } = await signedIn(bed)
+  const vaultsBefore = (await client.vaults(token)).map(v => v.id)
+
+  const dry = await restorer.post('/sync/restores?wait=20', {
+    vault_id: bed.vault.id,
+    target_name: 'Dry',
+    encryption: 'end-to-end',
+    dry_run: true
+  })
+  t.equal(dry.statusCode, 200, dry.body)
+  t.match(dry.json(), {
+    status: 'succeeded',
+    dry_run: true,
+    target_vault_id: null,
+    files_count: files.length,
+    uploaded: files.length
+  })
+
+  const noPassword = await restorer.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    target_name: 'No password',
+    encryption: 'end-to-end'
+  })
+  t.equal(noPassword.statusCode, 400)
+  t.equal(noPassword.json().code, 'SYNC_RESTORE_PASSWORD_MISSING')
+  const never = await restorer.post('/sync/restores', {
+    vault_id: 'never-backed-up',
+    target_name: 'Nothing',
+    encryption: 'standard'
+  })
+  t.equal(never.json().code, 'AS_OF_OUT_OF_RANGE', 'a vault never backed up has nothing to restore')
+
+  const forbidden = await bed.api.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    target_name: 'Not allowed',
+    encryption: 'standard'
+  })
+  t.equal(forbidden.statusCode, 403, 'sync:run and sync:read do not reach a restore')
+  t.equal(forbidden.json().code, 'FORBIDDEN')
+
+  t.same(
+    (await client.vaults(token)).map(v => v.id),
+    vaultsBefore,
+    'no vault created'
+  )
+  t.equal(bed.service.received.size, 0, 'nothing uploaded')
+  const missing = await bed.api.get('/sync/restores/0190f5c2-7d4e-7000-8000-000000000000')
+  t.equal(missing.statusCode, 404)
+  t.equal(missing.json().code, 'SYNC_RESTORE_NOT_FOUND')
+})
+
+/**
+ * Each slice runs to a deadline already past, so it ends after its first
+ * upload; hop 3's continuation is delivered twice (as Lambda delivers an event
+ * again after a killed invocation): both chains go on, one after the other.
+ */
+function slicePerUpload() {
+  let running: Promise<void> = Promise.resolve()
+  let duplicated = false
+  const ran = { restoreSlices: 0 }
+  const factory = (slices: SliceRunners): SyncLauncher => ({
+    launch: async next => {
+      const deliveries = next.kind === 'restore' && next.hop === 3 && !duplicated ? 2 : 1
+      if (deliveries === 2) duplicated = true
+      for (let i = 0; i < deliveries; i++)
+        running = running.then(async () => {
+          if (next.kind === 'restore') ran.restoreSlices++
+          await slices.run(next, next.kind === 'restore' ? 0 : Date.now() + 60_000)
+        })
+    },
+    close: async () => await idle()
+  })
+  const idle = async (): Promise<void> => {
+    for (let last: Promise<void> | undefined; last !== running;) {
+      last = running
+      await last
+    }
+  }
+  return { factory, idle, ran, duplicated: () => duplicated }
+}
+
+t.test('a restore across many slices, connections cut and a slice delivered twice: each path once', async t => {
+  const launcher = slicePerUpload()
+  const bed = await syncBed(t, {
+    env: { API_KEYS: keys, SYNC_MAX_HOPS: '100' },
+    build: { sync: { launcher: launcher.factory } }
+  })
+  const restorer = injectAs(bed.app, restoreKey.key)
+  const files = sampleFiles().filter(f => f.content.length < 1024 * 1024)
+  files.push(sampleFiles().find(f => f.path === 'Media/big video.mp4')!)
+  putAll(bed, files)
+  t.equal((await bed.sync()).status, 'succeeded')
+
+  bed.service.cue({ kind: 'drop-push', at: 'metadata' })
+  bed.service.cue({ kind: 'drop-push', at: 'piece' })
+  bed.service.cue({ kind: 'drop-push', at: 'stored' })
+  const res = await restorer.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    target_name: 'Sliced',
+    encryption: 'end-to-end',
+    target_password: TARGET_PASSWORD
+  })
+  t.equal(res.statusCode, 202, res.body)
+  const restore = await waitForRestore(bed.api, res.json().restore_id)
+  await launcher.idle()
+  t.match(restore, { status: 'succeeded', files_count: files.length, uploaded: files.length, skipped: 0, errors: 0 })
+  t.ok(launcher.duplicated(), 'a continuation was delivered twice')
+  t.ok(launcher.ran.restoreSlices >= files.length, `one upload a slice: ${launcher.ran.restoreSlices} slices`)
+
+  const counts = pushCounts(bed.service.received, restore.target_vault_id)
+  t.equal(counts.size, files.length + foldersOf(files).size, 'every file and folder stored')
+  t.ok(
+    [...counts.values()].every(n => n === 1),
+    'none stored twice'
+  )
+  const { client, token } = await signedIn(bed)
+  const vault = (await client.vaults(token)).find(v => v.id === restore.target_vault_id)!
+  t.same(differences(await readBack(client, token, vault, { password: TARGET_PASSWORD }), files), [])
+  t.equal(
+    (await client.vaults(token)).filter(v => v.name === 'Sliced').length,
+    1,
+    'one vault created, whatever the slices'
+  )
+})
