@@ -6,7 +6,9 @@
  * continuation delivered twice; the scope and the refusals.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
+import { continuationEvent, continuationOf } from '../../src/aws/lambda-events.ts'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { poll } from '../../src/core/poll.ts'
 import { ObsidianClient } from '../../src/sync/obsidian/index.ts'
@@ -170,10 +172,13 @@ function slicePerUpload() {
   let running: Promise<void> = Promise.resolve()
   let duplicated = false
   const ran = { restoreSlices: 0 }
+  /** Every restore continuation, as the Lambda function would receive it. */
+  const events: Array<ReturnType<typeof continuationEvent>> = []
   const factory = (slices: SliceRunners): SyncLauncher => ({
     launch: async next => {
       const deliveries = next.kind === 'restore' && next.hop === 3 && !duplicated ? 2 : 1
       if (deliveries === 2) duplicated = true
+      if (next.kind === 'restore') events.push(continuationEvent(next))
       for (let i = 0; i < deliveries; i++)
         running = running.then(async () => {
           if (next.kind === 'restore') ran.restoreSlices++
@@ -188,14 +193,15 @@ function slicePerUpload() {
       await last
     }
   }
-  return { factory, idle, ran, duplicated: () => duplicated }
+  return { factory, idle, ran, events, duplicated: () => duplicated }
 }
 
 t.test('a restore across many slices, connections cut and a slice delivered twice: each path once', async t => {
   const launcher = slicePerUpload()
+  const logs: string[] = []
   const bed = await syncBed(t, {
     env: { API_KEYS: keys, SYNC_MAX_HOPS: '100' },
-    build: { sync: { launcher: launcher.factory } }
+    build: { sync: { launcher: launcher.factory }, logStream: { write: line => void logs.push(line) } }
   })
   const restorer = injectAs(bed.app, restoreKey.key)
   const files = sampleFiles().filter(f => f.content.length < 1024 * 1024)
@@ -228,6 +234,23 @@ t.test('a restore across many slices, connections cut and a slice delivered twic
   const { client, token } = await signedIn(bed)
   const vault = (await client.vaults(token)).find(v => v.id === restore.target_vault_id)!
   t.same(differences(await readBack(client, token, vault, { password: TARGET_PASSWORD }), files), [])
+  // The target password and the run's session travel in the continuation events, and nowhere else.
+  const runToken = launcher.events[1]?.token
+  t.type(runToken, 'string')
+  t.ok(
+    launcher.events.every(e => e.kind === 'restore' && e.target_password === TARGET_PASSWORD),
+    'every continuation carries the target password'
+  )
+  t.equal(continuationOf(launcher.events[1]!).targetPassword, TARGET_PASSWORD, 'and reads back from the event')
+  const stored = JSON.stringify(await bed.clients.dynamodb.send(new ScanCommand({ TableName: bed.config.tables.sync })))
+  t.ok(stored.includes(restore.restore_id), 'the scan sees the restore')
+  for (const secret of [TARGET_PASSWORD, runToken as string, account.password]) {
+    t.notOk(stored.includes(secret), 'no password or token in the sync table')
+    t.notOk(
+      logs.some(line => line.includes(secret)),
+      'nor in any log line'
+    )
+  }
   t.equal(
     (await client.vaults(token)).filter(v => v.name === 'Sliced').length,
     1,
