@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidInputError } from '../core/errors.ts'
 import type { Restore } from '../repositories/sync-restores.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
@@ -9,6 +8,7 @@ import {
   StartRestoreBody,
   StartRestoreQuery
 } from '../schemas/sync-restores.ts'
+import { requestCredentials } from '../sync/account.ts'
 import { parseAsOf } from '../sync/as-of.ts'
 import { syncRestoreNotFound, totalsOf } from '../sync/restore-service.ts'
 
@@ -54,13 +54,6 @@ const syncRestoresRoutes: FastifyPluginAsyncTypebox = async app => {
     },
     async (request, reply) => {
       const body = request.body
-      if ((body.email === undefined) !== (body.password === undefined))
-        throw new InvalidInputError(
-          'SYNC_CREDENTIALS_INCOMPLETE',
-          'email and password go together: send both or neither'
-        )
-      if (body.totp_secret !== undefined && body.email === undefined)
-        throw new InvalidInputError('SYNC_CREDENTIALS_INCOMPLETE', 'totp_secret goes with email and password')
       const started = await restores.start({
         vaultId: body.vault_id,
         asOf: body.as_of === undefined ? undefined : parseAsOf(body.as_of),
@@ -70,10 +63,7 @@ const syncRestoresRoutes: FastifyPluginAsyncTypebox = async app => {
         dryRun: body.dry_run,
         destBucket: body.dest_bucket,
         destPrefix: body.dest_prefix,
-        credentials:
-          body.email === undefined
-            ? undefined
-            : { email: body.email, password: body.password, totpSecret: body.totp_secret }
+        credentials: requestCredentials(body)
       })
       const wait = request.query.wait ?? 0
       if (wait > 0) {

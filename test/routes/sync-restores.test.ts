@@ -143,6 +143,13 @@ t.test('a dry run counts what it would upload and creates nothing; refusals crea
     encryption: 'standard'
   })
   t.equal(never.json().code, 'AS_OF_OUT_OF_RANGE', 'a vault never backed up has nothing to restore')
+  const half = await restorer.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    target_name: 'Half an account',
+    encryption: 'standard',
+    email: account.email
+  })
+  t.equal(half.json().code, 'SYNC_CREDENTIALS_INCOMPLETE', 'the account fields as POST /sync takes them')
 
   const forbidden = await bed.api.post('/sync/restores', {
     vault_id: bed.vault.id,
