@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../../core/config.ts'
-import { SyncRestoresRepository } from '../../repositories/sync-restores.ts'
 import type { AccountSettings } from '../../sync/account.ts'
 import type { SignIns } from '../../sync/account-session.ts'
 import type { Destinations } from '../../sync/destinations.ts'
@@ -23,7 +22,7 @@ export interface RestorePartsOptions {
 /** Restores' parts on the sync plugin's (account, destinations, sign-ins, launcher): its slice runner registered. */
 export function restoreParts(app: FastifyInstance, options: RestorePartsOptions): RestoreService {
   const { config, account, destinations, signIns, slices, launcher, log } = options
-  const restores = new SyncRestoresRepository({ dynamodb: app.aws.dynamodb, table: config.tables.sync })
+  const restores = app.syncRestoresRepository
   const tracker = new RunTracker({ book: restoreBook(restores), launcher, leaseMs: config.sync.leaseMs })
   slices.register(
     'restore',
