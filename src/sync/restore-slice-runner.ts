@@ -53,6 +53,11 @@ export class RestoreSliceRunner implements SliceWorker {
     const { restores, config } = this.options
     if (next.hop > config.maxHops) {
       const restore = await restores.get(next.runId)
+      if (next.token !== undefined) {
+        const { ObsidianClient } = await import('./obsidian/client.ts')
+        const client = new ObsidianClient({ apiUrl: this.options.apiUrl, log: this.options.log })
+        await this.options.signIns.signOut(client, next.token, this.options.log)
+      }
       if (restore !== undefined)
         await restores.finish(restore.runId, 'failed', zero(), [
           `The restore stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`

@@ -264,3 +264,33 @@ t.test('a restore across many slices, connections cut and a slice delivered twic
     'one vault created, whatever the slices'
   )
 })
+
+t.test('a restore no slice works on any more ends failed, interrupted, once a lease has passed', async t => {
+  const bed = await syncBed(t, {
+    env: { API_KEYS: keys, SYNC_LEASE_MS: '3000' },
+    build: {
+      sync: {
+        // Sync runs as usual; a restore's first slice is lost, as a continuation never delivered would be.
+        launcher: slices => ({
+          launch: async next => {
+            if (next.kind !== 'restore') void slices.run(next, Date.now() + 60_000)
+          },
+          close: async () => {}
+        })
+      }
+    }
+  })
+  const restorer = injectAs(bed.app, restoreKey.key)
+  bed.vault.put('a.md', 'a')
+  t.equal((await bed.sync()).status, 'succeeded')
+  const res = await restorer.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    target_name: 'Lost',
+    encryption: 'standard'
+  })
+  t.equal(res.statusCode, 202)
+  t.equal((await bed.api.get(`/sync/restores/${res.json().restore_id}`)).json().status, 'queued')
+  const ended = await waitForRestore(bed.api, res.json().restore_id)
+  t.equal(ended.status, 'failed')
+  t.match(ended.messages, [/^Interrupted: no slice has worked on the restore/])
+})
