@@ -59,7 +59,7 @@ export class RestoreSliceRunner implements SliceWorker {
         await this.options.signIns.signOut(client, next.token, this.options.log)
       }
       if (restore !== undefined)
-        await restores.finish(restore.runId, 'failed', zero(), [
+        await restores.finish(restore.runId, 'failed', totalsOf(restore), [
           `The restore stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`
         ])
       return

@@ -294,3 +294,34 @@ t.test('a restore no slice works on any more ends failed, interrupted, once a le
   t.equal(ended.status, 'failed')
   t.match(ended.messages, [/^Interrupted: no slice has worked on the restore/])
 })
+
+t.test('a restore that needs more than SYNC_MAX_HOPS slices ends failed, signed out', async t => {
+  let running: Promise<void> = Promise.resolve()
+  const bed = await syncBed(t, {
+    env: { API_KEYS: keys, SYNC_MAX_HOPS: '2' },
+    build: {
+      sync: {
+        // A restore's slices end after their first upload.
+        launcher: slices => ({
+          launch: async next => {
+            running = running.then(() => slices.run(next, next.kind === 'restore' ? 0 : Date.now() + 60_000))
+          },
+          close: async () => await running
+        })
+      }
+    }
+  })
+  const restorer = injectAs(bed.app, restoreKey.key)
+  for (const name of ['a', 'b', 'c', 'd']) bed.vault.put(`${name}.md`, name)
+  t.equal((await bed.sync()).status, 'succeeded')
+  const signOuts = bed.service.calls.get('/user/signout') ?? 0
+  const res = await restorer.post('/sync/restores', {
+    vault_id: bed.vault.id,
+    target_name: 'Long',
+    encryption: 'standard'
+  })
+  const ended = await waitForRestore(bed.api, res.json().restore_id)
+  t.match(ended, { status: 'failed', uploaded: 2, messages: [/after 2 slices \(SYNC_MAX_HOPS\)/] })
+  await running
+  t.equal(bed.service.calls.get('/user/signout'), signOuts + 1, "the restore's session ended")
+})
