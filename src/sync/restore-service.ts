@@ -99,7 +99,10 @@ export class RestoreService {
     log.info({ restoreId: restore.runId, vaultId: request.vaultId, dryRun: restore.dryRun }, 'restore recorded')
     await tracker.launchFirst(restore, {
       credentials: request.credentials,
-      ...(request.targetPassword === undefined ? {} : { targetPassword: request.targetPassword })
+      // Only an end-to-end vault is keyed by it: a standard one's password is the service's.
+      ...(request.targetPassword === undefined || request.encryption !== 'end-to-end'
+        ? {}
+        : { targetPassword: request.targetPassword })
     })
     return restore
   }

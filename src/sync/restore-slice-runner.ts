@@ -139,7 +139,7 @@ export class RestoreSliceRunner implements SliceWorker {
         token: session.token,
         name: restore.targetName,
         encryption: restore.encryption,
-        password
+        password: restore.encryption === 'end-to-end' ? password : undefined
       })
       const recorded = await restores.setTarget(restore.runId, created.vault.id)
       log.info({ restoreId: restore.runId, targetVaultId: created.vault.id }, 'restore: vault created')
@@ -148,7 +148,9 @@ export class RestoreSliceRunner implements SliceWorker {
     }
     const vault = session.vaults.find(v => v.id === restore.targetVaultId)
     if (vault === undefined) return undefined
-    return { vault, cipher: await client.cipherFor(vault, password ?? vault.password ?? '') }
+    // A standard vault's key comes from the password the service lists, whatever the request sent.
+    const key = restore.encryption === 'end-to-end' ? password : vault.password
+    return { vault, cipher: await client.cipherFor(vault, key ?? '') }
   }
 
   /** The files of the backup at the restore's moment, each opened (its version's bytes) only when uploaded. */

@@ -318,10 +318,16 @@ t.test('a restore that needs more than SYNC_MAX_HOPS slices ends failed, signed 
   const res = await restorer.post('/sync/restores', {
     vault_id: bed.vault.id,
     target_name: 'Long',
-    encryption: 'standard'
+    encryption: 'standard',
+    // Keys nothing: a standard vault's key is the service's password, in every slice.
+    target_password: 'not the key'
   })
   const ended = await waitForRestore(bed.api, res.json().restore_id)
   t.match(ended, { status: 'failed', uploaded: 2, messages: [/after 2 slices \(SYNC_MAX_HOPS\)/] })
   await running
   t.equal(bed.service.calls.get('/user/signout'), signOuts + 1, "the restore's session ended")
+  const { client, token } = await signedIn(bed)
+  const vault = (await client.vaults(token)).find(v => v.id === ended.target_vault_id)!
+  const read = await readBack(client, token, vault, {})
+  t.same([...read.files.keys()].sort(), ['a.md', 'b.md'], 'what the two slices uploaded, readable with its key')
 })
