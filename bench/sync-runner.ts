@@ -12,6 +12,8 @@
  *   ← { op: 'ran', status, errors, seconds, vault, peaks }
  *   → { op: 'export', vaultId }                      the vault as it is now, zipped into the sync bucket
  *   ← { op: 'exported', status, errors, seconds, files, bytes, peaks }
+ *   → { op: 'restore', vaultId }                     the vault as it is now, into a new end-to-end vault
+ *   ← { op: 'restored', status, errors, seconds, totals, peaks }
  *   → { op: 'close' }
  *   ← { op: 'closed', maxRss }                       the kernel's peak for the whole process, in bytes
  *
@@ -24,6 +26,7 @@ import { loadConfig } from '../src/config/config.ts'
 import { installGcOnDemand } from '../src/core/gc-on-demand.ts'
 import type { SyncType, VaultProgress } from '../src/repositories/sync-runs.ts'
 import { precompiledCompilers } from '../src/http/schema-compilers.ts'
+import { totalsOf } from '../src/sync/restore-service.ts'
 import precompiled from '../src/precompiled/schemas.cjs'
 
 export interface Peaks {
@@ -33,11 +36,23 @@ export interface Peaks {
   arrayBuffers: number
 }
 
-export type RunnerRequest = { op: 'run'; syncType: SyncType } | { op: 'export'; vaultId: string } | { op: 'close' }
+export type RunnerRequest =
+  | { op: 'run'; syncType: SyncType }
+  | { op: 'export'; vaultId: string }
+  | { op: 'restore'; vaultId: string }
+  | { op: 'close' }
 export type RunnerReply =
   | { op: 'idle'; peaks: Peaks }
   | { op: 'exported'; status: string; errors: string[]; seconds: number; files: number; bytes: number; peaks: Peaks }
   | { op: 'ran'; status: string; errors: unknown; seconds: number; vault: VaultProgress; peaks: Peaks }
+  | {
+      op: 'restored'
+      status: string
+      errors: string[]
+      seconds: number
+      totals: ReturnType<typeof totalsOf>
+      peaks: Peaks
+    }
   | { op: 'closed'; maxRss: number }
 
 const send = (message: RunnerReply): void => void process.send!(message)
@@ -94,6 +109,22 @@ async function exportRun(vaultId: string): Promise<RunnerReply> {
   return { op: 'exported', status, errors, seconds, files, bytes, peaks }
 }
 
+/** A restore of the backed-up vault, as it is now, into a new vault of the account: uploads, through the stand-in. */
+async function restoreRun(vaultId: string): Promise<RunnerReply> {
+  peaks = zero()
+  sample()
+  const started = performance.now()
+  const restore = await app.sync.restores.start({
+    vaultId,
+    targetName: 'bench restore',
+    encryption: 'end-to-end',
+    targetPassword: 'bench restore password'
+  })
+  const ended = await app.sync.restores.waitFor(restore.runId, 3_600_000)
+  const seconds = (performance.now() - started) / 1000
+  return { op: 'restored', status: ended.status, errors: ended.errors, seconds, totals: totalsOf(ended), peaks }
+}
+
 process.on('message', (message: RunnerRequest) => {
   if (message.op === 'export') {
     void exportRun(message.vaultId).then(send)
@@ -101,6 +132,10 @@ process.on('message', (message: RunnerRequest) => {
   }
   if (message.op === 'run') {
     void syncRun(message.syncType).then(send)
+    return
+  }
+  if (message.op === 'restore') {
+    void restoreRun(message.vaultId).then(send)
     return
   }
   clearInterval(sampler)

@@ -24,6 +24,10 @@
  * process as they would reach the function. `npm run bench:sync -- --live`
  * collects garbage before every sample: the peaks are then what is live (and
  * the run slower).
+ *
+ * Last, a restore of the vault as it is now into a new end-to-end vault of the
+ * stand-in (POST /sync/restores' service): files/s, MiB/s and its peak RSS;
+ * exit 1 unless it succeeds having uploaded every file once.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -204,6 +208,15 @@ if (exported.status !== 'succeeded' || exported.files !== files) {
   )
   await fail()
 }
+
+console.error(`restoring the vault into a new one …`)
+const restored = await ask<RunnerReply & { op: 'restored' }>(
+  runner,
+  { op: 'restore', vaultId: ready.vaultId } satisfies RunnerRequest,
+  'restored'
+)
+const restoredWhole =
+  restored.status === 'succeeded' && restored.totals.uploaded === files && restored.totals.files_count === files
 const maxRss = await close()
 
 const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()
@@ -221,13 +234,14 @@ for (const [name, r] of [
     `| ${name} | ${r.vault.pulled} | ${r.seconds.toFixed(1)} | ${(r.vault.pulled / r.seconds).toFixed(0)} | ${(r.vault.bytes / MIB / r.seconds).toFixed(1)} | ${mib(r.peaks.rss)} MiB | ${mib(r.peaks.heapUsed)} MiB | ${mib(r.peaks.arrayBuffers)} MiB |`
   )
 console.log(
-  `| export (zip) | ${exported.files} | ${exported.seconds.toFixed(1)} | ${(exported.files / exported.seconds).toFixed(0)} | ${(exported.bytes / MIB / exported.seconds).toFixed(1)} | ${mib(exported.peaks.rss)} MiB | ${mib(exported.peaks.heapUsed)} MiB | ${mib(exported.peaks.arrayBuffers)} MiB |`
+  `| export (zip) | ${exported.files} | ${exported.seconds.toFixed(1)} | ${(exported.files / exported.seconds).toFixed(0)} | ${(exported.bytes / MIB / exported.seconds).toFixed(1)} | ${mib(exported.peaks.rss)} MiB | ${mib(exported.peaks.heapUsed)} MiB | ${mib(exported.peaks.arrayBuffers)} MiB |`,
+  `| restore (uploads) | ${restored.totals.uploaded} | ${restored.seconds.toFixed(1)} | ${(restored.totals.uploaded / restored.seconds).toFixed(0)} | ${(ready.bytes / MIB / restored.seconds).toFixed(1)} | ${mib(restored.peaks.rss)} MiB | ${mib(restored.peaks.heapUsed)} MiB | ${mib(restored.peaks.arrayBuffers)} MiB |`
 )
 console.log('')
 console.log(
   `idle app (the floor): RSS ${mib(idle.rss)} MiB, heap ${mib(idle.heapUsed)} MiB, buffers ${mib(idle.arrayBuffers)} MiB; kernel maxRSS over the whole syncing process: ${mib(maxRss)} MiB${values.live ? '; peaks after a GC at each sample (--live)' : ''}`
 )
-const peak = Math.max(complete.peaks.rss, incremental.peaks.rss, exported.peaks.rss, maxRss)
+const peak = Math.max(complete.peaks.rss, incremental.peaks.rss, exported.peaks.rss, restored.peaks.rss, maxRss)
 console.log(
   `peak RSS ${mib(peak)} MiB: ${peak <= RSS_GOAL_MIB * MIB ? 'under' : 'OVER'} the goal of ${RSS_GOAL_MIB} MiB`
 )
@@ -237,4 +251,7 @@ console.log(
 // One connection per vault per slice, as the official client keeps (each run here is one slice; a connection
 // that broke would add one).
 console.log(`connections (inits): ${completeInits} for the complete run, ${incrementalInits} for the incremental`)
-process.exit(exactly && incremental.vault.pulled === changed.length ? 0 : 1)
+console.log(
+  `restore: ${restored.status}, ${restored.totals.uploaded} of ${restored.totals.files_count} files uploaded, ${restored.totals.skipped} skipped, ${restored.totals.errors} errors${restoredWhole ? '' : ` (NOT every file once: ${JSON.stringify(restored.errors)})`}`
+)
+process.exit(exactly && incremental.vault.pulled === changed.length && restoredWhole ? 0 : 1)

@@ -22,6 +22,7 @@ import projectsRoutes from './routes/projects.ts'
 import syncRoutes from './routes/sync.ts'
 import syncHistoryRoutes from './routes/sync-history.ts'
 import syncExportsRoutes from './routes/sync-exports.ts'
+import syncRestoresRoutes from './routes/sync-restores.ts'
 import usersRoutes from './routes/users.ts'
 import { schemaController, type SchemaCompilers } from './http/schema-compilers.ts'
 
@@ -128,6 +129,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(syncRoutes)
   await app.register(syncHistoryRoutes)
   await app.register(syncExportsRoutes)
+  await app.register(syncRestoresRoutes)
   for (const routes of options.extraRoutes ?? []) await app.register(routes)
   return app
 }

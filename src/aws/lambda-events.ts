@@ -122,7 +122,7 @@ export function insertedKeys(event: DynamoDBStreamEvent, table: string): Array<R
  * The kinds of run that outlive an invocation, each with its slice runner (src/sync/run-kinds.ts). A
  * continuation without a kind is a sync run's: events sent before kinds existed mean the same.
  */
-export type RunKind = 'sync' | 'export'
+export type RunKind = 'sync' | 'export' | 'restore'
 
 /** The event a run's slice sends the function to start the next: `{sync_run, hop, kind?, credentials?, token?}`. */
 export interface SyncContinuationEvent {
@@ -133,6 +133,8 @@ export interface SyncContinuationEvent {
   credentials?: { email?: string; password?: string; totpSecret?: string; vaultPassword?: string }
   /** The run's Obsidian session token, signed in to by its first slice. */
   token?: string
+  /** A restore's new vault's encryption password (end-to-end), for that restore only. */
+  target_password?: string
 }
 
 /** A run's next slice to run, as its slice runner sees it; continuationEvent is how it travels. */
@@ -149,6 +151,8 @@ export interface Continuation {
    * as request credentials are, in the continuation event only.
    */
   token?: string
+  /** A restore's target password, carried as credentials are. */
+  targetPassword?: string
 }
 
 /** The event a continuation is sent as, written beside continuationOf, which reads it back, so the two agree. */
@@ -158,7 +162,8 @@ export function continuationEvent(next: Continuation): SyncContinuationEvent {
     hop: next.hop,
     ...(next.kind !== undefined && next.kind !== 'sync' ? { kind: next.kind } : {}),
     ...(next.credentials ? { credentials: next.credentials } : {}),
-    ...(next.token ? { token: next.token } : {})
+    ...(next.token ? { token: next.token } : {}),
+    ...(next.targetPassword ? { target_password: next.targetPassword } : {})
   }
 }
 
@@ -169,7 +174,8 @@ export function continuationOf(event: SyncContinuationEvent): Continuation {
     runId: event.sync_run,
     hop: event.hop ?? 1,
     credentials: event.credentials,
-    token: event.token
+    token: event.token,
+    ...(event.target_password ? { targetPassword: event.target_password } : {})
   }
 }
 

@@ -27,7 +27,7 @@ if (scopes.length === 0 || invalid.length > 0) {
       : 'Give the key its scopes: --scopes users:read,users:write'
   )
   console.error(
-    'Scopes: users:read users:write assets:read assets:write projects:<projectId>:read projects:<projectId>:write sync:run sync:read; * matches one segment, a final * the rest.'
+    'Scopes: users:read users:write assets:read assets:write projects:<projectId>:read projects:<projectId>:write sync:run sync:read sync:restore; * matches one segment, a final * the rest.'
   )
   process.exit(2)
 }

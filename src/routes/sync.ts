@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidInputError } from '../core/errors.ts'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
 import type { VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
@@ -20,7 +19,7 @@ import {
   VaultList,
   VaultParams
 } from '../schemas/sync.ts'
-import type { RunCredentials } from '../sync/account.ts'
+import { requestCredentials } from '../sync/account.ts'
 import { syncRunNotFound } from '../sync/run-service.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
 
@@ -103,22 +102,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
     },
     async (request, reply) => {
       const body = request.body
-      if ((body.email === undefined) !== (body.password === undefined))
-        throw new InvalidInputError(
-          'SYNC_CREDENTIALS_INCOMPLETE',
-          'email and password go together: send both or neither'
-        )
-      if (body.totp_secret !== undefined && body.email === undefined)
-        throw new InvalidInputError('SYNC_CREDENTIALS_INCOMPLETE', 'totp_secret goes with email and password')
-      const credentials: RunCredentials | undefined =
-        body.email === undefined && body.vault_password === undefined
-          ? undefined
-          : {
-              email: body.email,
-              password: body.password,
-              totpSecret: body.totp_secret,
-              vaultPassword: body.vault_password
-            }
+      const credentials = requestCredentials(body)
       // A vault another run holds throws SyncBusyError: the error handler answers its 409, run_id and Location.
       const started = await runService.start({
         vaultId: body.vault_id,

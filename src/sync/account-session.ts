@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { ObsidianError, type Credentials, type ObsidianClient } from './obsidian/index.ts'
+import { ObsidianError, type Credentials, type ObsidianClient, type VaultInfo } from './obsidian/index.ts'
 import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
 import { withRetries } from '../core/retry.ts'
 
@@ -36,6 +36,26 @@ export class SignIns {
       if (credentials.totpSecret) this.lastWindow.set(keyOf(credentials), Math.floor(Date.now() / TOTP_PERIOD_MS))
       return (await client.signIn(credentials)).token
     }, OBSIDIAN_RETRY)
+  }
+
+  /**
+   * A run's Obsidian session and the account's vaults: with the token an earlier slice signed in to, or, the
+   * first time (or once that token is no longer valid), after signing in.
+   */
+  async session(
+    client: ObsidianClient,
+    credentials: Credentials,
+    carried: string | undefined
+  ): Promise<{ token: string; vaults: VaultInfo[] }> {
+    if (carried !== undefined) {
+      try {
+        return { token: carried, vaults: await withRetries(() => client.vaults(carried), OBSIDIAN_RETRY) }
+      } catch (err) {
+        if (!(err instanceof ObsidianError) || err.code !== 'NOT_LOGGED_IN') throw err
+      }
+    }
+    const token = await this.signIn(client, credentials)
+    return { token, vaults: await withRetries(() => client.vaults(token), OBSIDIAN_RETRY) }
   }
 
   /** Ends the session; one that fails to end only lingers on the service until it expires. */

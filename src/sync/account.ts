@@ -17,6 +17,29 @@ export interface RunCredentials {
   vaultPassword?: string
 }
 
+/** A request body's account fields, as POST /sync and POST /sync/restores take them. */
+export interface CredentialFields {
+  email?: string
+  password?: string
+  totp_secret?: string
+  vault_password?: string
+}
+
+/** The credentials a request brings for its run, or undefined; 400 when they cannot go together. */
+export function requestCredentials(body: CredentialFields): RunCredentials | undefined {
+  if ((body.email === undefined) !== (body.password === undefined))
+    throw new InvalidInputError('SYNC_CREDENTIALS_INCOMPLETE', 'email and password go together: send both or neither')
+  if (body.totp_secret !== undefined && body.email === undefined)
+    throw new InvalidInputError('SYNC_CREDENTIALS_INCOMPLETE', 'totp_secret goes with email and password')
+  if (body.email === undefined && body.vault_password === undefined) return undefined
+  return {
+    email: body.email,
+    password: body.password,
+    totpSecret: body.totp_secret,
+    vaultPassword: body.vault_password
+  }
+}
+
 export interface Account {
   credentials: Credentials
   /** One password for every vault of the run (from the request). */

@@ -82,7 +82,7 @@ export class RunTracker<R extends TrackedRun> {
   constructor(private readonly options: RunTrackerOptions<R>) {}
 
   /** Launches the run's first slice; a run that could not be launched is ended, and the error thrown. */
-  async launchFirst(run: R, carried: Pick<Continuation, 'credentials'> = {}): Promise<void> {
+  async launchFirst(run: R, carried: Pick<Continuation, 'credentials' | 'targetPassword'> = {}): Promise<void> {
     const { book, launcher } = this.options
     try {
       await launcher.launch({

@@ -20,14 +20,12 @@ import {
 } from '../repositories/sync-runs.ts'
 import type { SyncObjectsRepository } from '../repositories/sync-objects.ts'
 import type { SyncVaultsRepository, Target } from '../repositories/sync-vaults.ts'
-import { withRetries } from '../core/retry.ts'
 import { vaultPasswordFor, type Account, type AccountSettings } from './account.ts'
 import type { SignIns } from './account-session.ts'
 import { CipherCache } from './cipher-cache.ts'
 import type { SyncMetrics } from './metrics.ts'
 import { ObsidianError } from './obsidian/errors.ts'
 import type { ObsidianClient, VaultInfo } from './obsidian/index.ts'
-import { OBSIDIAN_RETRY } from './obsidian-retry.ts'
 import type { RunEnd } from './run-end.ts'
 import type { RunTracker, SliceWorker } from './run-kinds.ts'
 
@@ -92,7 +90,7 @@ export class SyncSliceRunner implements SliceWorker {
     let session: { token: string; vaults: VaultInfo[] }
     try {
       account = await this.options.account.resolve(next.credentials)
-      session = await this.signedIn(client, account, next.token)
+      session = await this.options.signIns.session(client, account.credentials, next.token)
     } catch (err) {
       await ends.end(run, [`Sign-in failed: ${(err as Error).message}`])
       return
@@ -144,26 +142,6 @@ export class SyncSliceRunner implements SliceWorker {
     await this.options.ends.end(run, [
       `The run stopped after ${config.maxHops} slices (SYNC_MAX_HOPS) without finishing`
     ])
-  }
-
-  /**
-   * The run's Obsidian session and the account's vaults: with the token an earlier slice signed in to, or, the
-   * first time (or once that token is no longer valid), after signing in.
-   */
-  private async signedIn(
-    client: ObsidianClient,
-    account: Account,
-    carried: string | undefined
-  ): Promise<{ token: string; vaults: VaultInfo[] }> {
-    if (carried !== undefined) {
-      try {
-        return { token: carried, vaults: await withRetries(() => client.vaults(carried), OBSIDIAN_RETRY) }
-      } catch (err) {
-        if (!(err instanceof ObsidianError) || err.code !== 'NOT_LOGGED_IN') throw err
-      }
-    }
-    const token = await this.options.signIns.signIn(client, account.credentials)
-    return { token, vaults: await withRetries(() => client.vaults(token), OBSIDIAN_RETRY) }
   }
 
   /** One vault's part of a slice: 'paused' when its time ran out before the vault was done. */

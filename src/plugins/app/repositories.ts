@@ -7,6 +7,7 @@ import { HealthRepository } from '../../repositories/health.ts'
 import { ProjectsRepository, type ProjectsRepositoryOptions } from '../../repositories/projects/index.ts'
 import { SyncHistoryRepository } from '../../repositories/sync-history.ts'
 import { SyncObjectsRepository } from '../../repositories/sync-objects.ts'
+import { SyncRestoresRepository } from '../../repositories/sync-restores.ts'
 import { SyncRunsRepository } from '../../repositories/sync-runs.ts'
 import { SyncVaultsRepository } from '../../repositories/sync-vaults.ts'
 import { UsersRepository } from '../../repositories/users/index.ts'
@@ -19,6 +20,7 @@ declare module 'fastify' {
     projectsRepository: ProjectsRepository
     syncHistoryRepository: SyncHistoryRepository
     syncObjectsRepository: SyncObjectsRepository
+    syncRestoresRepository: SyncRestoresRepository
     syncRunsRepository: SyncRunsRepository
     syncVaultsRepository: SyncVaultsRepository
     usersRepository: UsersRepository
@@ -96,6 +98,7 @@ export default fp<RepositoriesOptions>(
         table: config.tables.sync
       })
     )
+    app.decorate('syncRestoresRepository', new SyncRestoresRepository({ dynamodb, table: config.tables.sync }))
     app.decorate(
       'syncVaultsRepository',
       new SyncVaultsRepository({

@@ -15,6 +15,8 @@ import { VaultHistory } from '../../sync/vault-history.ts'
 import { VaultListing } from '../../sync/vault-listing.ts'
 import { exportService } from './sync-exports.ts'
 import type { ExportService } from '../../sync/export/export-service.ts'
+import type { RestoreService } from '../../sync/restore-service.ts'
+import { restoreParts } from './sync-restores.ts'
 
 /** /sync's parts, as routes, the Lambda handler and the CLI call them. */
 export interface SyncServices {
@@ -24,6 +26,8 @@ export interface SyncServices {
   vaults: VaultListing
   /** A backup's past: files and downloads as of a moment, a file's versions. */
   history: VaultHistory
+  /** Start, read and wait for restores into new Obsidian vaults. */
+  restores: RestoreService
   /** Every kind's slice runner: where a continuation goes. */
   slices: SliceRunners
   /** Start, read and wait for exports (zips of a vault at a moment). */
@@ -110,7 +114,8 @@ export default fp<SyncPluginOptions>(
       destinations
     })
     const exports = exportService(app, { config, destinations, launcher: launch, slices, log })
-    app.decorate('sync', { runs: service, vaults: listing, history, slices, exports })
+    const restores = restoreParts(app, { config, account, destinations, signIns, slices, launcher: launch, log })
+    app.decorate('sync', { runs: service, vaults: listing, history, slices, exports, restores })
     app.addHook('onClose', async () => {
       slices.stop()
       await launch.close()

@@ -1,0 +1,99 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Restore } from '../repositories/sync-restores.ts'
+import { errorResponses } from '../schemas/common.ts'
+import {
+  RestoreDetail,
+  RestoreParams,
+  RestoreQueued,
+  StartRestoreBody,
+  StartRestoreQuery
+} from '../schemas/sync-restores.ts'
+import { requestCredentials } from '../sync/account.ts'
+import { parseAsOf } from '../sync/as-of.ts'
+import { syncRestoreNotFound, totalsOf } from '../sync/restore-service.ts'
+
+/** POST writes into the user's Obsidian account: a scope of its own. */
+const restore = { auth: { scopes: ['sync:restore'] } }
+const read = { auth: { scopes: ['sync:read'] } }
+
+function restoreDetail(r: Restore) {
+  return {
+    restore_id: r.runId,
+    status: r.status,
+    vault_id: r.vaultId,
+    as_of: new Date(r.asOf).toISOString(),
+    dry_run: r.dryRun,
+    target_vault_id: r.targetVaultId ?? null,
+    ...totalsOf(r),
+    messages: r.errors,
+    hops: r.hops
+  }
+}
+
+/** /sync/restores: a backup at a moment, uploaded into a new Obsidian vault. Thin handlers: app.sync.restores works. */
+const syncRestoresRoutes: FastifyPluginAsyncTypebox = async app => {
+  const restores = app.sync.restores
+
+  app.post(
+    '/sync/restores',
+    {
+      config: restore,
+      schema: {
+        tags: ['sync'],
+        summary: 'Restore a backed-up vault, as it was at a moment, into a new Obsidian vault',
+        description:
+          'Records a restore and starts it outside the request: it creates a NEW vault in the Obsidian account and uploads every file the backup held at as_of (absent: now). 202 with its id (poll GET /sync/restores/{restore_id}); with ?wait=, 200 and the restore if it ends in time. Interrupted, it resumes and uploads no file twice. Credentials and target_password serve this restore only and are never stored.',
+        querystring: StartRestoreQuery,
+        body: StartRestoreBody,
+        response: {
+          200: RestoreDetail,
+          202: { ...RestoreQueued, headers: { Location: { type: 'string' } } },
+          ...errorResponses(400, 403)
+        }
+      }
+    },
+    async (request, reply) => {
+      const body = request.body
+      const started = await restores.start({
+        vaultId: body.vault_id,
+        asOf: body.as_of === undefined ? undefined : parseAsOf(body.as_of),
+        targetName: body.target_name,
+        encryption: body.encryption,
+        targetPassword: body.target_password,
+        dryRun: body.dry_run,
+        destBucket: body.dest_bucket,
+        destPrefix: body.dest_prefix,
+        credentials: requestCredentials(body)
+      })
+      const wait = request.query.wait ?? 0
+      if (wait > 0) {
+        const ended = await restores.waitFor(started.runId, wait * 1000)
+        if (ended.finishedAt !== undefined) return restoreDetail(ended)
+      }
+      return await reply
+        .code(202)
+        .header('location', `/sync/restores/${started.runId}`)
+        .send({ restore_id: started.runId, status: 'queued' as const })
+    }
+  )
+
+  app.get(
+    '/sync/restores/:restore_id',
+    {
+      config: read,
+      schema: {
+        tags: ['sync'],
+        summary: "A restore's status, the vault it created and its counts",
+        params: RestoreParams,
+        response: { 200: RestoreDetail, ...errorResponses(400, 404) }
+      }
+    },
+    async request => {
+      const found = await restores.get(request.params.restore_id)
+      if (found === undefined) throw syncRestoreNotFound(request.params.restore_id)
+      return restoreDetail(found)
+    }
+  )
+}
+
+export default syncRestoresRoutes
