@@ -63,50 +63,43 @@ export class FakeVault {
 
   /** A new version of `path` with this content (a file), made with the vault's cipher. */
   put(path: string, plain: Buffer | string, mtime: number = Date.now()): FakeRecord {
-    const cipher = this.requireCipher()
     const bytes = Buffer.isBuffer(plain) ? plain : Buffer.from(plain)
-    const content = cipher.encryptContent(bytes)
-    return this.add({
-      encPath: cipher.encryptPath(path),
-      encHash: cipher.encryptPath(createHash('sha256').update(bytes).digest('hex')),
-      folder: false,
-      deleted: false,
-      ctime: mtime,
-      mtime,
-      content,
-      size: content.length
-    })
+    const content = this.requireCipher().encryptContent(bytes)
+    return this.addFile(path, createHash('sha256').update(bytes).digest('hex'), mtime, content, content.length)
   }
 
   /** A file whose content is made on demand: `plain()` must return the same bytes every time, whose sha256 is `hash`. */
   putLazy(path: string, size: number, hash: string, plain: () => Buffer, mtime: number = Date.now()): FakeRecord {
     const cipher = this.requireCipher()
     const iv = createHash('sha256').update(`iv:${path}:${hash}`).digest().subarray(0, 12)
-    return this.add({
-      encPath: cipher.encryptPath(path),
-      encHash: cipher.encryptPath(hash),
-      folder: false,
-      deleted: false,
-      ctime: mtime,
-      mtime,
-      content: () => cipher.encryptContent(plain(), iv),
-      size: size === 0 ? 0 : size + 28
-    })
+    const content = (): Buffer => cipher.encryptContent(plain(), iv)
+    return this.addFile(path, hash, mtime, content, size === 0 ? 0 : size + 28)
   }
 
   /** An empty file as Obsidian's client may write one: 12 bytes of content, an IV and nothing else. */
   putIvOnly(path: string, mtime: number = Date.now()): FakeRecord {
+    const empty = createHash('sha256').update(Buffer.alloc(0)).digest('hex')
+    return this.addFile(path, empty, mtime, randomBytes(12), 12)
+  }
+
+  /** A file's record: its path and plaintext hash encrypted, its content as given (encrypted already). */
+  private addFile(
+    path: string,
+    sha256Hex: string,
+    mtime: number,
+    content: FakeRecord['content'],
+    size: number
+  ): FakeRecord {
     const cipher = this.requireCipher()
-    const content = randomBytes(12)
     return this.add({
       encPath: cipher.encryptPath(path),
-      encHash: cipher.encryptPath(createHash('sha256').update(Buffer.alloc(0)).digest('hex')),
+      encHash: cipher.encryptPath(sha256Hex),
       folder: false,
       deleted: false,
       ctime: mtime,
       mtime,
       content,
-      size: content.length
+      size
     })
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { ExportRun } from '../repositories/sync-exports.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { answerStarted } from './started-run.ts'
 import { ExportDetail, ExportParams, ExportQueued, StartExportBody, StartExportQuery } from '../schemas/sync-exports.ts'
 import type { ExportService } from '../sync/export/export-service.ts'
 import { syncExportNotFound } from '../sync/export/export-service.ts'
@@ -48,15 +49,13 @@ const syncExportsRoutes: FastifyPluginAsyncTypebox = async app => {
     async (request, reply) => {
       const { vault_id: vaultId, as_of: asOf, dest_bucket: destBucket, dest_prefix: destPrefix } = request.body
       const started = await service.start({ vaultId, asOf, destBucket, destPrefix })
-      const wait = request.query.wait ?? 0
-      if (wait > 0) {
-        const ended = await service.waitFor(started.runId, wait * 1000)
-        if (ended.status === 'succeeded' || ended.status === 'failed') return await exportDetail(service, ended)
-      }
-      return await reply
-        .code(202)
-        .header('location', `/sync/exports/${started.runId}`)
-        .send({ export_id: started.runId, status: 'queued' as const })
+      return await answerStarted(reply, started, {
+        waitSeconds: request.query.wait,
+        waitFor: (id, ms) => service.waitFor(id, ms),
+        ended: run => (run.status === 'succeeded' || run.status === 'failed' ? exportDetail(service, run) : undefined),
+        location: `/sync/exports/${started.runId}`,
+        queued: { export_id: started.runId }
+      })
     }
   )
 

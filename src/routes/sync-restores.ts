@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Restore } from '../repositories/sync-restores.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { answerStarted } from './started-run.ts'
 import {
   RestoreDetail,
   RestoreParams,
@@ -65,15 +66,13 @@ const syncRestoresRoutes: FastifyPluginAsyncTypebox = async app => {
         destPrefix: body.dest_prefix,
         credentials: requestCredentials(body)
       })
-      const wait = request.query.wait ?? 0
-      if (wait > 0) {
-        const ended = await restores.waitFor(started.runId, wait * 1000)
-        if (ended.finishedAt !== undefined) return restoreDetail(ended)
-      }
-      return await reply
-        .code(202)
-        .header('location', `/sync/restores/${started.runId}`)
-        .send({ restore_id: started.runId, status: 'queued' as const })
+      return await answerStarted(reply, started, {
+        waitSeconds: request.query.wait,
+        waitFor: (id, ms) => restores.waitFor(id, ms),
+        ended: run => (run.finishedAt !== undefined ? restoreDetail(run) : undefined),
+        location: `/sync/restores/${started.runId}`,
+        queued: { restore_id: started.runId }
+      })
     }
   )
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
 import type { VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { answerStarted } from './started-run.ts'
 import {
   DownloadFileQuery,
   FileDownload,
@@ -112,15 +113,13 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
         credentials,
         trigger: 'api'
       })
-      const wait = request.query.wait ?? 0
-      if (wait > 0) {
-        const ended = await runService.waitFor(started.runId, wait * 1000)
-        if (ended.result !== undefined) return ended.result
-      }
-      return await reply
-        .code(202)
-        .header('location', `/sync/runs/${started.runId}`)
-        .send({ run_id: started.runId, status: 'queued' as const })
+      return await answerStarted(reply, started, {
+        waitSeconds: request.query.wait,
+        waitFor: (id, ms) => runService.waitFor(id, ms),
+        ended: run => run.result,
+        location: `/sync/runs/${started.runId}`,
+        queued: { run_id: started.runId }
+      })
     }
   )
 
