@@ -16,6 +16,9 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { DYNAMODB_BACKOFF, withRetries } from '../core/retry.ts'
 
+/** The document client every repository writes through (one per DynamoDB client: documentClient). */
+export type { DynamoDBDocumentClient }
+
 export type Item = Record<string, unknown>
 type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }
 
@@ -77,6 +80,26 @@ export async function queryAll<T>(
     startKey = page.LastEvaluatedKey
   } while (startKey !== undefined)
   return items
+}
+
+/** One page of a partition's items in sort-key order (`descending`: last first), after `start` when given. */
+export async function partitionPage(
+  db: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  page: { limit: number; start?: Record<string, unknown>; descending?: boolean }
+): Promise<{ items: Item[]; last?: Record<string, unknown> }> {
+  const found = await db.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ScanIndexForward: page.descending !== true,
+      Limit: page.limit,
+      ExclusiveStartKey: page.start
+    })
+  )
+  return { items: found.Items ?? [], last: found.LastEvaluatedKey }
 }
 
 /**

@@ -12,12 +12,12 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { Static } from '@sinclair/typebox'
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../core/expiry.ts'
 import { MAX_SYNC_ERROR_MESSAGES } from '../core/limits.ts'
 import type { SyncResponse } from '../schemas/sync.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../http/pagination.ts'
-import { conditional, documentClient, updateWhileLive, queryAll, type Item } from './dynamo.ts'
+import { conditional, documentClient, partitionPage, updateWhileLive, queryAll, type Item } from './dynamo.ts'
 
 export type SyncType = 'complete' | 'incremental'
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'partial'
@@ -141,18 +141,8 @@ export class SyncRunsRepository {
   /** Runs newest first. */
   async list(limit: number, cursor?: string): Promise<{ runs: Run[]; cursor: string | null }> {
     const start = decodeCursor(cursor, { pk: { equals: RUNS }, sk: { pattern: UUID } })
-    const page = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': RUNS },
-        ScanIndexForward: false,
-        Limit: limit,
-        ExclusiveStartKey: start
-      })
-    )
-    const runs = ((page.Items ?? []) as RunItem[]).map(toRun)
-    const last = page.LastEvaluatedKey
+    const { items, last } = await partitionPage(this.db, this.table, RUNS, { limit, start, descending: true })
+    const runs = (items as unknown as RunItem[]).map(toRun)
     return { runs, cursor: last === undefined ? null : encodeCursor(last as CursorKey) }
   }
 

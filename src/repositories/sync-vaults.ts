@@ -14,19 +14,12 @@
  * Nothing here grows with the vault but the index, one small item per file.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient
-} from '@aws-sdk/lib-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { InvalidInputError } from '../core/errors.ts'
 import { SYNC_LEASE_TTL_AFTER_MS } from '../core/expiry.ts'
 import { MAX_SYNC_VAULT_STATES } from '../core/limits.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../http/pagination.ts'
-import { conditionHolds, documentClient, queryAll } from './dynamo.ts'
+import { conditionHolds, documentClient, queryAll, type DynamoDBDocumentClient } from './dynamo.ts'
 import { ItemLease } from './lease.ts'
 
 /** Where a vault is backed up: a bucket and a key prefix (files land under `<prefix>/<vaultId>/`). */

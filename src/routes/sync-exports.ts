@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { ExportRun } from '../repositories/sync-exports.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { SYNC_READ, SYNC_RUN } from './sync-scopes.ts'
 import { answerStarted } from './started-run.ts'
 import { ExportDetail, ExportParams, ExportQueued, StartExportBody, StartExportQuery } from '../schemas/sync-exports.ts'
 import type { ExportService } from '../sync/export/export-service.ts'
@@ -8,9 +9,6 @@ import { syncExportNotFound } from '../sync/export/export-service.ts'
 import { EXPORT_RETENTION_DAYS, exportExpiresAt } from '../core/export-retention.ts'
 
 /** /sync/exports: a vault at a moment as one zip in the sync bucket. Thin handlers: app.sync.exports does the work. */
-
-const run = { auth: { scopes: ['sync:run'] } }
-const read = { auth: { scopes: ['sync:read'] } }
 
 async function exportDetail(service: ExportService, e: ExportRun) {
   return {
@@ -32,7 +30,7 @@ const syncExportsRoutes: FastifyPluginAsyncTypebox = async app => {
   app.post(
     '/sync/exports',
     {
-      config: run,
+      config: SYNC_RUN,
       schema: {
         tags: ['sync'],
         summary: 'Export a vault as it was at a moment: one zip in the sync bucket',
@@ -62,7 +60,7 @@ const syncExportsRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/exports/:export_id',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "An export's status, counts and, once it succeeded, a download URL of its zip",

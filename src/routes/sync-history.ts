@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { SYNC_VERSION_RETENTION_DAYS } from '../core/limits.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { SYNC_READ } from './sync-scopes.ts'
 import { FileHistory, HistoryQuery } from '../schemas/sync-history.ts'
 import { VaultParams } from '../schemas/sync.ts'
 
@@ -9,13 +10,11 @@ import { VaultParams } from '../schemas/sync.ts'
  * of the files list and download are routes/sync.ts's.
  */
 
-const read = { auth: { scopes: ['sync:read'] } }
-
 const syncHistoryRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/vaults/:vault_id/files/history',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "A backed-up file's versions, newest first, deletions included",

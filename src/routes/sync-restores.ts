@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Restore } from '../repositories/sync-restores.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { SYNC_READ, SYNC_RESTORE } from './sync-scopes.ts'
 import { answerStarted } from './started-run.ts'
 import {
   RestoreDetail,
@@ -12,10 +13,6 @@ import {
 import { requestCredentials } from '../sync/account.ts'
 import { parseAsOf } from '../sync/as-of.ts'
 import { syncRestoreNotFound, totalsOf } from '../sync/restore-service.ts'
-
-/** POST writes into the user's Obsidian account: a scope of its own. */
-const restore = { auth: { scopes: ['sync:restore'] } }
-const read = { auth: { scopes: ['sync:read'] } }
 
 function restoreDetail(r: Restore) {
   return {
@@ -38,7 +35,7 @@ const syncRestoresRoutes: FastifyPluginAsyncTypebox = async app => {
   app.post(
     '/sync/restores',
     {
-      config: restore,
+      config: SYNC_RESTORE,
       schema: {
         tags: ['sync'],
         summary: 'Restore a backed-up vault, as it was at a moment, into a new Obsidian vault',
@@ -79,7 +76,7 @@ const syncRestoresRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/restores/:restore_id',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "A restore's status, the vault it created and its counts",

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Run, VaultProgress } from '../repositories/sync-runs.ts'
 import type { VaultState } from '../repositories/sync-vaults.ts'
 import { errorResponses } from '../schemas/common.ts'
+import { SYNC_READ, SYNC_RUN } from './sync-scopes.ts'
 import { answerStarted } from './started-run.ts'
 import {
   DownloadFileQuery,
@@ -23,9 +24,6 @@ import {
 import { requestCredentials } from '../sync/account.ts'
 import { syncRunNotFound } from '../sync/run-service.ts'
 import type { VaultInfo } from '../sync/obsidian/index.ts'
-
-const run = { auth: { scopes: ['sync:run'] } }
-const read = { auth: { scopes: ['sync:read'] } }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString())
 
@@ -85,7 +83,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   app.post(
     '/sync',
     {
-      config: run,
+      config: SYNC_RUN,
       schema: {
         tags: ['sync'],
         summary: 'Back up one vault or every vault of the account into S3',
@@ -126,7 +124,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/runs',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: 'Sync runs, newest first',
@@ -143,7 +141,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/runs/:run_id',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "A run's status, per-vault progress and, once it has ended, its result",
@@ -165,7 +163,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/vaults',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "The account's vaults and what is known of their backups",
@@ -180,7 +178,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/vaults/:vault_id/files',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "A vault's backed-up files, by path; with as_of, as the backup held them at that moment",
@@ -211,7 +209,7 @@ const syncRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get(
     '/sync/vaults/:vault_id/files/download',
     {
-      config: read,
+      config: SYNC_READ,
       schema: {
         tags: ['sync'],
         summary: "A presigned download URL of a backed-up file; with as_of, of that moment's bytes",

@@ -47,32 +47,27 @@ async function degradedChecks(t: Tap, change: (config: Config) => Config): Promi
   return res.json().checks
 }
 
-t.test('GET /health?deep=1 names the one table that is missing', async t => {
-  const checks = await degradedChecks(t, config => ({
-    ...config,
-    tables: { ...config.tables, users: 'no-such-table' }
-  }))
-  t.same(checks, {
-    dynamodb: 'unavailable',
-    s3: 'ok',
-    tables: { ...every(tables, 'ok'), users: 'unavailable' },
-    buckets: every(buckets, 'ok')
-  })
-})
-
-t.test('GET /health?deep=1 answers 503 with Retry-After when S3 is unreachable', async t => {
-  // Nothing listens on port 1: the engine is really unreachable, no mock involved.
-  const checks = await degradedChecks(t, config => ({
-    ...config,
-    endpoints: { ...config.endpoints, s3: 'http://127.0.0.1:1' }
-  }))
-  t.same(checks, {
-    dynamodb: 'ok',
-    s3: 'unavailable',
-    tables: every(tables, 'ok'),
-    buckets: every(buckets, 'unavailable')
-  })
-})
+const degradations: Array<{ name: string; change: (config: Config) => Config; checks: object }> = [
+  {
+    name: 'GET /health?deep=1 names the one table that is missing',
+    change: config => ({ ...config, tables: { ...config.tables, users: 'no-such-table' } }),
+    checks: {
+      dynamodb: 'unavailable',
+      s3: 'ok',
+      tables: { ...every(tables, 'ok'), users: 'unavailable' },
+      buckets: every(buckets, 'ok')
+    }
+  },
+  {
+    // Nothing listens on port 1: the engine is really unreachable, no mock involved.
+    name: 'GET /health?deep=1 answers 503 with Retry-After when S3 is unreachable',
+    change: config => ({ ...config, endpoints: { ...config.endpoints, s3: 'http://127.0.0.1:1' } }),
+    checks: { dynamodb: 'ok', s3: 'unavailable', tables: every(tables, 'ok'), buckets: every(buckets, 'unavailable') }
+  }
+]
+for (const { name, change, checks } of degradations) {
+  t.test(name, async t => t.same(await degradedChecks(t, change), checks))
+}
 
 t.test('GET /health?deep=1 probes everything at once and gives up on an engine that never answers', async t => {
   // An engine that takes every connection and never answers: each probe must time out on its own.

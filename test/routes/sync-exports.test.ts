@@ -9,22 +9,12 @@ import t from 'tap'
 import type { TestTap } from '../helper.ts'
 import { generateApiKey } from '../../src/auth/api-keys.ts'
 import { injectAs } from '../helper.ts'
-import { syncBed } from '../fixtures/sync.ts'
+import { momentBetweenBackups, syncBed } from '../fixtures/sync.ts'
 
-// Moments compare to the second (S3 lists times so): a moment between two runs is a second clear of both.
-const SECOND_CLEAR = 1100
 const readZipScript = join(import.meta.dirname, '..', 'fixtures', 'read-zip.py')
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** A moment a second clear of what happened before it and of what happens after. */
-async function aMomentApart(): Promise<number> {
-  await sleep(SECOND_CLEAR)
-  const moment = Date.now()
-  await sleep(SECOND_CLEAR)
-  return moment
-}
 
 /** The zip at `url` as Python's zipfile (a reader that shares no code with ours) reads it, with its response. */
 async function download(t: TestTap, url: string) {
@@ -47,12 +37,11 @@ t.test(
     bed.vault.put('deleted.md', 'soon gone', Date.UTC(2023, 5, 6, 7, 8, 10))
     bed.vault.put('notes/kept.md', 'kept as is', Date.UTC(2022, 1, 2, 3, 4, 8))
     bed.vault.put('img/pic.png', image, Date.UTC(2021, 1, 2, 3, 4, 12))
-    t.equal((await bed.sync()).status, 'succeeded')
-    const between = await aMomentApart()
-    bed.vault.put('edited.md', 'second, longer words')
-    bed.vault.remove('deleted.md')
-    bed.vault.put('created.md', 'new')
-    t.equal((await bed.sync()).status, 'succeeded')
+    const between = await momentBetweenBackups(t, bed, () => {
+      bed.vault.put('edited.md', 'second, longer words')
+      bed.vault.remove('deleted.md')
+      bed.vault.put('created.md', 'new')
+    })
 
     const started = await bed.api.post('/sync/exports', { vault_id: 'vault-1', as_of: String(between) })
     t.equal(started.statusCode, 202, started.body)

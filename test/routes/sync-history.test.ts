@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { syncBed } from '../fixtures/sync.ts'
+import { aMomentApart, syncBed } from '../fixtures/sync.ts'
 
-// Moments compare to the second (S3 lists times so): a moment between two runs is a second clear of both.
-const SECOND_CLEAR = 1100
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,9 +16,7 @@ t.test(
     bed.vault.put('notes/kept.md', 'kept as is')
     const first = await bed.sync()
     t.equal(first.status, 'succeeded')
-    await sleep(SECOND_CLEAR)
-    const between = Date.now()
-    await sleep(SECOND_CLEAR)
+    const between = await aMomentApart()
     bed.vault.put('edited.md', 'second, longer words')
     bed.vault.remove('deleted.md')
     bed.vault.put('created.md', 'new')

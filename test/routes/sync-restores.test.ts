@@ -5,7 +5,6 @@
  * whose slices end after every upload, with connections cut and a
  * continuation delivered twice; the scope and the refusals.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import t from 'tap'
 import { continuationEvent, continuationOf } from '../../src/aws/lambda-events.ts'
@@ -15,14 +14,12 @@ import { ObsidianClient } from '../../src/sync/obsidian/index.ts'
 import type { SyncLauncher } from '../../src/sync/launcher.ts'
 import type { SliceRunners } from '../../src/sync/run-kinds.ts'
 import { pushCounts } from '../../scripts/lib/obsidian-stand-in-uploads.ts'
-import { account, syncBed, syncKey, type SyncBed } from '../fixtures/sync.ts'
+import { account, momentBetweenBackups, syncBed, syncKey, type SyncBed } from '../fixtures/sync.ts'
 import { differences, foldersOf, readBack, sampleFiles, type SampleFile } from '../fixtures/restore.ts'
 import { injectAs } from '../helper.ts'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
-// Moments compare to the second (S3 lists times so): a moment between two runs is a second clear of both.
-const SECOND_CLEAR = 1100
 const TARGET_PASSWORD = 'restored pässword'
 const restoreKey = generateApiKey('restore', ['sync:run', 'sync:read', 'sync:restore'])
 const keys = JSON.stringify([syncKey.entry, restoreKey.entry])
@@ -57,14 +54,11 @@ t.test('a vault as it was between two backups, restored into new vaults of both 
   const restorer = injectAs(bed.app, restoreKey.key)
   const before = sampleFiles()
   putAll(bed, before)
-  t.equal((await bed.sync()).status, 'succeeded')
-  await sleep(SECOND_CLEAR)
-  const between = Date.now()
-  await sleep(SECOND_CLEAR)
-  bed.vault.put('Welcome.md', 'rewritten since')
-  bed.vault.remove('README')
-  bed.vault.put('created since.md', 'new')
-  t.equal((await bed.sync()).status, 'succeeded')
+  const between = await momentBetweenBackups(t, bed, () => {
+    bed.vault.put('Welcome.md', 'rewritten since')
+    bed.vault.remove('README')
+    bed.vault.put('created since.md', 'new')
+  })
 
   const { client, token } = await signedIn(bed)
   for (const encryption of ['end-to-end', 'standard'] as const) {

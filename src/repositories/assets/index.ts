@@ -13,14 +13,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Static } from '@sinclair/typebox'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient
-} from '@aws-sdk/lib-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { AssetsConfig } from '../../config/config.ts'
 import { ConflictError, InvalidInputError, NotFoundError, TooLargeError } from '../../core/errors.ts'
@@ -38,7 +31,7 @@ import {
   type AssetStatus,
   type UploadInstructions
 } from './items.ts'
-import { conditional, conditionHolds, createdOrderKey, documentClient } from '../dynamo.ts'
+import { conditional, conditionHolds, createdOrderKey, documentClient, type DynamoDBDocumentClient } from '../dynamo.ts'
 
 export type { Asset, AssetStatus, UploadInstructions } from './items.ts'
 

@@ -1,6 +1,6 @@
 /** The registry of known projects (partition `PROJECTS`), and each project's META, written once, before its first batch. */
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { batchGetAll, conditionHolds } from '../dynamo.ts'
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { batchGetAll, conditionHolds, partitionPage } from '../dynamo.ts'
 import { META, projectIdOf, projectKey, REGISTRY, type MetaItem } from './items.ts'
 
 export interface ProjectSummary {
@@ -33,16 +33,8 @@ export class Registry {
 
   /** Known projects in id order, with the seq their stats have reached. */
   async list(limit: number, after?: string): Promise<{ projects: ProjectSummary[]; next?: string }> {
-    const page = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': REGISTRY },
-        Limit: limit,
-        ExclusiveStartKey: after === undefined ? undefined : { pk: REGISTRY, sk: after }
-      })
-    )
-    const registered = page.Items ?? []
+    const start = after === undefined ? undefined : { pk: REGISTRY, sk: after }
+    const { items: registered, last } = await partitionPage(this.db, this.table, REGISTRY, { limit, start })
     const found = await batchGetAll<MetaItem & { pk: string }>(
       this.db,
       this.table,
@@ -54,7 +46,7 @@ export class Registry {
       latestSeq: metas.get(item.sk as string)?.projectedSeq ?? 0,
       createdAt: item.createdAt as string
     }))
-    const next = page.LastEvaluatedKey === undefined ? undefined : (page.LastEvaluatedKey.sk as string)
+    const next = last === undefined ? undefined : (last.sk as string)
     return { projects, next }
   }
 
