@@ -9,10 +9,9 @@
  * it (exportExpiresAt, 7 days).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ttlFromMillis } from '../core/expiry.ts'
 import { exportExpiresAt } from '../core/export-retention.ts'
-import { documentClient, updateWhileLive, type Item } from './dynamo.ts'
+import { RunRecords } from './run-records.ts'
 
 export type ExportStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 
@@ -59,13 +58,9 @@ export interface SyncExportsRepositoryOptions {
   table: string
 }
 
-export class SyncExportsRepository {
-  private readonly db: DynamoDBDocumentClient
-  private readonly table: string
-
+export class SyncExportsRepository extends RunRecords {
   constructor(options: SyncExportsRepositoryOptions) {
-    this.db = documentClient(options.dynamodb)
-    this.table = options.table
+    super(options, EXPORTS)
   }
 
   async create(run: NewExport): Promise<ExportRun> {
@@ -81,27 +76,18 @@ export class SyncExportsRepository {
       updatedAt: run.createdAt,
       ttl: ttlFromMillis(exportExpiresAt(run.createdAt))
     }
-    await this.db.send(
-      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
-    )
+    await this.putNew(item)
     return toExport(item)
   }
 
   async get(exportId: string): Promise<ExportRun | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: EXPORTS, sk: exportId }, ConsistentRead: true })
-    )
-    return Item === undefined ? undefined : toExport(Item as ExportItem)
+    const item = await this.read(exportId)
+    return item === undefined ? undefined : toExport(item as unknown as ExportItem)
   }
 
   /** Marks the export running in slice `hop`: the export as it is now, or undefined when it has ended. */
   async markRunning(exportId: string, hop: number): Promise<ExportRun | undefined> {
-    const now = Date.now()
-    const item = await this.updateLive(
-      exportId,
-      'SET #status = :running, hops = :hop, updatedAt = :now, startedAt = if_not_exists(startedAt, :now)',
-      { ':hop': hop, ':now': now }
-    )
+    const item = await this.markRunningRecord(exportId, hop)
     return item === undefined ? undefined : toExport(item as unknown as ExportItem)
   }
 
@@ -134,15 +120,5 @@ export class SyncExportsRepository {
       { '#errors': 'errors' }
     )
     return ended !== undefined
-  }
-
-  /** One update of the item while it has not ended: the item as it is now, undefined when it had. */
-  private async updateLive(
-    exportId: string,
-    update: string,
-    values: Record<string, unknown>,
-    names: Record<string, string> = {}
-  ): Promise<Item | undefined> {
-    return await updateWhileLive(this.db, this.table, { pk: EXPORTS, sk: exportId }, update, values, names)
   }
 }

@@ -12,12 +12,13 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { Static } from '@sinclair/typebox'
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { SYNC_RUN_TTL_DAYS, ttlFromMillis } from '../core/expiry.ts'
 import { MAX_SYNC_ERROR_MESSAGES } from '../core/limits.ts'
 import type { SyncResponse } from '../schemas/sync.ts'
 import { decodeCursor, encodeCursor, type CursorKey } from '../http/pagination.ts'
-import { conditional, documentClient, partitionPage, updateWhileLive, queryAll, type Item } from './dynamo.ts'
+import { conditional, partitionPage, queryAll } from './dynamo.ts'
+import { RunRecords } from './run-records.ts'
 
 export type SyncType = 'complete' | 'incremental'
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'partial'
@@ -95,13 +96,9 @@ export interface SyncRunsRepositoryOptions {
   table: string
 }
 
-export class SyncRunsRepository {
-  private readonly db: DynamoDBDocumentClient
-  private readonly table: string
-
+export class SyncRunsRepository extends RunRecords {
   constructor(options: SyncRunsRepositoryOptions) {
-    this.db = documentClient(options.dynamodb)
-    this.table = options.table
+    super(options, RUNS)
   }
 
   async create(run: Omit<Run, 'status' | 'hops' | 'updatedAt'>): Promise<Run> {
@@ -114,17 +111,13 @@ export class SyncRunsRepository {
       updatedAt: run.createdAt,
       ttl: ttlFromMillis(run.createdAt + SYNC_RUN_TTL_DAYS * DAY_MS)
     }
-    await this.db.send(
-      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
-    )
+    await this.putNew(item)
     return toRun(item)
   }
 
   async get(runId: string): Promise<Run | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: RUNS, sk: runId }, ConsistentRead: true })
-    )
-    return Item === undefined ? undefined : toRun(Item as RunItem)
+    const item = await this.read(runId)
+    return item === undefined ? undefined : toRun(item as unknown as RunItem)
   }
 
   /** Every vault's progress in the run, by vault id. */
@@ -148,12 +141,7 @@ export class SyncRunsRepository {
 
   /** Marks the run running in slice `hop`: the run as it is now, or undefined when it has ended (or never was). */
   async markRunning(runId: string, hop: number): Promise<Run | undefined> {
-    const now = Date.now()
-    const run = await this.updateLive(
-      runId,
-      'SET #status = :running, hops = :hop, updatedAt = :now, startedAt = if_not_exists(startedAt, :now)',
-      { ':hop': hop, ':now': now }
-    )
+    const run = await this.markRunningRecord(runId, hop)
     return run === undefined ? undefined : toRun(run as unknown as RunItem)
   }
 
@@ -264,15 +252,5 @@ export class SyncRunsRepository {
       { '#result': 'result' }
     )
     return ended !== undefined
-  }
-
-  /** One update of the item while it has not ended: the item as it is now, undefined when it had. */
-  private async updateLive(
-    runId: string,
-    update: string,
-    values: Record<string, unknown>,
-    names: Record<string, string> = {}
-  ): Promise<Item | undefined> {
-    return await updateWhileLive(this.db, this.table, { pk: RUNS, sk: runId }, update, values, names)
   }
 }

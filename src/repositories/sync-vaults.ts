@@ -78,16 +78,17 @@ export interface SyncVaultsRepositoryOptions {
 
 export class SyncVaultsRepository {
   private readonly db: DynamoDBDocumentClient
-  private readonly table: string
   private readonly leases: ItemLease
 
-  constructor(options: SyncVaultsRepositoryOptions) {
+  constructor(private readonly options: SyncVaultsRepositoryOptions) {
     this.db = documentClient(options.dynamodb)
-    this.table = options.table
     this.leases = new ItemLease(
-      { db: this.db, table: this.table, ownerAttribute: 'runId', untilAttribute: 'until' },
+      { db: this.db, table: options.table, ownerAttribute: 'runId', untilAttribute: 'until' },
       SYNC_LEASE_TTL_AFTER_MS
     )
+  }
+  private get table(): string {
+    return this.options.table
   }
 
   /** Takes the vault's lease for the run: free, expired (then `tookOverFrom` names the run it was) or already its. */

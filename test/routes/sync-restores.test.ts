@@ -39,6 +39,16 @@ async function waitForRestore(api: ReturnType<typeof injectAs>, restoreId: strin
 }
 
 /** The files put in the vault before its first backup. */
+/** POST /sync/restores of the bed's vault, with the rest of the body as given. */
+async function startRestore(
+  restorer: ReturnType<typeof injectAs>,
+  bed: SyncBed,
+  body: Record<string, unknown>,
+  query = ''
+): Promise<Awaited<ReturnType<ReturnType<typeof injectAs>['post']>>> {
+  return await restorer.post(`/sync/restores${query}`, { vault_id: bed.vault.id, ...body })
+}
+
 function putAll(bed: SyncBed, files: SampleFile[]): void {
   for (const file of files) bed.vault.put(file.path, file.content, file.mtime)
 }
@@ -62,8 +72,7 @@ t.test('a vault as it was between two backups, restored into new vaults of both 
 
   const { client, token } = await signedIn(bed)
   for (const encryption of ['end-to-end', 'standard'] as const) {
-    const res = await restorer.post('/sync/restores', {
-      vault_id: bed.vault.id,
+    const res = await startRestore(restorer, bed, {
       as_of: new Date(between).toISOString(),
       target_name: `Restored ${encryption}`,
       encryption,
@@ -90,8 +99,7 @@ t.test('a vault as it was between two backups, restored into new vaults of both 
   }
 
   // The first backup's moment is restorable; before it there is nothing.
-  const early = await restorer.post('/sync/restores', {
-    vault_id: bed.vault.id,
+  const early = await startRestore(restorer, bed, {
     as_of: String(between - 60_000),
     target_name: 'Too early',
     encryption: 'standard'
@@ -109,12 +117,16 @@ t.test('a dry run counts what it would upload and creates nothing; refusals crea
   const { client, token } = await signedIn(bed)
   const vaultsBefore = (await client.vaults(token)).map(v => v.id)
 
-  const dry = await restorer.post('/sync/restores?wait=20', {
-    vault_id: bed.vault.id,
-    target_name: 'Dry',
-    encryption: 'end-to-end',
-    dry_run: true
-  })
+  const dry = await startRestore(
+    restorer,
+    bed,
+    {
+      target_name: 'Dry',
+      encryption: 'end-to-end',
+      dry_run: true
+    },
+    '?wait=20'
+  )
   t.equal(dry.statusCode, 200, dry.body)
   t.match(dry.json(), {
     status: 'succeeded',
@@ -124,8 +136,7 @@ t.test('a dry run counts what it would upload and creates nothing; refusals crea
     uploaded: files.length
   })
 
-  const noPassword = await restorer.post('/sync/restores', {
-    vault_id: bed.vault.id,
+  const noPassword = await startRestore(restorer, bed, {
     target_name: 'No password',
     encryption: 'end-to-end'
   })
@@ -137,8 +148,7 @@ t.test('a dry run counts what it would upload and creates nothing; refusals crea
     encryption: 'standard'
   })
   t.equal(never.json().code, 'AS_OF_OUT_OF_RANGE', 'a vault never backed up has nothing to restore')
-  const half = await restorer.post('/sync/restores', {
-    vault_id: bed.vault.id,
+  const half = await startRestore(restorer, bed, {
     target_name: 'Half an account',
     encryption: 'standard',
     email: account.email
@@ -213,8 +223,7 @@ t.test('a restore across many slices, connections cut and a slice delivered twic
   bed.service.cue({ kind: 'drop-push', at: 'metadata' })
   bed.service.cue({ kind: 'drop-push', at: 'piece' })
   bed.service.cue({ kind: 'drop-push', at: 'stored' })
-  const res = await restorer.post('/sync/restores', {
-    vault_id: bed.vault.id,
+  const res = await startRestore(restorer, bed, {
     target_name: 'Sliced',
     encryption: 'end-to-end',
     target_password: TARGET_PASSWORD
@@ -277,8 +286,7 @@ t.test('a restore no slice works on any more ends failed, interrupted, once a le
   const restorer = injectAs(bed.app, restoreKey.key)
   bed.vault.put('a.md', 'a')
   t.equal((await bed.sync()).status, 'succeeded')
-  const res = await restorer.post('/sync/restores', {
-    vault_id: bed.vault.id,
+  const res = await startRestore(restorer, bed, {
     target_name: 'Lost',
     encryption: 'standard'
   })
@@ -309,8 +317,7 @@ t.test('a restore that needs more than SYNC_MAX_HOPS slices ends failed, signed 
   for (const name of ['a', 'b', 'c', 'd']) bed.vault.put(`${name}.md`, name)
   t.equal((await bed.sync()).status, 'succeeded')
   const signOuts = bed.service.calls.get('/user/signout') ?? 0
-  const res = await restorer.post('/sync/restores', {
-    vault_id: bed.vault.id,
+  const res = await startRestore(restorer, bed, {
     target_name: 'Long',
     encryption: 'standard',
     // Keys nothing: a standard vault's key is the service's password, in every slice.

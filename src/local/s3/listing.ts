@@ -7,6 +7,9 @@ import { byUtf8, type ObjectStore, type ObjectVersion } from './store.ts'
 import type { XmlBody, XmlElement, XmlValue } from './xml.ts'
 
 /** The one account the embedded S3 has. */
+/** A GET on a bucket that lists: the XML root element's name and its body. */
+type Listing = (store: ObjectStore, bucket: string, query: URLSearchParams) => Promise<[string, XmlBody]>
+
 export const OWNER = { ID: '75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a', DisplayName: 'embedded' }
 
 /** What a key lists as: itself, or the common prefix the delimiter rolls it into. */
@@ -36,11 +39,7 @@ const encoder = (query: URLSearchParams) => (value: string) =>
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
-export async function listObjects(
-  store: ObjectStore,
-  bucket: string,
-  query: URLSearchParams
-): Promise<[string, XmlBody]> {
+export const listObjects: Listing = async (store, bucket, query) => {
   const v2 = query.get('list-type') === '2'
   const prefix = query.get('prefix') ?? ''
   const delimiter = query.get('delimiter') ?? ''
@@ -113,11 +112,7 @@ export async function listObjects(
   ]
 }
 
-export async function listVersions(
-  store: ObjectStore,
-  bucket: string,
-  query: URLSearchParams
-): Promise<[string, XmlBody]> {
+export const listVersions: Listing = async (store, bucket, query) => {
   const prefix = query.get('prefix') ?? ''
   const delimiter = query.get('delimiter') ?? ''
   const limit = maxKeys(query)
@@ -203,11 +198,7 @@ export async function listVersions(
  * ListMultipartUploads: the uploads in progress under a prefix, in one page (no markers: a local store never
  * has more than a few).
  */
-export async function listUploads(
-  store: ObjectStore,
-  bucket: string,
-  query: URLSearchParams
-): Promise<[string, XmlBody]> {
+export const listUploads: Listing = async (store, bucket, query) => {
   const prefix = query.get('prefix') ?? ''
   const encode = encoder(query)
   const uploads = await store.uploads.list(bucket, prefix)
