@@ -14,6 +14,7 @@
 import type { Logger } from 'pino'
 import type { Continuation } from '../aws/lambda-events.ts'
 import type { Config } from '../config/config.ts'
+import { MAX_SYNC_ERROR_MESSAGES } from '../core/limits.ts'
 import type { SyncHistoryRepository } from '../repositories/sync-history.ts'
 import type { Restore, RestoreTotals, SyncRestoresRepository } from '../repositories/sync-restores.ts'
 import type { AccountSettings } from './account.ts'
@@ -26,8 +27,6 @@ import { totalsOf } from './restore-service.ts'
 
 /** How often a slice saves its counts (and says it is alive), at most. */
 const SAVE_EVERY_MS = 2000
-/** How many file errors a restore keeps the messages of. */
-const KEPT_ERRORS = 20
 
 export interface RestoreSliceRunnerOptions {
   restores: SyncRestoresRepository
@@ -200,7 +199,8 @@ class SliceProgress {
   ) {}
 
   note(p: RestoreProgress): void {
-    if (p.error !== undefined && this.errors.length < KEPT_ERRORS) this.errors.push(`${p.path}: ${p.error.message}`)
+    if (p.error !== undefined && this.errors.length < MAX_SYNC_ERROR_MESSAGES)
+      this.errors.push(`${p.path}: ${p.error.message}`)
     const now = Date.now()
     if (now - this.lastSave < SAVE_EVERY_MS) return
     this.lastSave = now
